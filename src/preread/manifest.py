@@ -1,0 +1,209 @@
+"""``tts.meta.json``: the per-document manifest, as typed dataclasses (camelCase on disk).
+
+Pure data and JSON conversion; reading and writing files is ``preread.store``'s job.
+Unknown fields are ignored when reading.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from preread.model import Block, Chapter, DocumentText
+from preread.tts.base import ResolvedVoice
+
+MANIFEST_VERSION = 1
+ChunkStatus = Literal["pending", "done", "failed"]
+
+
+def chunk_file_name(index: int, page: int, block_index: int, ext: str) -> str:
+    return f"{index + 1:04d}__page-{page:03d}__block-{block_index:03d}.{ext}"
+
+
+@dataclass
+class SentenceTime:
+    text: str
+    start: float
+    end: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "start": round(self.start, 3), "end": round(self.end, 3)}
+
+
+@dataclass
+class ChunkEntry:
+    index: int
+    page: int
+    block_index: int
+    text: str
+    file_name: str
+    status: ChunkStatus = "pending"
+    duration: float | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    sentences: list[SentenceTime] = field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def for_block(cls, block: Block, ext: str) -> ChunkEntry:
+        return cls(
+            index=block.index,
+            page=block.page,
+            block_index=block.block_index,
+            text=block.text,
+            file_name=chunk_file_name(block.index, block.page, block.block_index, ext),
+            sentences=[SentenceTime(s, 0.0, 0.0) for s in block.sentences],
+        )
+
+    def reset(self) -> None:
+        self.status = "pending"
+        self.duration = self.bytes = None
+        self.sha256 = self.error = None
+        for sentence in self.sentences:
+            sentence.start = sentence.end = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "index": self.index,
+            "page": self.page,
+            "blockIndex": self.block_index,
+            "text": self.text,
+            "fileName": self.file_name,
+            "status": self.status,
+            "duration": None if self.duration is None else round(self.duration, 3),
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "sentences": [s.to_json() for s in self.sentences],
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChunkEntry:
+        status = data.get("status", "pending")
+        return cls(
+            index=int(data["index"]),
+            page=int(data["page"]),
+            block_index=int(data["blockIndex"]),
+            text=str(data.get("text", "")),
+            file_name=str(data["fileName"]),
+            status=status if status in ("pending", "done", "failed") else "pending",
+            duration=data.get("duration"),
+            bytes=data.get("bytes"),
+            sha256=data.get("sha256"),
+            sentences=[
+                SentenceTime(str(s["text"]), float(s.get("start", 0)), float(s.get("end", 0)))
+                for s in data.get("sentences", [])
+            ],
+            error=data.get("error"),
+        )
+
+
+@dataclass
+class Manifest:
+    document_id: str
+    source_name: str
+    title: str
+    pages: int
+    tts_provider: str
+    tts_model: str
+    voice: str
+    native_speed: float
+    format: str
+    created_at: int = field(default_factory=lambda: int(time.time()))
+    updated_at: int = field(default_factory=lambda: int(time.time()))
+    chapters: list[Chapter] = field(default_factory=list)
+    chunks: list[ChunkEntry] = field(default_factory=list)
+    instructions: str | None = None
+    version: int = MANIFEST_VERSION
+
+    @classmethod
+    def new(cls, document: DocumentText, blocks: list[Block], voice: ResolvedVoice) -> Manifest:
+        """A manifest listing ``blocks`` as pending, for the provider-resolved ``voice``."""
+        return cls(
+            document_id=document.document_id,
+            source_name=document.source_name,
+            title=document.title,
+            pages=document.pages,
+            tts_provider=voice.provider,
+            tts_model=voice.model,
+            voice=voice.voice,
+            native_speed=voice.speed,
+            format=voice.format,
+            chapters=list(document.chapters),
+            chunks=[ChunkEntry.for_block(b, voice.format) for b in blocks],
+            instructions=voice.instructions,
+        )
+
+    def settings_match(self, provider: str, model: str, voice: str, speed: float, fmt: str) -> bool:
+        return (
+            self.tts_provider == provider
+            and self.tts_model == model
+            and self.voice == voice
+            and abs(self.native_speed - speed) < 1e-9
+            and self.format == fmt
+        )
+
+    def chunk(self, index: int) -> ChunkEntry | None:
+        if 0 <= index < len(self.chunks) and self.chunks[index].index == index:
+            return self.chunks[index]
+        return next((c for c in self.chunks if c.index == index), None)
+
+    def chunk_at(self, page: int, block_index: int) -> ChunkEntry | None:
+        return next(
+            (c for c in self.chunks if c.page == page and c.block_index == block_index), None
+        )
+
+    def count(self, status: ChunkStatus) -> int:
+        return sum(1 for c in self.chunks if c.status == status)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "version": self.version,
+            "documentId": self.document_id,
+            "sourceName": self.source_name,
+            "title": self.title,
+            "pages": self.pages,
+            "ttsProvider": self.tts_provider,
+            "ttsModel": self.tts_model,
+            "voice": self.voice,
+            "nativeSpeed": self.native_speed,
+            "format": self.format,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "chapters": [c.to_json() for c in self.chapters],
+            "chunks": [c.to_json() for c in self.chunks],
+        }
+        if self.instructions:
+            data["instructions"] = self.instructions
+        return data
+
+    def dumps(self) -> bytes:
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            version=int(data.get("version", MANIFEST_VERSION)),
+            document_id=str(data["documentId"]),
+            source_name=str(data.get("sourceName", "")),
+            title=str(data.get("title", "")),
+            pages=int(data.get("pages", 0)),
+            tts_provider=str(data.get("ttsProvider", "")),
+            tts_model=str(data.get("ttsModel", "")),
+            voice=str(data.get("voice", "")),
+            native_speed=float(data.get("nativeSpeed", 1.0)),
+            format=str(data.get("format", "mp3")),
+            created_at=int(data.get("createdAt", 0)),
+            updated_at=int(data.get("updatedAt", 0)),
+            chapters=[Chapter(str(c["title"]), int(c["page"])) for c in data.get("chapters", [])],
+            chunks=[ChunkEntry.from_json(c) for c in data.get("chunks", [])],
+            instructions=data.get("instructions"),
+        )
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Manifest:
+        return cls.from_json(json.loads(raw))

@@ -1,0 +1,89 @@
+"""The document as text: what the PDF pipeline produces and everything else consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Block:
+    """One unit of speech: ≤ 450 characters, whole sentences, one page.
+
+    ``index`` is 0-based over the whole document (or page selection), ``page`` is
+    1-based, ``block_index`` is 0-based within the page.
+    """
+
+    index: int
+    page: int
+    block_index: int
+    text: str
+    sentences: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``preread blocks --json`` shape from the contract."""
+        return {
+            "index": self.index,
+            "page": self.page,
+            "blockIndex": self.block_index,
+            "text": self.text,
+            "sentences": list(self.sentences),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Block:
+        return cls(
+            index=int(data["index"]),
+            page=int(data["page"]),
+            block_index=int(data["blockIndex"]),
+            text=str(data["text"]),
+            sentences=tuple(str(s) for s in data["sentences"]),
+        )
+
+
+@dataclass(frozen=True)
+class Chapter:
+    title: str
+    page: int  # 1-based
+
+    def to_json(self) -> dict[str, Any]:
+        return {"title": self.title, "page": self.page}
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """A PDF read into blocks. ``pages`` is the PDF's page count, whatever was selected."""
+
+    document_id: str
+    source_name: str
+    title: str
+    pages: int
+    chapters: tuple[Chapter, ...] = ()
+    blocks: tuple[Block, ...] = ()
+    page_labels: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "documentId": self.document_id,
+            "sourceName": self.source_name,
+            "title": self.title,
+            "pages": self.pages,
+            "chapters": [c.to_json() for c in self.chapters],
+            "pageLabels": list(self.page_labels),
+            "blocks": [b.to_json() for b in self.blocks],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DocumentText:
+        return cls(
+            document_id=str(data["documentId"]),
+            source_name=str(data.get("sourceName", "")),
+            title=str(data.get("title", "")),
+            pages=int(data.get("pages", 0)),
+            chapters=tuple(
+                Chapter(str(c["title"]), int(c["page"])) for c in data.get("chapters", [])
+            ),
+            blocks=tuple(Block.from_json(b) for b in data.get("blocks", [])),
+            page_labels=tuple(str(p) for p in data.get("pageLabels", [])),
+        )

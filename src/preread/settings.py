@@ -1,0 +1,119 @@
+"""Settings, read once (flags, else environment, else defaults) into one object.
+
+``Settings.load(env, **flags)`` is the only place that reads the environment;
+everything else receives a ``Settings`` (or the ``VoiceSettings`` inside it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from preread.errors import BadSettings
+from preread.units import parse_size
+
+DEFAULT_MAX_BYTES = 5 * 10**9
+DEFAULT_PIN_MINUTES = 30.0
+FORMATS = ("mp3", "opus")
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """What decides how a text sounds. Same text + same VoiceSettings = same audio."""
+
+    provider: str = "piper"
+    model: str | None = None  # None: the provider's default
+    voice: str | None = None  # None: the provider's default
+    speed: float = 1.0
+    format: str = "mp3"
+    instructions: str | None = None
+
+    def validate(self) -> None:
+        if not 0.25 <= self.speed <= 4.0:
+            raise BadSettings(f"bad speed {self.speed}: must be between 0.25 and 4.0")
+        if self.format not in FORMATS:
+            raise BadSettings(f"bad format {self.format!r}: use one of {', '.join(FORMATS)}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    pin_minutes: float = DEFAULT_PIN_MINUTES
+    api_token: str | None = field(default=None, repr=False)
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8000
+    debug: bool = False
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """Flags (non-None keyword arguments) win over ``env``, which wins over defaults."""
+        env = os.environ if env is None else env
+
+        def pick(flag: str, var: str | None) -> Any:
+            value = flags.get(flag)
+            if value is not None:
+                return value
+            if var is not None and env.get(var, "") != "":
+                return env[var]
+            return None
+
+        home_value = pick("home", "PREREAD_HOME")
+        home = (
+            Path(home_value).expanduser()
+            if home_value
+            else Path("~/.local/share/preread").expanduser()
+        )
+        speed_value = pick("speed", "PREREAD_SPEED")
+        try:
+            speed = float(speed_value) if speed_value is not None else 1.0
+        except ValueError:
+            raise BadSettings(f"bad speed {speed_value!r}: must be a number") from None
+        voice = VoiceSettings(
+            provider=(pick("provider", "PREREAD_PROVIDER") or "piper").lower(),
+            model=pick("model", "PREREAD_MODEL"),
+            voice=pick("voice", "PREREAD_VOICE"),
+            speed=speed,
+            format=(pick("format", "PREREAD_FORMAT") or "mp3").lower(),
+            instructions=pick("instructions", "PREREAD_INSTRUCTIONS"),
+        )
+        voice.validate()
+        max_value = pick("max_size", "PREREAD_MAX_BYTES")
+        max_bytes = parse_size(str(max_value)) if max_value is not None else DEFAULT_MAX_BYTES
+        pin_value = pick("pin_minutes", "PREREAD_PIN_MINUTES")
+        try:
+            pin_minutes = float(pin_value) if pin_value is not None else DEFAULT_PIN_MINUTES
+        except ValueError:
+            raise BadSettings(f"bad PREREAD_PIN_MINUTES {pin_value!r}") from None
+        origins = pick("cors_origins", "PREREAD_CORS_ORIGINS") or ""
+        port_value = pick("port", "PREREAD_PORT")
+        try:
+            port = int(port_value) if port_value is not None else 8000
+        except ValueError:
+            raise BadSettings(f"bad port {port_value!r}") from None
+        return cls(
+            home=home,
+            voice=voice,
+            max_bytes=max_bytes,
+            pin_minutes=pin_minutes,
+            api_token=pick("api_token", "PREREAD_API_TOKEN"),
+            openai_api_key=pick("openai_api_key", "OPENAI_API_KEY"),
+            openai_base_url=pick("openai_base_url", "OPENAI_BASE_URL"),
+            cors_origins=tuple(o.strip() for o in str(origins).split(",") if o.strip()),
+            host=pick("host", "PREREAD_HOST") or "127.0.0.1",
+            port=port,
+            debug=bool(flags.get("debug", False)),
+        )
+
+    def with_voice(self, **changes: Any) -> Settings:
+        """A copy whose voice settings have ``changes`` (None values ignored), validated."""
+        voice = replace(self.voice, **{k: v for k, v in changes.items() if v is not None})
+        voice.validate()
+        return replace(self, voice=voice)

@@ -1,0 +1,183 @@
+"""The store on disk: where every file lives, and the small reads and writes around it.
+
+```
+$PREREAD_HOME/
+    tts_cache_v1/{documentId}/tts.meta.json        the manifest (contract)
+    tts_cache_v1/{documentId}/chunks/0001__page-001__block-000.mp3   hard links into blobs/
+    blobs/{key[:2]}/{key}.{ext}                     content-addressed audio (key: see preread.blobs)
+    blobs/{key[:2]}/{key}.json                      its duration and sentence times
+    documents/{documentId}/document.json            registered document: its blocks (DocumentText)
+    documents/{documentId}/source.pdf               the registered source PDF
+    locks/{documentId}.job.lock                     held while a preprocess job writes the document
+    locks/{documentId}.manifest.lock                held for each read-modify-write of the manifest
+    access/{documentId}                             mtime = when the document was last used
+```
+Ids reaching this module must already be validated (``preread.ids``); ``doc_dir``
+re-checks, so no caller can build a path from an unchecked string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from preread.errors import NotFound
+from preread.fsutil import FileLock, atomic_write
+from preread.ids import is_full_id, resolve_prefix
+from preread.manifest import Manifest
+from preread.model import DocumentText
+
+CACHE_DIR_NAME = "tts_cache_v1"
+MANIFEST_NAME = "tts.meta.json"
+
+
+class Store:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.cache_dir = home / CACHE_DIR_NAME
+        self.blobs_dir = home / "blobs"
+        self.documents_dir = home / "documents"
+        self.locks_dir = home / "locks"
+        self.access_dir = home / "access"
+
+    # -- paths ---------------------------------------------------------------------------
+    def _checked(self, document_id: str) -> str:
+        if not is_full_id(document_id):
+            raise ValueError(f"unchecked document id reached the store: {document_id[:80]!r}")
+        return document_id
+
+    def doc_dir(self, document_id: str) -> Path:
+        return self.cache_dir / self._checked(document_id)
+
+    def manifest_path(self, document_id: str) -> Path:
+        return self.doc_dir(document_id) / MANIFEST_NAME
+
+    def chunks_dir(self, document_id: str) -> Path:
+        return self.doc_dir(document_id) / "chunks"
+
+    def registration_dir(self, document_id: str) -> Path:
+        return self.documents_dir / self._checked(document_id)
+
+    def source_path(self, document_id: str) -> Path:
+        return self.registration_dir(document_id) / "source.pdf"
+
+    def job_lock(self, document_id: str) -> FileLock:
+        return FileLock(
+            self.locks_dir / f"{self._checked(document_id)}.job.lock",
+            what=f"document {document_id[:12]} (a preprocess job)",
+        )
+
+    def manifest_lock(self, document_id: str) -> FileLock:
+        return FileLock(
+            self.locks_dir / f"{self._checked(document_id)}.manifest.lock",
+            what=f"the manifest of {document_id[:12]}",
+        )
+
+    def blob_path(self, key: str, ext: str) -> Path:
+        if not is_full_id(key):
+            raise ValueError(f"bad blob key {key[:80]!r}")
+        return self.blobs_dir / key[:2] / f"{key}.{ext}"
+
+    # -- ids -----------------------------------------------------------------------------
+    def _ids_in(self, directory: Path) -> set[str]:
+        if not directory.is_dir():
+            return set()
+        return {p.name for p in directory.iterdir() if is_full_id(p.name) and p.is_dir()}
+
+    def cached_ids(self) -> set[str]:
+        """Documents with a chunk folder (a manifest may still be missing mid-creation)."""
+        return self._ids_in(self.cache_dir)
+
+    def registered_ids(self) -> set[str]:
+        return {i for i in self._ids_in(self.documents_dir) if self.is_registered(i)}
+
+    def known_ids(self) -> set[str]:
+        return self.cached_ids() | self.registered_ids()
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """A full id from an id or prefix of ≥ 8 hex chars; BadInput / NotFound otherwise."""
+        return resolve_prefix(id_or_prefix, self.known_ids())
+
+    # -- manifests -----------------------------------------------------------------------
+    def read_manifest(self, document_id: str) -> Manifest | None:
+        try:
+            raw = self.manifest_path(document_id).read_bytes()
+        except FileNotFoundError:
+            return None
+        return Manifest.loads(raw)
+
+    def require_manifest(self, document_id: str) -> Manifest:
+        manifest = self.read_manifest(document_id)
+        if manifest is None:
+            raise NotFound(f"document {document_id} has no audio in the store")
+        return manifest
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Write whole or not at all. Callers that read-modify-write use ``update_manifest``."""
+        atomic_write(self.manifest_path(manifest.document_id), manifest.dumps())
+
+    @contextlib.contextmanager
+    def editing_manifest(self, document_id: str) -> Iterator[Manifest | None]:
+        """Read, let the caller change, write back, under the manifest lock."""
+        with self.manifest_lock(document_id):
+            manifest = self.read_manifest(document_id)
+            yield manifest
+            if manifest is not None:
+                self.write_manifest(manifest)
+
+    def update_manifest(
+        self, document_id: str, change: Callable[[Manifest], None]
+    ) -> Manifest | None:
+        with self.editing_manifest(document_id) as manifest:
+            if manifest is not None:
+                change(manifest)
+        return manifest
+
+    def delete_document_audio(self, document_id: str) -> int:
+        """Remove the chunk folder (manifest first, so no reader sees a half folder).
+
+        Returns the bytes whose last link went away (blobs keep shared audio alive).
+        """
+        directory = self.doc_dir(document_id)
+        if not directory.exists():
+            return 0
+        with contextlib.suppress(FileNotFoundError):
+            self.manifest_path(document_id).unlink()
+        freed = 0
+        chunks = directory / "chunks"
+        if chunks.is_dir():
+            for path in chunks.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    st = path.stat()
+                    if st.st_nlink == 1:
+                        freed += st.st_size
+        shutil.rmtree(directory, ignore_errors=True)
+        return freed
+
+    # -- registrations -------------------------------------------------------------------
+    def is_registered(self, document_id: str) -> bool:
+        return (self.registration_dir(document_id) / "document.json").is_file()
+
+    def register(self, document: DocumentText, source: Path | bytes | None) -> None:
+        """Remember a document's blocks (and its PDF) so chunks can be generated later."""
+        directory = self.registration_dir(document.document_id)
+        if source is not None and not self.source_path(document.document_id).exists():
+            data = source if isinstance(source, bytes) else source.read_bytes()
+            atomic_write(directory / "source.pdf", data)
+        atomic_write(
+            directory / "document.json",
+            json.dumps(document.to_json(), ensure_ascii=False).encode("utf-8"),
+        )
+
+    def read_registration(self, document_id: str) -> DocumentText | None:
+        try:
+            raw = (self.registration_dir(document_id) / "document.json").read_bytes()
+        except FileNotFoundError:
+            return None
+        return DocumentText.from_json(json.loads(raw))
+
+    def unregister(self, document_id: str) -> None:
+        shutil.rmtree(self.registration_dir(document_id), ignore_errors=True)

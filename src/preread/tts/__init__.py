@@ -1,0 +1,35 @@
+"""Text-to-speech providers behind one interface (``preread.tts.base.Provider``).
+
+``make_provider(settings)`` builds the one the settings name: ``piper`` (default,
+embedded offline voice), ``openai`` (and OpenAI-compatible servers), ``fake``
+(a tone per sentence, for tests and demos).
+"""
+
+from __future__ import annotations
+
+from preread.errors import BadSettings
+from preread.settings import Settings
+from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+
+PROVIDERS = ("piper", "openai", "fake")
+
+__all__ = ["PROVIDERS", "AudioChunk", "Provider", "ResolvedVoice", "make_provider"]
+
+
+def make_provider(settings: Settings) -> Provider:
+    name = settings.voice.provider
+    if name == "fake":
+        from preread.tts.fake import FakeProvider
+
+        return FakeProvider()
+    if name == "piper":
+        from preread.tts.piper import PiperProvider  # type: ignore[import-not-found,unused-ignore]
+
+        return PiperProvider()  # type: ignore[no-any-return,unused-ignore]
+    if name == "openai":
+        from preread.tts.openai import OpenAIProvider  # type: ignore[import-not-found,unused-ignore]
+
+        return OpenAIProvider(  # type: ignore[no-any-return,unused-ignore]
+            api_key=settings.openai_api_key, base_url=settings.openai_base_url
+        )
+    raise BadSettings(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

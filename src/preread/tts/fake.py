@@ -1,0 +1,71 @@
+"""A fake provider, as httpx has MockTransport: a tone per sentence, instantly.
+
+It speaks no words: each sentence becomes a sine tone whose length follows the
+text (``seconds_per_char``) and speed, so tests and demos can exercise the whole
+pipeline with real, non-silent audio but without a neural voice. Tests pass
+``fail`` to make chosen sentences fail.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from preread.errors import BadSettings, SynthesisFailed
+from preread.settings import VoiceSettings
+from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+
+FAKE_VOICES = ("tone", "low")
+
+
+class FakeProvider(Provider):
+    name = "fake"
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int = 22050,
+        seconds_per_char: float = 0.02,
+        delay: float = 0.0,
+        fail: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.seconds_per_char = seconds_per_char
+        self.delay = delay
+        self.fail = fail
+        self.calls: list[str] = []  # sentences synthesized, for tests to count
+        self._lock = threading.Lock()
+
+    def resolve(self, voice: VoiceSettings) -> ResolvedVoice:
+        name = voice.voice or "tone"
+        if name not in FAKE_VOICES:
+            raise BadSettings(f"unknown voice {name!r} for provider fake: use {FAKE_VOICES}")
+        return ResolvedVoice(
+            "fake", voice.model or "tone-1", name, voice.speed, voice.format, voice.instructions
+        )
+
+    def voices(self) -> list[str]:
+        return list(FAKE_VOICES)
+
+    def models(self) -> list[str]:
+        return ["tone-1"]
+
+    def synthesize(self, sentences: Sequence[str], voice: ResolvedVoice) -> Iterator[AudioChunk]:
+        base = 440.0 if voice.voice == "tone" else 220.0
+        for number, sentence in enumerate(sentences):
+            if self.fail is not None and self.fail(sentence):
+                raise SynthesisFailed(f"fake provider refused {sentence[:30]!r}")
+            if self.delay:
+                time.sleep(self.delay)
+            with self._lock:
+                self.calls.append(sentence)
+            seconds = max(0.1, len(sentence) * self.seconds_per_char / voice.speed)
+            n = int(seconds * self.sample_rate)
+            t = np.arange(n, dtype=np.float64) / self.sample_rate
+            freq = base * (1 + 0.1 * (number % 4))
+            wave = 0.3 * np.sin(2 * math.pi * freq * t)
+            yield AudioChunk(sentence, (wave * 32767).astype("<i2").tobytes(), self.sample_rate)

@@ -1,0 +1,59 @@
+"""Shared fixtures. Tests run offline; the store lives in a temporary home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from preread.settings import Settings, VoiceSettings
+from preread.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+SAMPLE_PDF = ROOT / "examples" / "sample.pdf"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's own settings or keys."""
+    for name in (
+        "PREREAD_HOME",
+        "PREREAD_PROVIDER",
+        "PREREAD_VOICE",
+        "PREREAD_SPEED",
+        "PREREAD_FORMAT",
+        "PREREAD_MODEL",
+        "PREREAD_MAX_BYTES",
+        "PREREAD_PIN_MINUTES",
+        "PREREAD_API_TOKEN",
+        "PREREAD_CORS_ORIGINS",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(home: Path) -> Store:
+    return Store(home)
+
+
+@pytest.fixture
+def fake_settings(home: Path) -> Settings:
+    """Settings using the fake (tone) provider: fast, real audio, no model."""
+    return Settings(home=home, voice=VoiceSettings(provider="fake"))
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS
