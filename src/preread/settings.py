@@ -38,6 +38,13 @@ class VoiceSettings:
             raise BadSettings(f"bad format {self.format!r}: use one of {', '.join(FORMATS)}")
 
 
+def _float_or(value: Any, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except ValueError:
+        raise BadSettings(f"bad number {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -51,6 +58,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    fake_delay: float = 0.0  # test knob: seconds the fake provider sleeps per sentence
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -110,6 +118,7 @@ class Settings:
             host=pick("host", "PREREAD_HOST") or "127.0.0.1",
             port=port,
             debug=bool(flags.get("debug", False)),
+            fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
         )
 
     def with_voice(self, **changes: Any) -> Settings:

@@ -21,15 +21,13 @@ def make_provider(settings: Settings) -> Provider:
     if name == "fake":
         from preread.tts.fake import FakeProvider
 
-        return FakeProvider()
+        return FakeProvider(delay=settings.fake_delay)
     if name == "piper":
-        from preread.tts.piper import PiperProvider  # type: ignore[import-not-found,unused-ignore]
+        from preread.tts.piper import PiperProvider
 
-        return PiperProvider()  # type: ignore[no-any-return,unused-ignore]
+        return PiperProvider()
     if name == "openai":
-        from preread.tts.openai import OpenAIProvider  # type: ignore[import-not-found,unused-ignore]
+        from preread.tts.openai import OpenAIProvider
 
-        return OpenAIProvider(  # type: ignore[no-any-return,unused-ignore]
-            api_key=settings.openai_api_key, base_url=settings.openai_base_url
-        )
+        return OpenAIProvider(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
     raise BadSettings(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

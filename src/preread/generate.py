@@ -1,0 +1,239 @@
+"""The one code path that makes a chunk (CLI preprocess, server jobs, live fallback).
+
+Making a chunk has two phases, which the preprocess runner runs in two threads
+(synthesis of chunk n+1 overlaps encoding and writing of chunk n):
+
+1. ``synthesize(entry, voice)``: reuse the content-addressed blob if a whole,
+   verified one exists; else ask the provider for one PCM piece per sentence
+   (``on_audio`` sees each piece as soon as it exists, so a server can stream).
+2. ``store_chunk(document_id, prepared)``: encode, write the blob (audio, then its
+   sidecar), hard-link the document's chunk file to it; return the filled-in entry.
+
+``make(document_id, index, voice)`` does both and records the entry in the
+manifest under its lock. Concurrent ``make`` calls for the same content in one
+process wait for each other and the later ones reuse the blob.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from preread.audio import encode
+from preread.blobs import BlobInfo, BlobStore, blob_key, normalize_text
+from preread.errors import Conflict, NotFound, PrereadError
+from preread.manifest import ChunkEntry, Manifest, SentenceTime
+from preread.store import Store
+from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+
+
+@dataclass
+class Prepared:
+    """Phase 1's result: either a blob to reuse or fresh PCM to encode."""
+
+    entry: ChunkEntry
+    key: str
+    blob: BlobInfo | None = None
+    pcm: bytes = b""
+    sample_rate: int = 0
+    sentences: list[SentenceTime] | None = None
+    synthesized_chars: int = 0  # 0 when the blob was reused
+    synthesis_seconds: float = 0.0
+
+
+def sentence_times(chunks: list[AudioChunk]) -> list[SentenceTime]:
+    """Start/end of each sentence from the sample counts of its PCM (exact)."""
+    times: list[SentenceTime] = []
+    position = 0
+    for chunk in chunks:
+        start = position / chunk.sample_rate
+        position += chunk.samples
+        times.append(SentenceTime(chunk.text, start, position / chunk.sample_rate))
+    return times
+
+
+def fit_times(
+    stored: tuple[SentenceTime, ...], entry: ChunkEntry, duration: float
+) -> list[SentenceTime]:
+    """The blob's sentence times, renamed to this entry's sentences.
+
+    Same sentences (normally): the stored times. Otherwise (a different split of the
+    same text): times by character share of ``duration``.
+    """
+    wanted = [s.text for s in entry.sentences] or [entry.text]
+    if [normalize_text(s.text) for s in stored] == [normalize_text(t) for t in wanted]:
+        return [SentenceTime(t, s.start, s.end) for t, s in zip(wanted, stored, strict=True)]
+    total = sum(max(1, len(t)) for t in wanted)
+    times, position = [], 0.0
+    for text in wanted:
+        length = duration * max(1, len(text)) / total
+        times.append(SentenceTime(text, position, position + length))
+        position += length
+    return times
+
+
+def apply_entry(manifest: Manifest, entry: ChunkEntry) -> bool:
+    """Copy ``entry``'s result into ``manifest`` if it still lists that very block."""
+    current = manifest.chunk(entry.index)
+    if current is None or current.text != entry.text or current.file_name != entry.file_name:
+        return False
+    current.status = entry.status
+    current.duration = entry.duration
+    current.bytes = entry.bytes
+    current.sha256 = entry.sha256
+    current.sentences = [replace(s) for s in entry.sentences]
+    current.error = entry.error
+    return True
+
+
+def manifest_matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
+    return manifest.settings_match(
+        voice.provider, voice.model, voice.voice, voice.speed, voice.format
+    ) and (manifest.instructions or None) == (voice.instructions or None)
+
+
+def record_entries(
+    store: Store, document_id: str, voice: ResolvedVoice, entries: list[ChunkEntry]
+) -> int:
+    """Write chunk results into the manifest (one locked read-modify-write).
+
+    Entries are applied only while the manifest still has ``voice``'s settings and
+    lists the same blocks; returns how many were applied.
+    """
+    applied = 0
+
+    def change(manifest: Manifest) -> None:
+        nonlocal applied
+        if not manifest_matches(manifest, voice):
+            return
+        applied = sum(1 for entry in entries if apply_entry(manifest, entry))
+        manifest.updated_at = int(time.time())
+
+    if entries:
+        store.update_manifest(document_id, change)
+    return applied
+
+
+class ChunkMaker:
+    def __init__(self, store: Store, provider: Provider) -> None:
+        self.store = store
+        self.provider = provider
+        self.blobs = BlobStore(store)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    # -- phase 1 -----------------------------------------------------------------------
+    def reusable(self, key: str, fmt: str) -> BlobInfo | None:
+        info = self.blobs.read(key, fmt)
+        if info is not None and self.blobs.verify(info):
+            return info
+        return None
+
+    def synthesize(
+        self,
+        entry: ChunkEntry,
+        voice: ResolvedVoice,
+        *,
+        on_audio: Callable[[AudioChunk], None] | None = None,
+        fresh: bool = False,
+        cancel: threading.Event | None = None,
+    ) -> Prepared:
+        """Reuse a stored blob (unless ``fresh``) or synthesize the entry's sentences.
+
+        Raises ``SynthesisFailed`` (or another PrereadError) when the provider fails,
+        and ``InterruptedError`` when ``cancel`` is set between two sentences.
+        """
+        key = blob_key(entry.text, voice)
+        if not fresh:
+            info = self.reusable(key, voice.format)
+            if info is not None:
+                return Prepared(entry=entry, key=key, blob=info)
+        sentences = [s.text for s in entry.sentences] or [entry.text]
+        chunks: list[AudioChunk] = []
+        started = time.perf_counter()
+        for chunk in self.provider.synthesize(sentences, voice):
+            if chunks and chunk.sample_rate != chunks[0].sample_rate:
+                raise PrereadError("the provider changed sample rate within a block")
+            chunks.append(chunk)
+            if on_audio is not None:
+                on_audio(chunk)
+            if cancel is not None and cancel.is_set() and len(chunks) < len(sentences):
+                raise InterruptedError("cancelled")
+        if not chunks:
+            raise PrereadError(f"the provider returned no audio for chunk {entry.index}")
+        return Prepared(
+            entry=entry,
+            key=key,
+            pcm=b"".join(c.pcm for c in chunks),
+            sample_rate=chunks[0].sample_rate,
+            sentences=sentence_times(chunks),
+            synthesized_chars=sum(len(s) for s in sentences),
+            synthesis_seconds=time.perf_counter() - started,
+        )
+
+    # -- phase 2 -----------------------------------------------------------------------
+    def store_chunk(self, document_id: str, prepared: Prepared, voice: ResolvedVoice) -> ChunkEntry:
+        """Encode and store (or reuse) the blob, link the chunk file; the done entry."""
+        info = prepared.blob
+        if info is None:
+            encoded = encode(prepared.pcm, prepared.sample_rate, voice.format)
+            times = prepared.sentences or []
+            for sentence in times:  # mp3 is exact; opus may differ by a resampled sample
+                sentence.start = min(sentence.start, encoded.duration)
+                sentence.end = min(sentence.end, encoded.duration)
+            if times:
+                times[-1].end = encoded.duration
+            info = self.blobs.write(
+                prepared.key, voice.format, encoded.data, encoded.duration, times
+            )
+        entry = replace(prepared.entry)
+        self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
+        entry.status = "done"
+        entry.duration = info.duration
+        entry.bytes = info.bytes
+        entry.sha256 = info.sha256
+        entry.error = None
+        entry.sentences = fit_times(info.sentences, entry, info.duration)
+        return entry
+
+    # -- both, for one chunk -------------------------------------------------------------
+    def make(
+        self,
+        document_id: str,
+        index: int,
+        voice: ResolvedVoice,
+        *,
+        on_audio: Callable[[AudioChunk], None] | None = None,
+    ) -> ChunkEntry:
+        """Make chunk ``index`` of a document whose manifest exists; record it; return it.
+
+        A chunk already done whose file is whole is returned as it is.
+        """
+        manifest = self.store.read_manifest(document_id)
+        if manifest is None:
+            raise NotFound(f"document {document_id} has no manifest: preprocess it first")
+        if not manifest_matches(manifest, voice):
+            raise Conflict(f"the audio of document {document_id[:12]} is for other voice settings")
+        entry = manifest.chunk(index)
+        if entry is None:
+            raise NotFound(f"document {document_id[:12]} has no block {index}")
+        path = self.store.chunks_dir(document_id) / entry.file_name
+        if entry.status == "done" and path.is_file() and path.stat().st_size == entry.bytes:
+            return entry
+        key = blob_key(entry.text, voice)
+        with self._key_lock(key):
+            try:
+                prepared = self.synthesize(entry, voice, on_audio=on_audio)
+            except PrereadError as exc:
+                entry.status, entry.error = "failed", str(exc)
+                record_entries(self.store, document_id, voice, [entry])
+                raise
+            done = self.store_chunk(document_id, prepared, voice)
+        record_entries(self.store, document_id, voice, [done])
+        return done

