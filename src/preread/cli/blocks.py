@@ -1,9 +1,78 @@
-"""CLI commands: blocks (being written)."""
+"""``preread blocks DOC.pdf [--pages 3-7,10] [--json] [--password PW]``: what will be spoken."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from preread.cli.common import DebugOption, JsonOption, console, console_err
+from preread.model import DocumentText
+from preread.pdf import read_document
+
+PagesOption = Annotated[
+    str | None,
+    typer.Option("--pages", help="Pages to read, e.g. 3-7,10 (default: all).", show_default=False),
+]
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        help="Password of an encrypted PDF (else PREREAD_PDF_PASSWORD).",
+        envvar="PREREAD_PDF_PASSWORD",
+        show_default=False,
+        show_envvar=False,
+    ),
+]
+
+
+def _table(document: DocumentText) -> Table:
+    table = Table(
+        title=Text(
+            f"{document.title} — {document.source_name}, {document.pages} pages, "
+            f"{len(document.blocks)} blocks"
+        ),
+        title_justify="left",
+        expand=False,
+        show_lines=True,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("page", justify="right", no_wrap=True)
+    table.add_column("blk", justify="right", no_wrap=True)
+    table.add_column("chars", justify="right", no_wrap=True)
+    table.add_column("text", overflow="fold")
+    for block in document.blocks:
+        table.add_row(
+            str(block.index),
+            str(block.page),
+            str(block.block_index),
+            str(len(block.text)),
+            Text(block.text),
+        )
+    return table
+
+
+def blocks_command(
+    document: Annotated[Path, typer.Argument(help="The PDF file.", show_default=False)],
+    pages: PagesOption = None,
+    json_output: JsonOption = False,
+    password: PasswordOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Print the blocks that will be spoken (no synthesis)."""
+    result = read_document(document, pages=pages, password=password)
+    for warning in result.warnings:
+        console_err.print(f"preread: warning: {warning}", markup=False)
+    if json_output:
+        typer.echo(json.dumps([b.to_json() for b in result.blocks], ensure_ascii=False, indent=2))
+        return
+    console.print(_table(result))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("blocks")(blocks_command)

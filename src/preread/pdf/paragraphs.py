@@ -1,0 +1,119 @@
+"""Lines of a page → paragraphs and headings.
+
+pypdf's plain mode gives one line per printed line. A paragraph ends at a blank line,
+or at a line that ends a sentence and is clearly shorter than the page's usual line.
+A heading is a short line standing alone: at the top of the page or after a paragraph
+end, not ending in sentence punctuation, followed by a line starting with a capital
+(or nothing), and shaped like a heading (numbered, Title Case or CAPITALS, few words).
+Line-end hyphens are repaired as lines are joined (see ``hyphenation``).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from preread.pdf.hyphenation import Evidence, join_broken
+
+MAX_HEADING_LEN = 90
+MAX_HEADING_WORDS = 12
+_TERMINAL = re.compile(r"[.!?…:][\"'”’»)\]]*$")
+_NUMBERED = re.compile(
+    r"^(?:(?:\d+(?:\.\d+)*\.?)|(?:[IVXLC]+\.)|(?:[A-Z]\.)|"
+    r"(?:(?:chapter|part|section|appendix|kapitel|teil|anhang)\s+[\dIVXLCA-Z]+[.:]?))\s+\S",
+    re.IGNORECASE,
+)
+_SMALL = "a an and as at but by for from in into of on or the to with vs via der die das und"
+_SMALL_WORDS = frozenset([*_SMALL.split(), "von", "zu", "im", "des"])
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    heading: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        """Ends mid-sentence, so the next page's first paragraph may continue it."""
+        return not self.heading and _TERMINAL.search(self.text) is None
+
+
+def _typical_length(lines: Sequence[str]) -> float:
+    lengths = [len(line) for line in lines if len(line) >= 20]
+    if len(lengths) < 4:
+        return 0.0
+    return float(statistics.median(lengths))
+
+
+def _looks_like_heading(line: str) -> bool:
+    if len(line) > MAX_HEADING_LEN or len(line) < 2 or _TERMINAL.search(line):
+        return False
+    if line[-1] in ",;-–—(" or not any(ch.isalpha() for ch in line):
+        return False
+    numbered = _NUMBERED.match(line)
+    if numbered:
+        return line[numbered.end() - 1].isupper()
+    words = line.split()
+    if len(words) > MAX_HEADING_WORDS or not words[0][:1].isupper():
+        return False
+    if line.isupper():
+        return True
+    content = [w for w in words if w.casefold() not in _SMALL_WORDS and w[:1].isalpha()]
+    capital = sum(1 for w in content if w[:1].isupper())
+    return len(words) <= 3 or capital >= 0.6 * max(1, len(content))
+
+
+def _starts_new_sentence(line: str) -> bool:
+    first = line.lstrip("\"'“‘«([")[:1]
+    return first.isupper() or first.isdigit()
+
+
+def build_paragraphs(lines: Sequence[str], evidence: Evidence | None = None) -> list[Paragraph]:
+    """Paragraphs of a page, in order; headings are their own paragraphs."""
+    typical = _typical_length(lines)
+    paragraphs: list[Paragraph] = []
+    current: str | None = None
+    previous_ended = True  # the previous line closed a paragraph (or page start)
+
+    def flush() -> None:
+        nonlocal current
+        if current:
+            paragraphs.append(Paragraph(current))
+        current = None
+
+    for i, line in enumerate(lines):
+        if not line:
+            flush()
+            previous_ended = True
+            continue
+        next_line = next((x for x in lines[i + 1 :] if x), "")
+        short = len(line) < 0.75 * typical if typical else len(line) <= 60
+        if (
+            previous_ended
+            and short
+            and (not next_line or _starts_new_sentence(next_line))
+            and _looks_like_heading(line)
+        ):
+            flush()
+            paragraphs.append(Paragraph(line, heading=True))
+            previous_ended = True
+            continue
+        if current is None:
+            current = line
+        else:
+            joined = join_broken(current, line, evidence)
+            current = joined if joined is not None else f"{current} {line}"
+        ends = _TERMINAL.search(line) is not None
+        previous_ended = ends
+        if ends and short and next_line and _starts_new_sentence(next_line):
+            flush()
+    flush()
+    return paragraphs
+
+
+def join_across_pages(first: str, second: str, evidence: Evidence | None = None) -> str:
+    """A paragraph cut by a page break, put back together."""
+    joined = join_broken(first, second, evidence)
+    return joined if joined is not None else f"{first} {second}"
