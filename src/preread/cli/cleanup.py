@@ -1,9 +1,140 @@
-"""CLI commands: cleanup (being written)."""
+"""CLI commands: ``preread cleanup`` (LRU eviction for cron) and ``preread stats``."""
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Annotated, Any
+
 import typer
+
+from preread.cli.common import HomeOption, JsonOption, load_settings
+from preread.lifecycle import CleanupReport, run_cleanup, store_stats
+from preread.store import Store
+from preread.units import format_size, parse_duration
+
+MaxSizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-size", help="Keep the audio store under this size (else PREREAD_MAX_BYTES, 5GB)."
+    ),
+]
+OlderThanOption = Annotated[
+    str | None,
+    typer.Option("--older-than", help="Also remove documents unused for this long (e.g. 7d)."),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Change nothing; say what would be removed.", show_default=False
+    ),
+]
+
+
+def ago(stamp: float, now: float) -> str:
+    seconds = max(0.0, now - stamp)
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            value = int(seconds // size)
+            return f"{value} {unit}{'s' if unit == 'day' and value != 1 else ''} ago"
+    return "just now"
+
+
+def _describe(document_id: str, title: str, detail: str) -> str:
+    named = f' "{title}"' if title else ""
+    return f"{document_id[:12]}{named} ({detail})"
+
+
+def format_report(report: CleanupReport, *, pin_minutes: float, now: float) -> list[str]:
+    """The lines ``preread cleanup`` prints; none when there was nothing to do."""
+    if report.skipped:
+        return [f"preread cleanup: {report.skipped}; nothing done"]
+    kept = [k for k in report.kept]
+    if not report.did_something and not kept:
+        return []
+    would = "would " if report.dry_run else ""
+    lines = [
+        f"preread cleanup: {would}free {format_size(report.freed_bytes)}, store "
+        f"{'would be' if report.dry_run else 'now'} {format_size(report.size_after)} "
+        f"of {format_size(report.max_bytes)}"
+        + (" (dry run: nothing changed)" if report.dry_run else "")
+    ]
+    for removed in report.removed:
+        if removed.last_used is None:
+            detail = f"unfinished folder, {format_size(removed.freed_bytes)}"
+        else:
+            detail = f"last used {ago(removed.last_used, now)}, {format_size(removed.freed_bytes)}"
+        lines.append(f"  {would}remove {_describe(removed.document_id, removed.title, detail)}")
+    if report.blobs_removed:
+        lines.append(f"  {would}remove {report.blobs_removed} audio blobs no document uses")
+    if kept:
+        reasons = {
+            "pinned": f"used in the last {pin_minutes:g} min",
+            "busy": "a preprocess job is running",
+            "writing": "being written",
+        }
+        counts: dict[str, int] = {}
+        for k in kept:
+            counts[k.reason] = counts.get(k.reason, 0) + 1
+        parts = ", ".join(f"{n} {reasons.get(r, r)}" for r, n in sorted(counts.items()))
+        state = "still over the limit; kept" if report.over_limit else "kept"
+        lines.append(f"  {state} {len(kept)} documents: {parts}")
+    return lines
+
+
+def format_stats(stats: dict[str, Any], *, home: str, now: float) -> list[str]:
+    total, limit = int(stats["totalSize"]), int(stats["limit"])
+    lines = [
+        f"store      {home}",
+        f"size       {format_size(total)} of {format_size(limit)} ({100 * total / limit:.0f}%)",
+        f"documents  {stats['documentsCount']}",
+        f"blobs      {stats['blobsCount']} ({stats['unreferencedBlobsCount']} unused by any "
+        f"document), dedup saved {format_size(int(stats['dedupSavedBytes']))}",
+    ]
+    for label, key in (("oldest", "oldestDocument"), ("newest", "newestDocument")):
+        doc = stats[key]
+        if doc is not None:
+            detail = f"last used {ago(doc['lastUsed'], now)}, {format_size(doc['size'])}"
+            lines.append(f"{label:<10} {_describe(doc['documentId'], doc['title'], detail)}")
+    return lines
+
+
+def cleanup_command(
+    max_size: MaxSizeOption = None,
+    older_than: OlderThanOption = None,
+    dry_run: DryRunOption = False,
+    json_output: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Remove least recently used audio until the store is under its limit (for cron)."""
+    settings = load_settings(home, max_size=max_size)
+    ttl = parse_duration(older_than) if older_than is not None else None
+    report = run_cleanup(
+        Store(settings.home),
+        max_bytes=settings.max_bytes,
+        older_than=ttl,
+        pin_minutes=settings.pin_minutes,
+        dry_run=dry_run,
+    )
+    if json_output:
+        typer.echo(json.dumps(report.to_json()))
+        return
+    for line in format_report(report, pin_minutes=settings.pin_minutes, now=time.time()):
+        typer.echo(line)
+
+
+def stats_command(json_output: JsonOption = False, home: HomeOption = None) -> None:
+    """Size of the audio store against its limit, documents, blobs and dedup savings."""
+    settings = load_settings(home)
+    stats = store_stats(Store(settings.home), max_bytes=settings.max_bytes)
+    if json_output:
+        typer.echo(json.dumps(stats))
+        return
+    for line in format_stats(stats, home=str(settings.home), now=time.time()):
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("cleanup")(cleanup_command)
+    app.command("stats")(stats_command)

@@ -1,0 +1,262 @@
+"""``run_cleanup``: keep the audio store under its limit, least recently used first.
+
+Safe to run from cron while the server runs and while another cleanup runs: a cleanup
+holds ``locks/cleanup.lock`` (a second one returns at once, ``skipped``); each document
+is removed under its own locks (``preread.lifecycle.evict``). Never removed: a document
+with a running job, a document used in the last ``pin_minutes``, anything written in the
+last ``grace_seconds`` (temp files, fresh blobs, folders being filled). Registrations
+(``documents/``) are never removed, so an evicted document can still be generated live.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from preread.errors import Conflict
+from preread.fsutil import FileLock
+from preread.lifecycle.evict import evict_document, remove_blob, remove_stray
+from preread.lifecycle.plan import Candidate, FreeSimulator, eviction_order
+from preread.lifecycle.scan import StoreScan, scan_store
+from preread.store import Store
+
+GRACE_SECONDS = 600.0
+CLEANUP_LOCK_NAME = "cleanup.lock"
+ANOTHER_RUNNING = "another cleanup is running"
+_TITLE_RE = re.compile(rb'"title"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+@dataclass
+class RemovedDocument:
+    document_id: str
+    title: str
+    last_used: float | None  # None: a leftover folder without a manifest
+    freed_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "documentId": self.document_id,
+            "title": self.title,
+            "lastUsed": None if self.last_used is None else int(self.last_used),
+            "freedBytes": self.freed_bytes,
+        }
+
+
+@dataclass
+class KeptDocument:
+    document_id: str
+    reason: str  # "pinned" | "busy" (a job holds it) | "writing"
+    last_used: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "documentId": self.document_id,
+            "reason": self.reason,
+            "lastUsed": int(self.last_used),
+        }
+
+
+@dataclass
+class CleanupReport:
+    max_bytes: int
+    older_than: float | None = None
+    dry_run: bool = False
+    skipped: str | None = None  # why nothing was looked at (another cleanup is running)
+    size_before: int = 0
+    size_after: int = 0
+    removed: list[RemovedDocument] = field(default_factory=list)
+    kept: list[KeptDocument] = field(default_factory=list)
+    blobs_removed: int = 0
+    leftovers_removed: int = 0
+    scan_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def freed_bytes(self) -> int:
+        return self.size_before - self.size_after
+
+    @property
+    def over_limit(self) -> bool:
+        return self.size_after > self.max_bytes
+
+    @property
+    def did_something(self) -> bool:
+        return bool(self.removed or self.blobs_removed or self.leftovers_removed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "skipped": self.skipped,
+            "limit": self.max_bytes,
+            "olderThan": self.older_than,
+            "sizeBefore": self.size_before,
+            "sizeAfter": self.size_after,
+            "freedBytes": self.freed_bytes,
+            "overLimit": self.over_limit,
+            "removed": [r.to_json() for r in self.removed],
+            "blobsRemoved": self.blobs_removed,
+            "leftoversRemoved": self.leftovers_removed,
+            "kept": [k.to_json() for k in self.kept],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def peek_title(manifest: Path) -> str:
+    """The manifest's title from its first bytes (no need to parse every chunk)."""
+    try:
+        with manifest.open("rb") as handle:
+            head = handle.read(8192)
+    except OSError:
+        return ""
+    match = _TITLE_RE.search(head)
+    if not match:
+        return ""
+    try:
+        value = json.loads(match.group(1))
+    except ValueError:
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+class _Run:
+    """One pass over the eviction order, real or simulated (dry run)."""
+
+    def __init__(
+        self,
+        store: Store,
+        scan: StoreScan,
+        report: CleanupReport,
+        *,
+        now: float,
+        pin_minutes: float,
+        grace_seconds: float,
+    ) -> None:
+        self.store = store
+        self.scan = scan
+        self.report = report
+        self.sim = FreeSimulator(scan)
+        self.total = scan.total_bytes
+        self.pin_before = now - pin_minutes * 60.0
+        self.fresh_after = now - grace_seconds
+        self.expire_before = None if report.older_than is None else now - report.older_than
+        self.stray_inodes = {s.path: s.inode for s in scan.strays}
+
+    def wanted(self, item: Candidate) -> bool:
+        over = self.total > self.report.max_bytes
+        expired = self.expire_before is not None and item.last_used < self.expire_before
+        return over or expired
+
+    def document(self, item: Candidate) -> None:
+        doc = self.scan.documents[item.name]
+        title = peek_title(self.store.manifest_path(doc.document_id)) if doc.has_manifest else ""
+        reason: str | None = None
+        freed = blobs = 0
+        if self.report.dry_run:
+            if doc.last_used >= self.pin_before:
+                reason = "pinned"
+            elif doc.modified >= self.fresh_after:
+                reason = "writing"
+            elif self.store.job_lock(doc.document_id).is_locked_elsewhere():
+                reason = "busy"
+            else:
+                freed, blobs = self.sim.document(doc)
+        else:
+            result = evict_document(
+                self.store,
+                doc.document_id,
+                pin_before=self.pin_before,
+                fresh_after=self.fresh_after,
+                scan=self.scan,
+            )
+            if result.outcome == "gone":
+                return
+            if result.outcome != "removed":
+                reason = result.outcome
+            freed, blobs = result.freed_bytes, result.blobs_removed
+        if reason is not None:
+            self.report.kept.append(KeptDocument(doc.document_id, reason, doc.last_used))
+            return
+        self.total -= freed
+        self.report.blobs_removed += blobs
+        if not doc.has_manifest:
+            self.report.leftovers_removed += 1
+        self.report.removed.append(
+            RemovedDocument(
+                doc.document_id,
+                title,
+                None if not doc.has_manifest else doc.last_used,
+                freed,
+            )
+        )
+
+    def blob(self, item: Candidate) -> None:
+        group = self.scan.blobs[item.name]
+        if self.report.dry_run:
+            freed: int | None = self.sim.blob(group)
+        else:
+            freed = remove_blob(group, fresh_after=self.fresh_after)
+        if freed is not None:
+            self.total -= freed
+            self.report.blobs_removed += 1
+
+    def stray(self, item: Candidate) -> None:
+        if self.report.dry_run:
+            freed = self.sim.stray(self.stray_inodes[item.name])
+        else:
+            freed = remove_stray(item.name, fresh_after=self.fresh_after)
+        self.total -= freed
+        self.report.leftovers_removed += 1
+
+    def run(self) -> None:
+        for item in eviction_order(self.scan, fresh_after=self.fresh_after):
+            if not self.wanted(item):
+                break
+            if item.kind == "document":
+                self.document(item)
+            elif item.kind == "blob":
+                self.blob(item)
+            else:
+                self.stray(item)
+        self.report.size_after = self.total
+
+
+def run_cleanup(
+    store: Store,
+    *,
+    max_bytes: int,
+    older_than: float | None = None,
+    pin_minutes: float,
+    dry_run: bool = False,
+    now: float | None = None,
+    grace_seconds: float = GRACE_SECONDS,
+) -> CleanupReport:
+    """Remove least recently used audio until the store is at most ``max_bytes``.
+
+    ``older_than`` (seconds): also remove whatever was not used for that long, whatever
+    the size. ``dry_run``: change nothing, report what would go. ``now``: the clock
+    (tests). Returns a report; ``report.skipped`` is set when another cleanup holds the
+    lock (nothing was looked at).
+    """
+    started = time.perf_counter()
+    report = CleanupReport(max_bytes=max_bytes, older_than=older_than, dry_run=dry_run)
+    lock = FileLock(store.locks_dir / CLEANUP_LOCK_NAME, what="a cleanup")
+    if not dry_run:
+        try:
+            lock.acquire(blocking=False)
+        except Conflict:
+            report.skipped = ANOTHER_RUNNING
+            return report
+    try:
+        t = time.time() if now is None else now
+        scan = scan_store(store)
+        report.scan_seconds = scan.seconds
+        report.size_before = report.size_after = scan.total_bytes
+        _Run(store, scan, report, now=t, pin_minutes=pin_minutes, grace_seconds=grace_seconds).run()
+    finally:
+        lock.release()
+    report.seconds = time.perf_counter() - started
+    return report
