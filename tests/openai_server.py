@@ -1,0 +1,159 @@
+"""A real local HTTP server speaking OpenAI's ``/v1/audio/speech`` protocol, for tests.
+
+It answers on 127.0.0.1 (a free port) from a thread, so the real ``openai`` SDK
+talks to it over real HTTP. Answers are scripted:
+
+    with SpeechServer() as server:            # server.base_url -> "http://127.0.0.1:PORT/v1"
+        server.script = ["429", "500", "ok"]  # one answer per request, then ``default``
+        server.default = "ok"
+        server.fail_when = lambda text: "poison" in text   # always 500 for such inputs
+
+Answers: ``ok`` (24 kHz s16le PCM: a tone per sentence, 0.25 s of silence between
+sentences, or WAV when ``response_format`` is ``wav``), ``429`` (with
+``Retry-After: server.retry_after``), ``500`` (with ``Retry-After`` only if
+``server.retry_after_on_500`` is set), ``401``, ``timeout`` (answers only after
+``server.hang`` seconds). Every request is recorded in ``server.requests``.
+The server engineer may reuse it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+RATE = 24000
+SECONDS_PER_CHAR = 0.03
+GAP = 0.25
+
+
+@dataclass
+class Recorded:
+    path: str
+    authorization: str | None
+    body: dict[str, Any]
+
+
+def speech_pcm(text: str) -> bytes:
+    """A tone per sentence, silence between: cuts should land in the silences."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+    pieces: list[np.ndarray] = []
+    for number, sentence in enumerate(sentences):
+        n = int(max(0.2, len(sentence) * SECONDS_PER_CHAR) * RATE)
+        t = np.arange(n) / RATE
+        pieces.append(0.4 * np.sin(2 * math.pi * (300 + 40 * number) * t))
+        if number < len(sentences) - 1:
+            pieces.append(np.zeros(int(GAP * RATE)))
+    wave = np.concatenate(pieces) if pieces else np.zeros(RATE // 10)
+    return (wave * 32767).astype("<i2").tobytes()
+
+
+class SpeechServer:
+    def __init__(self) -> None:
+        self.script: list[str] = []
+        self.default = "ok"
+        self.retry_after = "0.05"
+        self.retry_after_on_500: str | None = None
+        self.hang = 2.0
+        self.fail_when: Callable[[str], bool] | None = None
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def __enter__(self) -> SpeechServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def next_answer(self, text: str) -> str:
+        with self._lock:
+            if self.fail_when is not None and self.fail_when(text):
+                return "500"
+            return self.script.pop(0) if self.script else self.default
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    for name, value in headers.items():
+                        self.send_header(name.replace("_", "-"), value)
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout tests)
+
+            def _error(self, status: int, message: str, **headers: str) -> None:
+                body = json.dumps({"error": {"message": message, "type": "test"}}).encode()
+                self._send(status, body, "application/json", **headers)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    data = {"data": [{"id": "gpt-4o-mini-tts"}, {"id": "tts-1"}]}
+                    self._send(200, json.dumps(data).encode(), "application/json")
+                else:
+                    self._error(404, "not found")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    body = {}
+                server.requests.append(Recorded(self.path, self.headers.get("Authorization"), body))
+                if not self.path.rstrip("/").endswith("/audio/speech"):
+                    self._error(404, "not found")
+                    return
+                text = str(body.get("input", ""))
+                answer = server.next_answer(text)
+                if answer == "429":
+                    self._error(429, "slow down", Retry_After=server.retry_after)
+                elif answer == "500":
+                    extra = {}
+                    if server.retry_after_on_500 is not None:
+                        extra["Retry_After"] = server.retry_after_on_500
+                    self._error(500, "boom", **extra)
+                elif answer == "401":
+                    self._error(401, "Incorrect API key provided")
+                elif answer == "timeout":
+                    time.sleep(server.hang)
+                    self._send(200, speech_pcm(text), "audio/pcm")
+                elif body.get("response_format") == "wav":
+                    import soundfile as sf
+
+                    samples = np.frombuffer(speech_pcm(text), dtype="<i2")
+                    buffer = io.BytesIO()
+                    sf.write(buffer, samples, RATE, format="WAV", subtype="PCM_16")
+                    self._send(200, buffer.getvalue(), "audio/wav")
+                else:
+                    self._send(200, speech_pcm(text), "audio/pcm")
+
+        return Handler
