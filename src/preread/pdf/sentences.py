@@ -33,6 +33,15 @@ EXTRA_ABBREVIATIONS = _words(
     "etc al approx ca cf vs viz fig figs eq eqs vol vols ch chap sec secs pp ed eds"
     " dept univ inc ltd corp co est incl resp"
 )
+STARTERS = _words(
+    "The Then We He She It They His Her Its Our Their All This That These Those There I You"
+    " In On At But And So However After Before When If As My Your Some Many Most One What"
+    " Why How Who Finally First Next Later Meanwhile Also Yet Still Thus Therefore Such Each"
+    " Every Both Nobody Everyone Nothing Today Now"
+)
+_CAN_END = _words("st jr sr")
+NEVER_END = _words("e.g i.e cf viz vs approx ca fig figs eq eqs no nos vol pp p ch sec")
+"""Abbreviations that do not end a sentence even before a sentence starter."""
 NUMERIC_ONLY = _words(
     "fig figs sec secs no nos vol vols pp p ch chap chaps art arts eq eqs ref refs tab"
     " tabs para paras pt pts bk bks col cols ln lns approx ca circa nr num"
@@ -41,6 +50,13 @@ NUMERIC_ONLY = _words(
 _NUMERIC_BEFORE = re.compile(r"(?:^|[\s(\[])(?P<word>[A-Za-z]+)\.$")
 _INITIAL_END = re.compile(r"(?:^|[\s.(])(?P<initial>[A-Z])\.$")
 _WORD_BEFORE_INITIAL = re.compile(r"(?P<word>\S+)\s+[A-Z]\.$")
+_LIST_NUMBER = re.compile(r"^\s*(?:\d{1,3}|[a-zA-Z])\.$")
+_NEXT_INITIAL = re.compile(r"^[A-Z]\.(?:\s|$)")
+_ABBREV_THEN_STARTER = re.compile(
+    r"(?:^|(?<=\s))(?P<abbr>[A-Za-z][A-Za-z.]*)\.(?P<gap>\s+)(?=(?:"
+    + "|".join(sorted(STARTERS, key=len, reverse=True))
+    + r")\b)"
+)
 _ELLIPSIS_SPLIT = re.compile(r"(?:\.\.\.|…)[\"'”’)]*(?P<gap>\s+)(?=[\"“‘(]?[A-Z])")
 _OPENERS = "\"'“‘«([*–—- "
 
@@ -70,6 +86,10 @@ def _should_merge(previous: str, following: str) -> bool:
         return True
     if first.islower():
         return True  # "Are you coming?" she asked.  /  etc. are common
+    if _LIST_NUMBER.match(previous):
+        return True  # "1." of a numbered item
+    if _NEXT_INITIAL.match(following.lstrip()) and _INITIAL_END.search(previous):
+        return True  # A. B. Smith
     numeric = _NUMERIC_BEFORE.search(previous)
     if numeric and first.isdigit() and numeric.group("word").casefold() in NUMERIC_ONLY:
         return True
@@ -99,13 +119,26 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for start, end in merged:
         piece_start = start
-        for match in _ELLIPSIS_SPLIT.finditer(text, start, end):
-            gap = match.start("gap")
-            if gap > piece_start:
-                out.append((piece_start, gap))
-                piece_start = match.end("gap")
+        for gap_start, gap_end in _splits(text, start, end):
+            if gap_start > piece_start:
+                out.append((piece_start, gap_start))
+                piece_start = gap_end
         out.append((piece_start, end))
     return out
+
+
+def _splits(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Gaps inside one Punkt sentence that are boundaries after all: after an ellipsis
+    or an abbreviation that can end a sentence (``etc.``, ``Inc.``, ``p.m.``) when a
+    capitalized sentence starter follows."""
+    gaps = [m.span("gap") for m in _ELLIPSIS_SPLIT.finditer(text, start, end)]
+    for match in _ABBREV_THEN_STARTER.finditer(text, start, end):
+        abbr = match.group("abbr").casefold()
+        if abbr in NEVER_END or (abbr in TITLES and abbr not in _CAN_END) or len(abbr) == 1:
+            continue
+        if abbr in tokenizer()._params.abbrev_types or "." in abbr:
+            gaps.append(match.span("gap"))
+    return sorted(set(gaps))
 
 
 def split_sentences(text: str) -> list[str]:
