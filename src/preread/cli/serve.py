@@ -1,9 +1,45 @@
-"""CLI commands: serve (being written)."""
+"""``preread serve``: the HTTP chunk server (Starlette under uvicorn)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from preread.cli.common import DebugOption, HomeOption, console_err, load_settings
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``serve`` to ``app``."""
+
+    @app.command()
+    def serve(
+        host: Annotated[
+            str | None, typer.Option("--host", help="Address to listen on (127.0.0.1).")
+        ] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", min=1, max=65535, help="Port (8000).")
+        ] = None,
+        home: HomeOption = None,
+        debug: DebugOption = False,
+    ) -> None:
+        """Serve pre-generated chunks over HTTP, generating missing ones live."""
+        import uvicorn
+
+        from preread.server import create_app
+
+        settings = load_settings(home, debug, host=host, port=port)
+        app = create_app(settings)
+        console_err.print(
+            f"preread: serving {settings.home} on http://{settings.host}:{settings.port}"
+            + (" (API token required for POST/DELETE)" if settings.api_token else "")
+        )
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="debug" if settings.debug else "warning",
+            access_log=False,  # preread logs one JSON line per request itself
+            server_header=False,
+            proxy_headers=False,
+        )

@@ -1,0 +1,105 @@
+"""One JSON line per request on stdout, and the request counters behind /metrics.
+
+A pure ASGI middleware (no per-request task or body buffering). It logs the
+route template, path (never the query string, which may carry tokens), status,
+duration, bytes sent, ``X-Cache`` and a request id (``X-Request-ID`` from the
+client when it is a short safe token, else a fresh one; echoed in the response).
+Headers, the ``Authorization`` value included, are never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import time
+from typing import IO
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from preread.server.metrics import Metrics
+
+_SAFE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and _SAFE_ID.match(value):
+            return str(value.decode("ascii"))
+    return os.urandom(8).hex()
+
+
+class AccessLogMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, enabled: bool = True, stream: IO[str] | None = None
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.enabled = enabled
+        self.stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        scope["preread.request_id"] = request_id
+        rid = request_id.encode("ascii")
+        status = 500
+        sent = 0
+        cache = None
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, sent, cache
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                for name, value in headers:
+                    if name.lower() == b"x-cache":
+                        cache = value.decode("latin-1")
+                headers.append((b"x-request-id", rid))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route_obj = scope.get("route")
+            route = getattr(route_obj, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.request(route, method, status, sent)
+            if self.enabled:
+                self._log(scope, request_id, route, method, status, sent, cache, started)
+
+    def _log(
+        self,
+        scope: Scope,
+        request_id: str,
+        route: str,
+        method: str,
+        status: int,
+        sent: int,
+        cache: str | None,
+        started: float,
+    ) -> None:
+        client = scope.get("client")
+        line = {
+            "ts": round(time.time(), 3),
+            "requestId": request_id,
+            "method": method,
+            "route": route,
+            "path": str(scope.get("path", ""))[:200],
+            "status": status,
+            "durationMs": round((time.perf_counter() - started) * 1000, 2),
+            "bytes": sent,
+            "cache": cache,
+            "client": client[0] if client else None,
+        }
+        stream = self.stream or sys.stdout
+        with contextlib.suppress(OSError, ValueError):  # a closed stdout must not fail a request
+            stream.write(json.dumps(line, separators=(",", ":")) + "\n")

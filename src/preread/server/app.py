@@ -1,0 +1,107 @@
+"""The app factory: ``create_app(settings)`` builds the Starlette app from a list of routes.
+
+Middleware, outermost first: the access log (one JSON line per request, request
+counters), CORS (when origins are configured), bearer auth (when a token is
+set). Errors become JSON in one place (``preread.server.errors``). The lifespan
+starts the job workers (resuming saved jobs) and the background cleaner, and
+stops them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
+from preread.server import chunks, documents, openai_compat, ops, preprocess_api
+from preread.server.access_log import AccessLogMiddleware
+from preread.server.auth import BearerAuthMiddleware
+from preread.server.errors import EXCEPTION_HANDLERS
+from preread.server.jobs import JobManager
+from preread.server.state import ServerOptions, ServerState
+from preread.settings import Settings
+from preread.tts.base import Provider
+
+ROUTES = [
+    Route("/api/tts/chunk", chunks.chunk, methods=["GET", "HEAD"]),
+    Route("/api/tts/preprocess", preprocess_api.start, methods=["POST"]),
+    Route("/api/tts/preprocess", preprocess_api.delete, methods=["DELETE"]),
+    Route("/api/tts/preprocess/status", preprocess_api.status, methods=["GET"]),
+    Route("/api/tts/preprocess/events", preprocess_api.events, methods=["GET"]),
+    Route("/api/tts/preprocess/stats", preprocess_api.stats, methods=["GET"]),
+    Route("/api/documents", documents.create, methods=["POST"]),
+    Route("/api/documents", documents.listing, methods=["GET"]),
+    Route("/api/documents/{document_id}", documents.show, methods=["GET"]),
+    Route("/v1/audio/speech", openai_compat.speech, methods=["POST"]),
+    Route("/v1/models", openai_compat.models, methods=["GET"]),
+    Route("/v1/audio/voices", openai_compat.voices, methods=["GET"]),
+    Route("/healthz", ops.healthz, methods=["GET"]),
+    Route("/metrics", ops.metrics, methods=["GET"]),
+]
+
+EXPOSED_HEADERS = ["Content-Range", "Content-Length", "Accept-Ranges", "ETag", "X-Cache"]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    provider: Provider | None = None,
+    options: ServerOptions | None = None,
+) -> Starlette:
+    """The server for ``settings``; ``provider`` overrides the configured engine (tests)."""
+    options = options or ServerOptions()
+    state = ServerState(settings, options, provider)
+    state.jobs = JobManager(state.store, state.provider_for, workers=options.job_workers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from preread.lifecycle import BackgroundCleaner
+
+        state.cleaner = BackgroundCleaner(
+            state.store,
+            settings,
+            debounce=options.cleaner_debounce,
+            interval=options.cleaner_interval,
+        )
+        await state.jobs.start()
+        try:
+            yield
+        finally:
+            await state.jobs.stop()
+            state.close()
+
+    middleware = [
+        Middleware(AccessLogMiddleware, metrics=state.metrics, enabled=options.access_log)
+    ]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "Range",
+                    "If-None-Match",
+                    "If-Range",
+                ],
+                expose_headers=[*EXPOSED_HEADERS, "X-Request-ID"],
+                max_age=600,
+            )
+        )
+    if settings.api_token:
+        middleware.append(Middleware(BearerAuthMiddleware, token=settings.api_token))
+    app = Starlette(
+        debug=False,
+        routes=list(ROUTES),
+        middleware=middleware,
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=lifespan,
+    )
+    app.state.preread = state
+    return app

@@ -1,0 +1,130 @@
+"""``/api/documents``: register a PDF (raw body or multipart ``file``), list, show.
+
+The id is the SHA-256 of the PDF's bytes; the text goes through the same
+pipeline as ``preread blocks`` (``preread.pdf.read_document``) and is stored as
+the document's registration, from which jobs and live generation work.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import anyio
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from preread.errors import BadInput, NotFound
+from preread.ids import check_id_or_prefix, document_id_of_bytes
+from preread.model import DocumentText
+from preread.server.params import read_body
+from preread.server.state import ServerState, state_of
+
+_parsing = anyio.Semaphore(1)  # PDF parsing is CPU-bound: one at a time
+
+
+def _summary(document: DocumentText) -> dict[str, Any]:
+    return {
+        "documentId": document.document_id,
+        "title": document.title,
+        "sourceName": document.source_name,
+        "pages": document.pages,
+        "blocks": len(document.blocks),
+    }
+
+
+def _safe_name(name: str | None) -> str:
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    return "".join(c for c in base if c.isprintable())[:200] or "document.pdf"
+
+
+async def _one(data: bytes) -> AsyncGenerator[bytes, None]:
+    yield data
+
+
+async def _pdf_from(request: Request, limit: int) -> tuple[bytes, str]:
+    raw = await read_body(request, limit)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        parser = MultiPartParser(request.headers, _one(raw), max_files=1, max_fields=10)
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise BadInput(f"bad multipart body: {exc.message}") from None
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise BadInput("the multipart body has no 'file' field")
+        data = await upload.read()
+        await upload.close()
+        return data, _safe_name(upload.filename)
+    return raw, _safe_name(request.query_params.get("name"))
+
+
+async def create(request: Request) -> Response:
+    state = state_of(request)
+    data, name = await _pdf_from(request, state.options.max_upload_bytes)
+    if not data:
+        raise BadInput("empty body: send the PDF as the body or as a multipart 'file'")
+    document_id = document_id_of_bytes(data)
+    existing = await anyio.to_thread.run_sync(state.store.read_registration, document_id)
+    if existing is not None:
+        return JSONResponse(_summary(existing), status_code=200)
+
+    def parse_and_register() -> DocumentText:
+        from preread.pdf import read_document
+
+        document = read_document(data, name=name)
+        state.store.register(document, data)
+        return document
+
+    async with _parsing:
+        document = await anyio.to_thread.run_sync(parse_and_register)
+    return JSONResponse(_summary(document), status_code=201)
+
+
+def _listing(state: ServerState) -> list[dict[str, Any]]:
+    out = []
+    for doc in sorted(state.store.known_ids()):
+        registration = state.store.read_registration(doc)
+        cached = state.manifests.get(doc)
+        item: dict[str, Any] = {"documentId": doc}
+        if registration is not None:
+            item.update(_summary(registration))
+        elif cached is not None:
+            item.update(title=cached.manifest.title, pages=cached.manifest.pages)
+        if cached is not None:
+            chunks = cached.manifest.chunks
+            item["audio"] = {
+                "total": len(chunks),
+                "done": sum(1 for c in chunks if c.status == "done"),
+                "format": cached.manifest.format,
+                "voice": cached.manifest.voice,
+            }
+        else:
+            item["audio"] = None
+        out.append(item)
+    return out
+
+
+async def listing(request: Request) -> Response:
+    state = state_of(request)
+    return JSONResponse({"documents": await anyio.to_thread.run_sync(_listing, state)})
+
+
+async def show(request: Request) -> Response:
+    """The document's manifest; for a registered document without audio, its blocks."""
+    state = state_of(request)
+    value = check_id_or_prefix(str(request.path_params["document_id"]))
+    doc = value if len(value) == 64 else state.store.resolve(value)
+    try:
+        raw = await anyio.to_thread.run_sync(state.store.manifest_path(doc).read_bytes)
+        return Response(raw, media_type="application/json")
+    except FileNotFoundError:
+        pass
+    registration = await anyio.to_thread.run_sync(state.store.read_registration, doc)
+    if registration is None:
+        raise NotFound(f"no document {doc}")
+    return JSONResponse(registration.to_json())

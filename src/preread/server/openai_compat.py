@@ -1,0 +1,126 @@
+"""OpenAI-compatible speech: ``POST /v1/audio/speech``, ``GET /v1/models``, ``/v1/audio/voices``.
+
+Answered from the same content-addressed store as chunks: the key is
+``blob_key(input, voice)``, so the same text with the same settings (from a
+chunk, a preprocess job or an earlier request) is served from disk without
+synthesis. OpenAI's model and voice names are accepted as aliases for the
+configured provider's defaults, so OpenAI-TTS clients work by changing only
+their base URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from preread.errors import BadInput, BadSettings, Busy
+from preread.server.chunks import content_type
+from preread.server.params import float_value, json_body, optional_str
+from preread.server.state import ServerState, state_of
+from preread.settings import VoiceSettings
+from preread.tts.base import Provider, ResolvedVoice
+
+OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+OPENAI_VOICES = (
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer",
+    "verse",
+)  # fmt: skip
+FORMATS = {"mp3": "mp3", "opus": "opus"}
+
+
+def _resolve(state: ServerState, data: dict[str, Any]) -> tuple[Provider, ResolvedVoice, str]:
+    text = data.get("input")
+    if not isinstance(text, str) or not text.strip():
+        raise BadInput("input is required: the text to speak")
+    if len(text) > state.options.max_speech_chars:
+        raise BadInput(f"input is over {state.options.max_speech_chars} characters")
+    fmt = (optional_str(data, "response_format", 10) or "mp3").lower()
+    if fmt not in FORMATS:
+        raise BadSettings(f"response_format {fmt!r} is not supported here: use mp3 or opus")
+    provider = state.provider()
+    model = optional_str(data, "model")
+    if model in OPENAI_MODELS and provider.name != "openai":
+        model = None
+    voice = optional_str(data, "voice")
+    if voice in OPENAI_VOICES and provider.name != "openai":
+        voice = None
+    speed = data.get("speed")
+    settings = VoiceSettings(
+        provider=provider.name,
+        model=model or state.settings.voice.model,
+        voice=voice or state.settings.voice.voice,
+        speed=state.settings.voice.speed if speed is None else float_value(speed, "speed"),
+        format=fmt,
+        instructions=optional_str(data, "instructions", 2000),
+    )
+    settings.validate()
+    return provider, provider.resolve(settings), text
+
+
+def _synthesize(state: ServerState, provider: Provider, voice: ResolvedVoice, text: str) -> bytes:
+    """The audio for ``text``: from the blob store, else synthesized and stored there."""
+    from preread.audio import encode
+    from preread.blobs import BlobStore, blob_key
+    from preread.generate import sentence_times
+    from preread.pdf import split_sentences
+
+    blobs = BlobStore(state.store)
+    key = blob_key(text, voice)
+    info = blobs.read(key, voice.format)
+    if info is not None:
+        return blobs.audio_path(key, voice.format).read_bytes()
+    sentences = [s for p in text.splitlines() if p.strip() for s in split_sentences(p)]
+    chunks = list(provider.synthesize(sentences or [text.strip()], voice))
+    encoded = encode(b"".join(c.pcm for c in chunks), chunks[0].sample_rate, voice.format)
+    times = sentence_times(chunks)
+    for t in times:
+        t.start, t.end = min(t.start, encoded.duration), min(t.end, encoded.duration)
+    blobs.write(key, voice.format, encoded.data, encoded.duration, times)
+    state.note_written(len(encoded.data))
+    return encoded.data
+
+
+async def speech(request: Request) -> Response:
+    state = state_of(request)
+    data = await json_body(request, state.options.max_json_bytes)
+    provider, voice, text = await anyio.to_thread.run_sync(_resolve, state, data)
+    from preread.blobs import blob_key
+
+    key = blob_key(text, voice)
+    headers = {"Cache-Control": "no-cache"}
+    lock = state.speech_locks.setdefault(key, asyncio.Lock())
+    if state.speech_waiting >= state.options.live_workers + state.options.live_queue:
+        raise Busy("too many speech requests are waiting; retry later", retry_after=5)
+    state.speech_waiting += 1
+    try:
+        async with lock:  # one synthesis per text and settings, however many ask
+            audio = await anyio.to_thread.run_sync(_synthesize, state, provider, voice, text)
+    finally:
+        state.speech_waiting -= 1
+        if not lock.locked() and state.speech_locks.get(key) is lock:
+            state.speech_locks.pop(key, None)
+    headers["ETag"] = '"' + hashlib.sha256(audio).hexdigest() + '"'
+    return Response(audio, media_type=content_type(voice.format), headers=headers)
+
+
+async def models(request: Request) -> Response:
+    provider = await anyio.to_thread.run_sync(state_of(request).provider)
+    names = list(dict.fromkeys([*provider.models(), *OPENAI_MODELS]))
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [
+                {"id": n, "object": "model", "created": 0, "owned_by": "preread"} for n in names
+            ],
+        }
+    )
+
+
+async def voices(request: Request) -> Response:
+    provider = await anyio.to_thread.run_sync(state_of(request).provider)
+    return JSONResponse({"voices": provider.voices()})

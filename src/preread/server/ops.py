@@ -1,0 +1,48 @@
+"""``GET /healthz`` (liveness) and ``GET /metrics`` (Prometheus text format)."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from preread import __version__
+from preread.server.state import ServerState, state_of
+
+STORE_SIZE_TTL = 30.0  # a scan of the store is cached this long between scrapes
+
+
+async def healthz(request: Request) -> Response:
+    state = state_of(request)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime": round(time.time() - state.started, 1),
+            "liveInFlight": state.live.in_flight,
+        }
+    )
+
+
+def _store_bytes(state: ServerState) -> int | None:
+    cached = state.store_size_cache
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < STORE_SIZE_TTL:
+        return cached[1]
+    from preread.lifecycle import scan_store
+
+    total = int(scan_store(state.store).total_bytes)
+    state.store_size_cache = (now, total)
+    return total
+
+
+async def metrics(request: Request) -> Response:
+    state = state_of(request)
+    store_bytes = await anyio.to_thread.run_sync(_store_bytes, state)
+    jobs = state.jobs.counts() if state.jobs is not None else {}
+    text = state.metrics.render(
+        store_bytes=store_bytes, jobs=jobs, live_in_flight=state.live.in_flight
+    )
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")

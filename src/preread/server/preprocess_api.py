@@ -1,0 +1,177 @@
+"""``/api/tts/preprocess``: start, watch (status, SSE events), cancel jobs; store stats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from preread.errors import BadInput, BadSettings, NotFound
+from preread.server.jobs import Job, JobSpec
+from preread.server.params import (
+    document_id,
+    document_id_param,
+    float_value,
+    json_body,
+    optional_str,
+)
+from preread.server.state import ServerState, state_of
+from preread.settings import FORMATS, VoiceSettings
+
+EVENT_MIN_INTERVAL = 0.25
+
+
+def _voice(state: ServerState, data: dict[str, Any]) -> VoiceSettings:
+    base = state.settings.voice
+    speed = data.get("speed")
+    fmt = optional_str(data, "format", 10)
+    voice = VoiceSettings(
+        provider=(optional_str(data, "provider", 40) or base.provider).lower(),
+        model=optional_str(data, "model") or base.model,
+        voice=optional_str(data, "voice") or base.voice,
+        speed=base.speed if speed in (None, "") else float_value(speed, "speed"),
+        format=(fmt or base.format).lower(),
+        instructions=optional_str(data, "instructions", 2000) or base.instructions,
+    )
+    voice.validate()
+    return voice
+
+
+def _pages(data: dict[str, Any]) -> str | None:
+    pages = data.get("pages")
+    if pages is None or pages == "":
+        return None
+    if isinstance(pages, list) and all(
+        isinstance(p, int) and not isinstance(p, bool) for p in pages
+    ):
+        pages = ",".join(str(p) for p in pages)
+    if not isinstance(pages, str) or len(pages) > 2000:
+        raise BadInput("bad pages: expected a string like '3-7,10' or a list of page numbers")
+    return pages
+
+
+def status_object(state: ServerState, doc: str, voice: VoiceSettings | None) -> dict[str, Any]:
+    from preread.preprocess import document_status
+
+    status = document_status(state.store, doc, voice)
+    job: Job | None = state.jobs.job(doc)
+    if job is not None:
+        status["jobId"] = job.id
+        if job.active or job.state == "cancelled":
+            status["state"] = job.state
+        if job.active and job.progress:
+            for key in ("total", "done", "failed", "bytes", "duration", "eta"):
+                status[key] = job.progress.get(key, status[key])
+        if job.error:
+            status["error"] = job.error
+    return status
+
+
+async def start(request: Request) -> Response:
+    state = state_of(request)
+    data = await json_body(request, state.options.max_json_bytes)
+    value = data.get("documentId")
+    if not isinstance(value, str):
+        raise BadInput("documentId is required")
+    doc = document_id(state.store, value)
+    voice = _voice(state, data)
+    pages = _pages(data)
+    force = data.get("force", False) is True
+
+    def check() -> tuple[int, bool]:
+        from preread.generate import manifest_matches
+        from preread.preprocess import same_blocks, select_blocks
+
+        document = state.store.read_registration(doc)
+        if document is None:
+            raise NotFound(f"document {doc} is not registered: POST it to /api/documents first")
+        resolved = state.provider_for(voice.provider).resolve(voice)
+        blocks = select_blocks(document, pages)
+        manifest = state.store.read_manifest(doc)
+        complete = (
+            not force
+            and manifest is not None
+            and manifest_matches(manifest, resolved)
+            and same_blocks(manifest, blocks, resolved.format)
+            and manifest.count("done") == len(manifest.chunks)
+        )
+        return len(blocks), complete
+
+    total, complete = await anyio.to_thread.run_sync(check)
+    if complete:
+        return JSONResponse(
+            {"jobId": None, "documentId": doc, "total": total, "state": "complete"}, 200
+        )
+    job = state.jobs.submit(JobSpec(doc, voice, pages, force))
+    return JSONResponse(
+        {"jobId": job.id, "documentId": doc, "total": total, "state": job.state}, 202
+    )
+
+
+def _query_voice(state: ServerState, request: Request) -> VoiceSettings:
+    q = request.query_params
+    base = state.settings.voice
+    fmt = (q.get("format") or base.format).lower()
+    if fmt not in FORMATS:
+        raise BadSettings(f"bad format {fmt[:20]!r}: use one of {', '.join(FORMATS)}")
+    voice = VoiceSettings(
+        provider=(q.get("provider") or base.provider).lower(),
+        model=q.get("model") or None,
+        voice=q.get("voice") or None,
+        speed=float_value(q["speed"], "speed") if q.get("speed") else base.speed,
+        format=fmt,
+    )
+    voice.validate()
+    return voice
+
+
+async def status(request: Request) -> Response:
+    state = state_of(request)
+    doc = document_id_param(request, state.store)
+    voice = _query_voice(state, request)
+    return JSONResponse(await anyio.to_thread.run_sync(status_object, state, doc, voice))
+
+
+async def events(request: Request) -> Response:
+    state = state_of(request)
+    doc = document_id_param(request, state.store)
+
+    async def stream() -> AsyncIterator[bytes]:
+        async for _ in state.jobs.watch(doc):
+            body = await anyio.to_thread.run_sync(status_object, state, doc, None)
+            yield f"event: status\ndata: {json.dumps(body)}\n\n".encode()
+            await asyncio.sleep(EVENT_MIN_INTERVAL)  # at most a few events a second
+        body = await anyio.to_thread.run_sync(status_object, state, doc, None)
+        yield f"event: end\ndata: {json.dumps(body)}\n\n".encode()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def delete(request: Request) -> Response:
+    state = state_of(request)
+    doc = document_id_param(request, state.store)
+    had_job = await state.jobs.cancel(doc)
+    if not had_job and not state.store.doc_dir(doc).exists():
+        raise NotFound(f"document {doc} has no audio in the store")
+    await anyio.to_thread.run_sync(state.store.delete_document_audio, doc)
+    state.manifests.forget(doc)
+    return Response(status_code=204)
+
+
+async def stats(request: Request) -> Response:
+    from preread.lifecycle import store_stats
+
+    state = state_of(request)
+    body = await anyio.to_thread.run_sync(
+        lambda: store_stats(state.store, max_bytes=state.settings.max_bytes)
+    )
+    return JSONResponse(body)
