@@ -1,0 +1,120 @@
+"""Preprocess jobs over HTTP: start, events, status, cancel/delete, resume after restart."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from serverkit import quiet_options, register_document
+from starlette.testclient import TestClient
+
+from preread.server import create_app
+from preread.server.jobs import JobSpec
+from preread.settings import Settings
+from preread.store import Store
+from preread.tts.fake import FakeProvider
+
+
+def events_of(client: TestClient, doc: str) -> list[tuple[str, dict[str, object]]]:
+    out = []
+    with client.stream("GET", f"/api/tts/preprocess/events?documentId={doc}") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                out.append((event, json.loads(line[6:])))
+    return out
+
+
+def test_job_runs_to_complete_with_events_and_status(client: TestClient, store: Store) -> None:
+    doc = register_document(store)
+    started = client.post("/api/tts/preprocess", json={"documentId": doc})
+    assert started.status_code == 202
+    body = started.json()
+    assert body["documentId"] == doc and body["total"] == 3 and body["jobId"]
+    events = events_of(client, doc)
+    assert events[-1][0] == "end"
+    assert events[-1][1]["state"] == "complete"
+    status = client.get(f"/api/tts/preprocess/status?documentId={doc[:10]}").json()
+    assert status["state"] == "complete" and status["done"] == 3 and status["settingsMatch"]
+    other = client.get(f"/api/tts/preprocess/status?documentId={doc}&speed=1.5").json()
+    assert other["settingsMatch"] is False
+    again = client.post("/api/tts/preprocess", json={"documentId": doc})
+    assert again.status_code == 200 and again.json()["state"] == "complete"
+    chunk = client.get(f"/api/tts/chunk?documentId={doc}&index=2")
+    assert chunk.headers["x-cache"] == "HIT"
+
+
+def test_pages_selection_and_bad_requests(client: TestClient, store: Store) -> None:
+    doc = register_document(store)
+    started = client.post("/api/tts/preprocess", json={"documentId": doc, "pages": "2"})
+    assert started.status_code == 202 and started.json()["total"] == 1
+    for payload in (
+        {},
+        {"documentId": 5},
+        {"documentId": doc, "speed": 0},
+        {"documentId": doc, "format": "wav"},
+        {"documentId": doc, "pages": {"a": 1}},
+    ):
+        assert client.post("/api/tts/preprocess", json=payload).status_code == 400, payload
+    assert client.post("/api/tts/preprocess", content=b"{not json").status_code == 400
+    unknown = client.post("/api/tts/preprocess", json={"documentId": "a" * 64})
+    assert unknown.status_code == 404
+
+
+def test_conflicting_job_is_409_and_delete_cancels(settings: Settings, store: Store) -> None:
+    doc = register_document(store)
+    provider = FakeProvider(delay=0.3)
+    with TestClient(create_app(settings, provider=provider, options=quiet_options())) as client:
+        assert client.post("/api/tts/preprocess", json={"documentId": doc}).status_code == 202
+        same = client.post("/api/tts/preprocess", json={"documentId": doc})
+        assert same.status_code == 202
+        conflict = client.post("/api/tts/preprocess", json={"documentId": doc, "speed": 1.5})
+        assert conflict.status_code == 409
+        assert conflict.json()["error"]["code"] == "conflict"
+        deleted = client.delete(f"/api/tts/preprocess?documentId={doc}")
+        assert deleted.status_code == 204
+        status = client.get(f"/api/tts/preprocess/status?documentId={doc}").json()
+        assert status["state"] == "cancelled" and status["exists"] is False
+        assert not store.doc_dir(doc).exists()
+        assert client.delete(f"/api/tts/preprocess?documentId={doc}").status_code == 404
+
+
+def test_an_interrupted_job_resumes_when_the_server_starts(
+    settings: Settings, store: Store
+) -> None:
+    doc = register_document(store)
+    spec = JobSpec(doc, settings.voice)
+    jobs_dir = store.home / "jobs"
+    jobs_dir.mkdir()
+    (jobs_dir / f"{doc}.json").write_text(json.dumps(spec.to_json()))
+    with TestClient(
+        create_app(settings, provider=FakeProvider(), options=quiet_options())
+    ) as client:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            status = client.get(f"/api/tts/preprocess/status?documentId={doc}").json()
+            if status["state"] == "complete":
+                break
+            time.sleep(0.05)
+        assert status["state"] == "complete"
+    assert not (jobs_dir / f"{doc}.json").exists()
+
+
+def test_stats_and_metrics(client: TestClient, store: Store) -> None:
+    doc = register_document(store)
+    client.post("/api/tts/preprocess", json={"documentId": doc})
+    events_of(client, doc)
+    client.get(f"/api/tts/chunk?documentId={doc}&index=0")
+    stats = client.get("/api/tts/preprocess/stats").json()
+    assert stats["documentsCount"] == 1 and stats["totalSize"] > 0
+    assert {"limit", "oldestDocument", "newestDocument"} <= set(stats)
+    text = client.get("/metrics").text
+    assert 'preread_requests_total{route="/api/tts/chunk",method="GET",status="200"} 1' in text
+    assert 'preread_chunk_cache_total{result="hit"} 1' in text
+    assert "preread_live_generation_seconds_bucket" in text
+    assert 'preread_jobs{state="complete"} 1' in text
+    assert "preread_store_bytes " in text
+    assert client.get("/healthz").json()["status"] == "ok"
