@@ -1,0 +1,105 @@
+"""Peak memory (VmHWM) of the pieces the 512 MB Fly VM must hold, each in a fresh process.
+
+    .venv/bin/python bench/bench_deploy_memory.py
+
+Baseline: a process that imports the server's libraries (Starlette, uvicorn) and preread
+and does nothing. Then the same plus the embedded Piper voice synthesizing one 450-char
+block (what a live chunk generation costs), a few blocks in a row (does it grow?), and
+two blocks at once (two generations overlapping). Figures are noisy when other work
+shares the CPUs; memory much less so than time.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+
+VM_MB = 512
+BLOCK = (
+    "The reader ran out of memory on the small machine, so the audio is now prepared "
+    "ahead of time. Each block is at most four hundred and fifty characters long, and it "
+    "always ends at a sentence end. A server then streams the stored chunks from disk, "
+    "which needs very little memory at all. Only a missing chunk is generated live, once, "
+    "however many listeners ask for it at the same time, and then it is kept on disk for "
+    "every next listener."
+)
+MODES = ("baseline", "one", "sequential", "concurrent")
+
+
+def peak_mb() -> float:
+    """This process's peak resident set size (VmHWM) in MB."""
+    with open("/proc/self/status") as status:
+        match = re.search(r"VmHWM:\s+(\d+)\s+kB", status.read())
+    assert match is not None
+    return int(match.group(1)) / 1024
+
+
+def child(mode: str) -> None:
+    import starlette.applications  # noqa: F401  (what the server imports)
+    import uvicorn  # noqa: F401
+
+    from preread.settings import VoiceSettings
+    from preread.tts.piper import PiperProvider
+
+    sentences = [s if s.endswith(".") else s + "." for s in BLOCK.split(". ")]
+    started = time.perf_counter()
+    if mode != "baseline":
+        provider = PiperProvider()
+        voice = provider.resolve(VoiceSettings())
+
+        def run(blocks: int) -> None:
+            for _ in range(blocks):
+                for _chunk in provider.synthesize(sentences, voice):
+                    pass
+
+        if mode == "one":
+            run(1)
+        elif mode == "sequential":
+            run(5)
+        else:
+            threads = [threading.Thread(target=run, args=(3,)) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    print(f"{peak_mb():.0f} {time.perf_counter() - started:.1f}")
+
+
+def measure(mode: str) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def main() -> None:
+    print(f"block: {len(BLOCK)} chars; VM size in fly.toml: {VM_MB} MB")
+    print(f"{'process':<44} {'peak RSS':>9} {'vs VM':>7} {'time':>7}")
+    labels = {
+        "baseline": "baseline: server libs + preread imported",
+        "one": "1 live Piper block (voice load included)",
+        "sequential": "5 Piper blocks in a row",
+        "concurrent": "2 threads, 3 Piper blocks each, at once",
+    }
+    base = 0.0
+    for mode in MODES:
+        peak, seconds = measure(mode)
+        base = peak if mode == "baseline" else base
+        extra = "" if mode == "baseline" else f"  (+{peak - base:.0f} MB over baseline)"
+        print(
+            f"{labels[mode]:<44} {peak:>6.0f} MB {100 * peak / VM_MB:>6.0f}% {seconds:>6.1f}s"
+            + extra
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child" and sys.argv[2] in MODES:
+        child(sys.argv[2])
+    else:
+        main()
