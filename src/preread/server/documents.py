@@ -54,12 +54,13 @@ async def _pdf_from(request: Request, limit: int) -> tuple[bytes, str]:
             form = await parser.parse()
         except MultiPartException as exc:
             raise BadInput(f"bad multipart body: {exc.message}") from None
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise BadInput("the multipart body has no 'file' field")
-        data = await upload.read()
-        await upload.close()
-        return data, _safe_name(upload.filename)
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise BadInput("the multipart body has no 'file' field")
+            return await upload.read(), _safe_name(upload.filename)
+        finally:
+            await form.close()
     return raw, _safe_name(request.query_params.get("name"))
 
 
