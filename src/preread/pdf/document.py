@@ -56,6 +56,28 @@ def _units(paragraphs: list[Paragraph]) -> list[Unit]:
     return units
 
 
+_NOT_TITLES = frozenset(
+    [
+        "contents",
+        "table of contents",
+        "abstract",
+        "preface",
+        "foreword",
+        "introduction",
+        "summary",
+        "index",
+        "inhaltsverzeichnis",
+        "inhalt",
+        "vorwort",
+        "einleitung",
+    ]
+)
+
+
+def _title_like(text: str) -> bool:
+    return text.casefold().strip(" .:") not in _NOT_TITLES
+
+
 def _has_images(reader: PdfReader, numbers: list[int]) -> bool:
     for number in numbers[:20]:
         try:
@@ -105,7 +127,9 @@ class _Pipeline:
             self._forget_before(number)
             paragraphs = build_paragraphs(lines, self.evidence)
             if self.first_heading is None and number <= TITLE_PAGES:
-                self.first_heading = next((p.text for p in paragraphs if p.heading), None)
+                self.first_heading = next(
+                    (p.text for p in paragraphs if p.heading and _title_like(p.text)), None
+                )
             carried: list[Unit] = []
             if previous is not None:
                 prev_number, prev_units, open_text = previous
@@ -203,4 +227,9 @@ def _no_text(
         return BadDocument(f"{where} has no text layer (scanned images?); OCR is not supported")
     if not text_pages.intersection(selected):
         return BadDocument(f"{where} has only empty pages")
+    if _has_images(reader, selected):
+        return BadDocument(
+            f"{where} has no text layer beyond a repeated line on each page (scanned "
+            "images?); OCR is not supported"
+        )
     return BadDocument(f"{where} has no text to read (only page numbers or headers)")

@@ -32,8 +32,12 @@ logging.getLogger("pypdf").addHandler(logging.NullHandler())
 logging.getLogger("pypdf").propagate = False
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
-_KEEP = frozenset("\n")
+# control and format characters (soft hyphen, zero-width, bidi marks, BOM), private use,
+# surrogates and noncharacters; tab and newline are kept (tab becomes a space below)
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\ufeff\ufff9-\uffff\ue000-\uf8ff\ud800-\udfff]"
+)
 
 
 @dataclass(frozen=True)
@@ -87,14 +91,7 @@ def clean_text(raw: str) -> list[str]:
     """Raw page text → lines: NFKC (ligatures), no soft hyphens or control characters,
     spaces collapsed, lines stripped; runs of blank lines collapse to one."""
     text = unicodedata.normalize("NFKC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    if not text.isascii():
-        text = "".join(
-            ch
-            for ch in text
-            if ch in _KEEP or unicodedata.category(ch) not in _DROP_CATEGORIES or ch == "\t"
-        )
-    else:
-        text = "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+    text = _INVISIBLE.sub("", text)
     lines: list[str] = []
     for line in text.split("\n"):
         line = _SPACES.sub(" ", line).strip()

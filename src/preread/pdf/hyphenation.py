@@ -4,8 +4,8 @@ The decision uses evidence, in this order:
 
 1. the document itself (``Evidence``): if the hyphenated form appears elsewhere in it,
    keep the hyphen; if the joined form does, join;
-2. a word list shipped by a PyPI package (``english-words``, Webster's 2nd, 234k words,
-   with plural/verb inflections stripped): a known joined word is joined; two known
+2. a word list shipped by a PyPI package (``english-words``: Webster's 2nd and GCIDE,
+   ~270k words, with plural/verb inflections stripped): a known joined word is joined; two known
    halves (``well`` + ``known``, ``state-of-the`` + ``art``) keep the hyphen;
 3. otherwise the hyphen is a syllable break and the halves are joined.
 """
@@ -19,7 +19,7 @@ from functools import lru_cache
 
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LINE_END_HYPHEN = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)-$")
-_LEADING_WORD = re.compile(r"^([^\W\d_]+)")
+_LEADING_WORD = re.compile(r"^([^\W_]+)")
 _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("ies", "y"),
     ("ied", "y"),
@@ -52,7 +52,10 @@ def word_list() -> frozenset[str]:
     """English words (lowercase letters only), from the ``english-words`` package."""
     from english_words import get_english_words_set
 
-    return frozenset(get_english_words_set(["web2"], lower=True, alpha=True))
+    # alpha=False: with alpha=True the package strips hyphens, so "well-known" would
+    # become the word "wellknown"; hyphenated and dotted entries are left out here.
+    words = get_english_words_set(["web2", "gcide"], lower=True, alpha=False)
+    return frozenset(w for w in words if w.isalpha())
 
 
 def is_word(word: str) -> bool:

@@ -83,12 +83,18 @@ def build_paragraphs(lines: Sequence[str], evidence: Evidence | None = None) -> 
             paragraphs.append(Paragraph(current))
         current = None
 
+    following = [""] * len(lines)  # the next non-blank line after each line
+    upcoming = ""
+    for i in range(len(lines) - 1, -1, -1):
+        following[i] = upcoming
+        if lines[i]:
+            upcoming = lines[i]
     for i, line in enumerate(lines):
         if not line:
             flush()
             previous_ended = True
             continue
-        next_line = next((x for x in lines[i + 1 :] if x), "")
+        next_line = following[i]
         short = len(line) < 0.75 * typical if typical else len(line) <= 60
         if (
             previous_ended
@@ -106,7 +112,8 @@ def build_paragraphs(lines: Sequence[str], evidence: Evidence | None = None) -> 
             joined = join_broken(current, line, evidence)
             current = joined if joined is not None else f"{current} {line}"
         ends = _TERMINAL.search(line) is not None
-        previous_ended = ends
+        # a line of figure residue (axis numbers, symbols) does not hold a sentence open
+        previous_ended = ends or sum(ch.isalpha() for ch in line) < 2
         if ends and short and next_line and _starts_new_sentence(next_line):
             flush()
     flush()

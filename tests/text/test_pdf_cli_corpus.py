@@ -1,0 +1,89 @@
+"""``preread blocks`` through ``preread.cli.main``, and every corpus file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from preread.cli import main
+from preread.errors import BadDocument
+from preread.pdf import MAX_BLOCK, read_document
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "sample.pdf"
+
+
+def test_blocks_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["blocks", str(SAMPLE), "--json"]) == 0
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert isinstance(data, list) and data
+    for i, item in enumerate(data):
+        assert set(item) == {"index", "page", "blockIndex", "text", "sentences"}
+        assert item["index"] == i
+        assert item["text"] == " ".join(item["sentences"])
+        assert len(item["text"]) <= MAX_BLOCK
+    assert {item["page"] for item in data} == {1, 2, 3}
+    assert not any("Page 1 of 3" in item["text"] for item in data)
+    assert not any("A Short Walk" in item["text"] for item in data)  # running header
+    assert any("keepers who lived here" in item["text"] for item in data)  # hyphenation
+
+
+def test_blocks_pages_selection(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["blocks", str(SAMPLE), "--pages", "2-3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {item["page"] for item in data} == {2, 3}
+    assert data[0]["index"] == 0 and data[0]["blockIndex"] == 0
+
+
+def test_blocks_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["blocks", str(SAMPLE), "--pages", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "A Short Walk to the Lighthouse" in out  # the title line
+    assert "The lighthouse stands" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["blocks", "/nonexistent/file.pdf"], "no such file"),
+        (["blocks", str(SAMPLE), "--pages", "9"], "beyond the document"),
+        (["blocks", str(SAMPLE), "--pages", "x-y"], "bad --pages"),
+        (["blocks", __file__], "not a PDF"),
+    ],
+)
+def test_blocks_errors_are_one_line_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("preread: error: ")
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_every_corpus_file_gives_blocks_or_a_clear_error(corpus: Path) -> None:
+    rows = []
+    for pdf in sorted(corpus.glob("*.pdf")):
+        try:
+            doc = read_document(pdf)
+        except BadDocument as exc:
+            assert str(exc) and "\n" not in str(exc)
+            rows.append(f"{pdf.name}: error: {exc}")
+            continue
+        assert doc.blocks
+        assert all(len(b.text) <= MAX_BLOCK for b in doc.blocks)
+        rows.append(f"{pdf.name}: {doc.pages} pages, {len(doc.blocks)} blocks, {doc.title!r}")
+    print("\n" + "\n".join(rows))
+    assert len(rows) == len(list(corpus.glob("*.pdf")))
+
+
+def test_corpus_password_file(corpus: Path) -> None:
+    pdf = corpus / "libreoffice-writer-password.pdf"
+    if not pdf.exists():
+        pytest.skip("no password sample")
+    with pytest.raises(BadDocument, match="--password"):
+        read_document(pdf)
+    assert read_document(pdf, password="openpassword").blocks
