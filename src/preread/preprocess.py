@@ -4,8 +4,9 @@
 ``Conflict``, or waits with ``wait=True``), registers the document, writes the
 manifest listing every selected block (``prepare_manifest``), checks the chunks
 already done (size + SHA-256; bad ones are redone), then makes the missing ones
-with a two-thread pipeline: one thread synthesizes chunk n+1 while the calling
-thread encodes, stores and links chunk n (``preread.generate.ChunkMaker``). The
+with a pipeline: ``provider.concurrency`` threads synthesize (Piper: one per core,
+each ONNX call on one thread), while the calling thread encodes, stores and links
+the chunks they hand over (``preread.generate.ChunkMaker``). The
 manifest is rewritten (atomically, under its lock) at most once a second and at
 the end, so a kill at any moment leaves whole files and a valid manifest; a
 chunk written but not yet recorded is picked up again from its blob on re-run.
@@ -330,10 +331,15 @@ def _run_locked(
                 if stop.is_set() and item is not None:
                     return False
 
+    pending = iter(todo)
+    pending_lock = threading.Lock()
+
     def produce() -> None:
         try:
-            for entry in todo:
-                if stop.is_set():
+            while not stop.is_set():
+                with pending_lock:
+                    entry = next(pending, None)
+                if entry is None:
                     break
                 try:
                     prepared = maker.synthesize(entry, voice, fresh=force, cancel=stop)
@@ -372,17 +378,24 @@ def _run_locked(
         if on_progress is not None:
             on_progress(progress)
 
-    producer = threading.Thread(target=produce, name="preread-synth", daemon=True)
-    producer.start()
+    workers = max(1, min(int(getattr(provider, "concurrency", 1)), len(todo)))
+    producers = [
+        threading.Thread(target=produce, name=f"preread-synth-{n}", daemon=True)
+        for n in range(workers)
+    ]
+    for producer in producers:
+        producer.start()
     report()
+    running = workers
     try:
-        while True:
+        while running:
             try:
                 item = items.get(timeout=0.2)
             except queue.Empty:
                 continue
             if item is None:
-                break
+                running -= 1
+                continue
             entry, prepared, error = item
             remaining_chars -= len(entry.text)
             if prepared is not None:
@@ -412,14 +425,15 @@ def _run_locked(
             report()
     except BaseException:
         stop.set()
-        while producer.is_alive():  # let it finish its sentence and its last put
+        while any(p.is_alive() for p in producers):  # let them finish their sentence
             with contextlib.suppress(queue.Empty):
                 items.get_nowait()
-            producer.join(0.05)
+            time.sleep(0.02)
         flush()
         progress.state = "cancelled"
         raise
-    producer.join()
+    for producer in producers:
+        producer.join()
     flush()
     if crashed:
         raise crashed[0]

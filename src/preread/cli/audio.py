@@ -1,9 +1,332 @@
-"""CLI commands: audio (being written)."""
+"""CLI commands around the audio: ``preprocess``, ``status``, ``list``, ``delete``.
+
+``DOC`` is a PDF path or a documentId (prefix of ≥ 8 hex chars) the store knows.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from preread.cli.blocks import PagesOption, PasswordOption
+from preread.cli.common import (
+    DebugOption,
+    HomeOption,
+    JsonOption,
+    QuietOption,
+    console_err,
+    load_settings,
+)
+from preread.errors import BadInput, Conflict, NotFound
+from preread.ids import check_id_or_prefix, document_id_of_file
+from preread.model import DocumentText
+from preread.preprocess import Progress as JobProgress
+from preread.preprocess import Summary, document_status, run_preprocess, state_of
+from preread.store import Store
+from preread.tts import make_provider
+from preread.units import format_size
+
+DocArgument = Annotated[
+    str, typer.Argument(help="A PDF file, or a documentId (prefix).", show_default=False)
+]
+ProviderOption = Annotated[
+    str | None, typer.Option("--provider", help="piper (default, offline), openai or fake.")
+]
+VoiceOption = Annotated[
+    str | None, typer.Option("--voice", help="Voice name (piper: joe; openai: alloy…).")
+]
+SpeedOption = Annotated[
+    float | None, typer.Option("--speed", help="Speaking speed, 0.25–4.0 (default 1.0).")
+]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Model (openai: gpt-4o-mini-tts, tts-1, tts-1-hd).")
+]
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="mp3 (default) or opus (smaller).")
+]
+InstructionsOption = Annotated[
+    str | None, typer.Option("--instructions", help="How to speak (openai gpt-4o-mini-tts).")
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Regenerate every chunk.", show_default=False)
+]
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--wait", help="If another run holds the document, wait for it.", show_default=False
+    ),
+]
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def resolve_doc(store: Store, doc: str) -> tuple[str, Path | None]:
+    """(documentId, PDF path or None) for a path or an id prefix."""
+    path = Path(doc).expanduser()
+    if path.is_file():
+        return document_id_of_file(path), path
+    try:
+        check_id_or_prefix(doc)
+    except BadInput:
+        raise NotFound(f"no such file: {doc}") from None
+    return store.resolve(doc), None
+
+
+class ProgressBar:
+    """The rich progress bar of ``preprocess`` (chunks, audio minutes, ETA, RTF)."""
+
+    def __init__(self, title: str) -> None:
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunks"),
+            TextColumn("{task.fields[audio]} audio"),
+            TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
+            TextColumn("RTF {task.fields[rtf]}"),
+            TextColumn("{task.fields[failed]}"),
+            console=console_err,
+            transient=False,
+        )
+        self.title = title
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> ProgressBar:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(None, None, None)
+
+    def update(self, progress: JobProgress) -> None:
+        fields: dict[str, Any] = {
+            "audio": minutes(progress.duration),
+            "eta": "--"
+            if progress.eta is None
+            else time.strftime("%H:%M:%S", time.gmtime(progress.eta)),
+            "rtf": "--"
+            if progress.real_time_factor is None
+            else f"{progress.real_time_factor:.3f}",
+            "failed": f"[red]{progress.failed} failed" if progress.failed else "",
+        }
+        if self.task is None:
+            self.task = self.bar.add_task(self.title, total=progress.total, **fields)
+        self.bar.update(self.task, completed=progress.done + progress.failed, **fields)
+
+
+def _load_document(
+    store: Store, doc: str, pages: str | None, password: str | None
+) -> tuple[DocumentText, Path | None, str | None]:
+    """The document's blocks (read from the PDF, or its registration) and what to select."""
+    document_id, path = resolve_doc(store, doc)
+    if path is not None:
+        from preread.pdf import read_document
+
+        document = read_document(path, pages=pages, password=password)
+        for warning in document.warnings:
+            console_err.print(f"preread: warning: {warning}", markup=False)
+        return document, path, None
+    registered = store.read_registration(document_id)
+    if registered is None:
+        raise NotFound(f"document {document_id[:12]} is not registered: give the PDF's path")
+    return registered, None, pages
+
+
+def _print_summary(summary: Summary, title: str) -> None:
+    p = summary.progress
+    typer.echo(f"documentId: {p.document_id}")
+    typer.echo(f"audio:      {summary.audio_dir}")
+    rate = f", {p.chars_per_second:.0f} chars/s" if p.chars_per_second else ""
+    rtf = f", real-time factor {p.real_time_factor:.3f}" if p.real_time_factor else ""
+    typer.echo(
+        f"{title}: {p.state}: {p.done}/{p.total} chunks ({summary.generated} generated, "
+        f"{summary.reused} reused, {summary.skipped} already done), {minutes(p.duration)} "
+        f"of audio, {format_size(p.bytes)}, {p.elapsed:.1f} s{rate}{rtf}"
+    )
+    for index, error in summary.failures[:10]:
+        typer.echo(f"  chunk {index} failed: {error}")
+    if len(summary.failures) > 10:
+        typer.echo(f"  … and {len(summary.failures) - 10} more")
+
+
+def preprocess_command(
+    doc: DocArgument,
+    pages: PagesOption = None,
+    provider: ProviderOption = None,
+    voice: VoiceOption = None,
+    speed: SpeedOption = None,
+    model: ModelOption = None,
+    format: FormatOption = None,
+    instructions: InstructionsOption = None,
+    force: ForceOption = False,
+    wait: WaitOption = False,
+    password: PasswordOption = None,
+    quiet: QuietOption = False,
+    json_output: JsonOption = False,
+    home: HomeOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Pre-generate a document's audio (resumable: running it again does what is missing)."""
+    settings = load_settings(
+        home,
+        debug,
+        provider=provider,
+        voice=voice,
+        speed=speed,
+        model=model,
+        format=format,
+        instructions=instructions,
+    )
+    engine = make_provider(settings)
+    engine.resolve(settings.voice)  # bad settings: exit 2 before reading anything
+    store = Store(settings.home)
+    document, source, select = _load_document(store, doc, pages, password)
+    show = not (quiet or json_output) and console_err.is_terminal
+    title = document.title or document.source_name
+    try:
+        if show:
+            with ProgressBar(title[:40]) as bar:
+                summary = run_preprocess(
+                    store, engine, document, settings.voice, source=source, pages=select,
+                    force=force, wait=wait, on_progress=bar.update,
+                )  # fmt: skip
+        else:
+            summary = run_preprocess(
+                store, engine, document, settings.voice, source=source, pages=select,
+                force=force, wait=wait,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        manifest = store.read_manifest(document.document_id)
+        done = manifest.count("done") if manifest else 0
+        total = len(manifest.chunks) if manifest else 0
+        typer.echo(
+            f"preread: interrupted: {done}/{total} chunks are saved; run the same command "
+            "again to resume",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    finally:
+        engine.close()
+    if json_output:
+        typer.echo(json.dumps(summary.to_json(), ensure_ascii=False))
+    else:
+        _print_summary(summary, title)
+    if summary.progress.failed:
+        raise typer.Exit(1)
+
+
+def status_command(
+    doc: DocArgument, json_output: JsonOption = False, home: HomeOption = None
+) -> None:
+    """Show how far a document's audio is (state, chunks, size, duration)."""
+    store = Store(load_settings(home).home)
+    document_id, _ = resolve_doc(store, doc)
+    status = document_status(store, document_id)
+    if json_output:
+        typer.echo(json.dumps(status))
+        return
+    manifest = store.read_manifest(document_id)
+    if manifest is None:
+        typer.echo(f"{document_id}: no audio yet (preread preprocess DOC.pdf)")
+        return
+    typer.echo(
+        f"{document_id}: {status['state']}: {status['done']}/{status['total']} chunks"
+        + (f", {status['failed']} failed" if status["failed"] else "")
+        + f", {minutes(status['duration'])}, {format_size(status['bytes'])}\n"
+        f"  {manifest.title or manifest.source_name} — {manifest.tts_provider}/"
+        f"{manifest.tts_model}/{manifest.voice} speed {manifest.native_speed:g} {manifest.format}\n"
+        f"  {store.chunks_dir(document_id)}"
+    )
+
+
+def list_rows(store: Store) -> list[dict[str, Any]]:
+    rows = []
+    for document_id in sorted(store.known_ids()):
+        manifest = store.read_manifest(document_id)
+        registration = None if manifest else store.read_registration(document_id)
+        named = manifest or registration
+        done = [c for c in manifest.chunks if c.status == "done"] if manifest else []
+        rows.append(
+            {
+                "documentId": document_id,
+                "title": named.title if named else "",
+                "sourceName": named.source_name if named else "",
+                "state": state_of(manifest),
+                "total": len(manifest.chunks) if manifest else 0,
+                "done": len(done),
+                "bytes": sum(c.bytes or 0 for c in done),
+                "duration": round(sum(c.duration or 0.0 for c in done), 3),
+                "provider": manifest.tts_provider if manifest else None,
+                "voice": manifest.voice if manifest else None,
+                "format": manifest.format if manifest else None,
+                "updatedAt": manifest.updated_at if manifest else None,
+            }
+        )  # fmt: skip
+    return rows
+
+
+def list_command(json_output: JsonOption = False, home: HomeOption = None) -> None:
+    """List the documents in the store."""
+    rows = list_rows(Store(load_settings(home).home))
+    if json_output:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['documentId'][:12]}  {row['state']:<8} {row['done']:>5}/{row['total']:<5} "
+            f"{minutes(row['duration']):>10} {format_size(row['bytes']):>9}  "
+            f"{row['title'] or row['sourceName']}"
+        )
+
+
+def delete_command(
+    doc: DocArgument, json_output: JsonOption = False, home: HomeOption = None
+) -> None:
+    """Delete a document's audio and registration (shared audio other documents use stays)."""
+    from preread.lifecycle import evict_document, scan_store
+
+    store = Store(load_settings(home).home)
+    document_id, _ = resolve_doc(store, doc)
+    if document_id not in store.known_ids():
+        raise NotFound(f"document {document_id[:12]} is not in the store")
+    result = evict_document(
+        store,
+        document_id,
+        pin_before=float("inf"),
+        fresh_after=float("inf"),
+        scan=scan_store(store),
+    )
+    if result.outcome == "busy":
+        raise Conflict(f"document {document_id[:12]} is being preprocessed; stop that run first")
+    store.unregister(document_id)
+    if json_output:
+        typer.echo(
+            json.dumps(
+                {"documentId": document_id, "deleted": True, "freedBytes": result.freed_bytes}
+            )
+        )
+    else:
+        typer.echo(f"deleted {document_id} (freed {format_size(result.freed_bytes)})")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("preprocess")(preprocess_command)
+    app.command("status")(status_command)
+    app.command("list")(list_command)
+    app.command("delete")(delete_command)

@@ -87,6 +87,7 @@ def pcm_from_response(data: bytes) -> tuple[np.ndarray, int]:
 
 class OpenAIProvider(Provider):
     name = "openai"
+    concurrency = 2  # requests in flight during a preprocess run (rate limits are per minute)
 
     def __init__(
         self,
