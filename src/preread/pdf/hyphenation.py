@@ -110,11 +110,16 @@ class Evidence:
 
 def split_line_end(line: str) -> str | None:
     """The hyphenated word fragment at the end of ``line`` (without the hyphen), if any."""
-    match = _LINE_END_HYPHEN.search(line)
+    if not line.endswith("-"):
+        return None
+    tail = line[-120:]  # a paragraph grows; only its last word matters
+    match = _LINE_END_HYPHEN.search(tail)
     if not match:
         return None
     start = match.start(1)
-    if start > 0 and not line[start - 1].isspace() and line[start - 1] not in "([{\"'“‘/":
+    if start == 0 and len(line) > len(tail):
+        return None  # a "word" longer than 120 characters is no word
+    if start > 0 and not tail[start - 1].isspace() and tail[start - 1] not in "([{\"'“‘/":
         return None
     return match.group(1)
 

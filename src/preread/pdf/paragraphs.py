@@ -25,6 +25,7 @@ _NUMBERED = re.compile(
     r"(?:(?:chapter|part|section|appendix|kapitel|teil|anhang)\s+[\dIVXLCA-Z]+[.:]?))\s+\S",
     re.IGNORECASE,
 )
+_TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]")
 _SMALL = "a an and as at but by for from in into of on or the to with vs via der die das und"
 _SMALL_WORDS = frozenset([*_SMALL.split(), "von", "zu", "im", "des"])
 
@@ -113,7 +114,7 @@ def build_paragraphs(lines: Sequence[str], evidence: Evidence | None = None) -> 
             current = joined if joined is not None else f"{current} {line}"
         ends = _TERMINAL.search(line) is not None
         # a line of figure residue (axis numbers, symbols) does not hold a sentence open
-        previous_ended = ends or sum(ch.isalpha() for ch in line) < 2
+        previous_ended = ends or _TWO_LETTERS.search(line) is None
         if ends and short and next_line and _starts_new_sentence(next_line):
             flush()
     flush()
