@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # preread: pre-generated TTS audio, streamed from disk. Two stages:
 #   build   - installs preread and its dependencies (the Piper voice included) into /opt/venv
 #   runtime - the slim base + that venv, run as an unprivileged user

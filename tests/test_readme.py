@@ -2,7 +2,8 @@
 
 The names come from the code, not from a list kept here: every command and option of
 the typer app, every environment variable named in ``settings.py`` (the one place that
-reads the environment) and in the deployment files (the image's own knobs).
+reads the environment), every ``envvar`` a CLI option reads, and the deployment files
+(the image's own knobs).
 """
 
 from __future__ import annotations
@@ -56,7 +57,21 @@ ENV_SOURCES = [
     ROOT / "Dockerfile",
     *sorted((ROOT / "deploy").glob("*")),
 ]
-ENV_NAMES = sorted({name for path in ENV_SOURCES for name in ENV_RE.findall(path.read_text())})
+
+
+def option_envvars(command: Any) -> set[str]:
+    names: set[str] = set()
+    for param in command.params:
+        envvar = getattr(param, "envvar", None)
+        names.update([envvar] if isinstance(envvar, str) else envvar or [])
+    return names
+
+
+ENV_NAMES = sorted(
+    {name for path in ENV_SOURCES for name in ENV_RE.findall(path.read_text())}.union(
+        option_envvars(ROOT_COMMAND), *(option_envvars(cmd) for _, cmd in COMMANDS)
+    )
+)
 
 
 def test_the_names_come_from_the_code() -> None:
