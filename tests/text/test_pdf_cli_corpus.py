@@ -87,3 +87,19 @@ def test_corpus_password_file(corpus: Path) -> None:
     with pytest.raises(BadDocument, match="--password"):
         read_document(pdf)
     assert read_document(pdf, password="openpassword").blocks
+
+
+def test_blocks_by_stored_document_id(
+    home: Path, store: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from preread.store import Store
+
+    assert isinstance(store, Store)
+    document = read_document(SAMPLE)
+    store.register(document, SAMPLE)
+    prefix = document.document_id[:10]
+    assert main(["blocks", prefix, "--home", str(home), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [b["text"] for b in data] == [b.text for b in document.blocks]
+    assert main(["blocks", "0123456789abcdef", "--home", str(home)]) == 2
+    assert "no document" in capsys.readouterr().err

@@ -221,3 +221,19 @@ def test_encrypted_needs_the_password(tmp_path: Path) -> None:
     with pytest.raises(BadDocument, match="wrong"):
         read_document(pdf, password="nope")
     assert read_document(pdf, password="s3cret").blocks[0].text == "A secret sentence."
+
+
+def test_hyphenated_word_over_a_page_break(tmp_path: Path) -> None:
+    pages = [
+        Page(lines=["The first page ends while the machine noti-"], footer="{n}"),
+        Page(lines=["fies the operator of a fault.", "Then all is quiet."], footer="{n}"),
+        Page(lines=["An open phrase without an end"], footer="{n}"),
+        Page(lines=["3 Next Part", "A new section starts on this page."], footer="{n}"),
+    ]
+    doc = read_document(make_pdf(tmp_path / "break.pdf", pages))
+    assert [(b.page, list(b.sentences)) for b in doc.blocks] == [
+        (1, ["The first page ends while the machine notifies the operator of a fault."]),
+        (2, ["Then all is quiet."]),
+        (3, ["An open phrase without an end"]),
+        (4, ["3 Next Part", "A new section starts on this page."]),
+    ]

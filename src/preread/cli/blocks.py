@@ -10,9 +10,19 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from preread.cli.common import DebugOption, JsonOption, console, console_err
+from preread.cli.common import (
+    DebugOption,
+    HomeOption,
+    JsonOption,
+    console,
+    console_err,
+    load_settings,
+)
+from preread.errors import BadInput, NotFound
+from preread.ids import check_id_or_prefix
 from preread.model import DocumentText
 from preread.pdf import read_document
+from preread.store import Store
 
 PagesOption = Annotated[
     str | None,
@@ -56,15 +66,37 @@ def _table(document: DocumentText) -> Table:
     return table
 
 
+def _source(doc: str, home: Path | None) -> tuple[Path, str | None]:
+    """The PDF to read for ``doc``: a path, else a stored document's PDF by id prefix."""
+    path = Path(doc).expanduser()
+    if path.exists():
+        return path, None
+    try:
+        check_id_or_prefix(doc)
+    except BadInput:
+        raise NotFound(f"no such file: {doc}") from None
+    store = Store(load_settings(home).home)
+    document_id = store.resolve(doc)
+    source = store.source_path(document_id)
+    if not source.is_file():
+        raise NotFound(f"document {document_id[:12]} has no stored PDF; give the file's path")
+    registration = store.read_registration(document_id)
+    return source, registration.source_name if registration else None
+
+
 def blocks_command(
-    document: Annotated[Path, typer.Argument(help="The PDF file.", show_default=False)],
+    document: Annotated[
+        str, typer.Argument(help="The PDF file (or a stored documentId).", show_default=False)
+    ],
     pages: PagesOption = None,
     json_output: JsonOption = False,
     password: PasswordOption = None,
+    home: HomeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Print the blocks that will be spoken (no synthesis)."""
-    result = read_document(document, pages=pages, password=password)
+    path, name = _source(document, home)
+    result = read_document(path, name=name, pages=pages, password=password)
     for warning in result.warnings:
         console_err.print(f"preread: warning: {warning}", markup=False)
     if json_output:
