@@ -237,3 +237,26 @@ def test_hyphenated_word_over_a_page_break(tmp_path: Path) -> None:
         (3, ["An open phrase without an end"]),
         (4, ["3 Next Part", "A new section starts on this page."]),
     ]
+
+
+def test_a_chapter_title_that_is_also_the_running_header(tmp_path: Path) -> None:
+    bodies = [
+        "Rivers carry water from the hills to the sea.",
+        "Some rivers dry up in the summer months.",
+        "Others flood the plains every spring.",
+    ]
+    pages = [
+        Page(lines=["Rivers and Lakes", bodies[0]], footer="{n}", headings={0}),
+        Page(lines=[bodies[1]], header="Rivers and Lakes", footer="{n}"),
+        Page(lines=[bodies[2]], header="Rivers and Lakes", footer="{n}"),
+    ]
+    pdf = make_pdf(tmp_path / "rivers.pdf", pages, outline=[("Rivers and Lakes", 0)])
+    doc = read_document(pdf)
+    assert [list(b.sentences) for b in doc.blocks] == [
+        ["Rivers and Lakes", bodies[0]],
+        [bodies[1]],
+        [bodies[2]],
+    ]
+    # without the outline the same line is a running header everywhere
+    plain = read_document(make_pdf(tmp_path / "plain.pdf", pages))
+    assert [b.text for b in plain.blocks] == bodies

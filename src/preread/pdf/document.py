@@ -10,6 +10,7 @@ belongs to the page where it starts.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from pypdf import PdfReader
 
 from preread.errors import BadDocument, BadInput, NotFound
 from preread.ids import document_id_of_bytes
-from preread.model import Block, DocumentText
+from preread.model import Block, Chapter, DocumentText
 from preread.pdf.blocks import Unit, pack
 from preread.pdf.edges import WINDOW, strip_edges
 from preread.pdf.extract import PAGE_TIMEOUT, iter_pages, open_pdf
@@ -27,9 +28,6 @@ from preread.pdf.outline import chapters, metadata_title, page_labels
 from preread.pdf.pages import format_pages, parse_pages
 from preread.pdf.paragraphs import Paragraph, build_paragraphs, join_across_pages
 from preread.pdf.sentences import sentence_spans, split_sentences
-
-TITLE_PAGES = 3
-"""A heading on one of the first pages may serve as the title."""
 
 
 def _load(source: Path | bytes, name: str | None) -> tuple[bytes, str]:
@@ -74,8 +72,13 @@ _NOT_TITLES = frozenset(
 )
 
 
+_NUMBERED_OR_TOC = re.compile(r"^\d+(?:\.\d+)*\.?\s|\s\d+$")
+
+
 def _title_like(text: str) -> bool:
-    return text.casefold().strip(" .:") not in _NOT_TITLES
+    """A heading that may serve as the title: not "Contents", not numbered, not a
+    table-of-contents entry ending in a page number."""
+    return text.casefold().strip(" .:") not in _NOT_TITLES and _NUMBERED_OR_TOC.search(text) is None
 
 
 def _has_images(reader: PdfReader, numbers: list[int]) -> bool:
@@ -95,9 +98,19 @@ def _has_images(reader: PdfReader, numbers: list[int]) -> bool:
 class _Pipeline:
     """Per-page state carried across page breaks."""
 
-    def __init__(self, reader: PdfReader, labels: tuple[str, ...], warnings: list[str]) -> None:
+    def __init__(
+        self,
+        reader: PdfReader,
+        labels: tuple[str, ...],
+        warnings: list[str],
+        chapter_list: tuple[Chapter, ...] = (),
+    ) -> None:
         self.reader = reader
         self.labels = labels
+        self.headings: dict[int, set[str]] = {}
+        for chapter in chapter_list:
+            title = " ".join(chapter.title.casefold().split())
+            self.headings.setdefault(chapter.page, set()).add(title)
         self.warnings = warnings
         self.evidence = Evidence()
         self._window: deque[tuple[int, Counter[str]]] = deque()
@@ -122,11 +135,13 @@ class _Pipeline:
     def pages(self, numbers: list[int], page_timeout: float) -> Iterator[tuple[int, list[Unit]]]:
         """``(page, units)`` for each page of ``numbers`` in order."""
         previous: tuple[int, list[Unit], str | None] | None = None
-        stream = strip_edges(self._extracted(numbers, page_timeout), self.labels, WINDOW)
+        stream = strip_edges(
+            self._extracted(numbers, page_timeout), self.labels, WINDOW, self.headings
+        )
         for number, lines in stream:
             self._forget_before(number)
             paragraphs = build_paragraphs(lines, self.evidence)
-            if self.first_heading is None and number <= TITLE_PAGES:
+            if self.first_heading is None and number == 1:
                 self.first_heading = next(
                     (p.text for p in paragraphs if p.heading and _title_like(p.text)), None
                 )
@@ -180,8 +195,9 @@ def read_document(
         {q for p in selected for q in range(max(1, p - WINDOW), min(count, p + WINDOW) + 1)}
     )
     labels = page_labels(reader)
+    chapter_list = chapters(reader)
     warnings: list[str] = []
-    pipeline = _Pipeline(reader, labels, warnings)
+    pipeline = _Pipeline(reader, labels, warnings, chapter_list)
     blocks: list[Block] = []
     for number, units in pipeline.pages(needed, page_timeout):
         if number not in wanted:
@@ -204,7 +220,7 @@ def read_document(
         source_name=source_name,
         title=title,
         pages=count,
-        chapters=chapters(reader),
+        chapters=chapter_list,
         blocks=tuple(blocks),
         page_labels=labels,
         warnings=tuple(warnings),

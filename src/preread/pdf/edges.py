@@ -17,7 +17,7 @@ result for a page does not depend on which other pages were selected.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 EDGE_LINES = 3
 """How many lines at the top and at the bottom of a page are candidates."""
@@ -74,11 +74,16 @@ def edge_keys(lines: Sequence[str]) -> frozenset[str]:
 
 
 def strip_page(
-    lines: Sequence[str], others: Iterable[frozenset[str]], label: str | None = None
+    lines: Sequence[str],
+    others: Iterable[frozenset[str]],
+    label: str | None = None,
+    protected: Collection[str] = (),
 ) -> list[str]:
     """``lines`` without the running lines and page numbers at its two edges.
 
-    ``others`` are the ``edge_keys`` of the neighbouring pages (not this one).
+    ``others`` are the ``edge_keys`` of the neighbouring pages (not this one);
+    ``protected`` are casefolded lines to keep even so (the outline's headings that
+    point at this page: a chapter's title heads its first page and runs on the others).
     """
     seen: set[str] = set()
     for keys in others:
@@ -87,7 +92,9 @@ def strip_page(
     def removable(line: str) -> bool:
         if is_page_number(line, label):
             return True
-        return len(line) <= MAX_RUNNING_LEN and running_key(line) in seen
+        if len(line) > MAX_RUNNING_LEN or running_key(line) not in seen:
+            return False
+        return " ".join(line.casefold().split()) not in protected
 
     out = list(lines)
     for from_top in (True, False):
@@ -109,11 +116,13 @@ def strip_edges(
     pages: Iterable[tuple[int, Sequence[str]]],
     labels: Sequence[str] = (),
     window: int = WINDOW,
+    headings: Mapping[int, Collection[str]] | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Stream ``(page number, lines)`` → the same without running lines.
 
     Holds at most ``2 * window + 1`` pages. Pages are compared only with pages whose
     number is within ``window`` of theirs (gaps in the numbering are allowed).
+    ``headings`` maps a page to the casefolded outline titles pointing at it (kept).
     """
     buffer: list[tuple[int, Sequence[str], frozenset[str]]] = []
     done = 0  # index in buffer of the next page to emit
@@ -126,7 +135,8 @@ def strip_edges(
             if i != position and abs(other - number) <= window
         )
         label = labels[number - 1] if 0 < number <= len(labels) else None
-        return number, strip_page(lines, others, label)
+        protected = headings.get(number, ()) if headings else ()
+        return number, strip_page(lines, others, label, protected)
 
     for number, lines in pages:
         buffer.append((number, lines, edge_keys(lines)))

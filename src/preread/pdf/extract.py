@@ -36,7 +36,8 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 # surrogates and noncharacters; tab and newline are kept (tab becomes a space below)
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\ufeff\ufff9-\uffff\ue000-\uf8ff\ud800-\udfff]"
+    "\u2060-\u206f\ufeff\ufff9-\uffff\ue000-\uf8ff\ud800-\udfff"
+    "\U000f0000-\U0010ffff]"
 )
 
 
@@ -63,10 +64,14 @@ def open_pdf(data: bytes, name: str, password: str | None = None) -> PdfReader:
         count = len(reader.pages)
     except BadDocument:
         raise
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise BadDocument(f"{name} is not a readable PDF (corrupt or truncated): {exc}") from exc
     except RecursionError as exc:
         raise BadDocument(f"{name} is not a readable PDF (its structure loops)") from exc
+    except (PdfReadError, PyPdfError) as exc:
+        raise BadDocument(f"{name} is not a readable PDF (corrupt or truncated): {exc}") from exc
+    except Exception as exc:  # pypdf meets broken files with many exception types
+        raise BadDocument(
+            f"{name} is not a readable PDF (corrupt or truncated): {type(exc).__name__}: {exc}"
+        ) from exc
     if count == 0:
         raise BadDocument(f"{name} has no pages")
     return reader

@@ -19,7 +19,7 @@ from preread.pdf.hyphenation import Evidence, join_broken
 
 MAX_HEADING_LEN = 90
 MAX_HEADING_WORDS = 12
-_TERMINAL = re.compile(r"[.!?…:][\"'”’»)\]]*$")
+_TERMINAL = re.compile(r"[.!?…:][\"'”’»)\]]*(?:\s?\d{1,2})?$")  # may end in a footnote mark
 _NUMBERED = re.compile(
     r"^(?:(?:\d+(?:\.\d+)*\.?)|(?:[IVXLC]+\.)|(?:[A-Z]\.)|"
     r"(?:(?:chapter|part|section|appendix|kapitel|teil|anhang)\s+[\dIVXLCA-Z]+[.:]?))\s+\S",
