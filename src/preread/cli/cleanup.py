@@ -66,7 +66,8 @@ def format_report(report: CleanupReport, *, pin_minutes: float, now: float) -> l
             detail = f"last used {ago(removed.last_used, now)}, {format_size(removed.freed_bytes)}"
         lines.append(f"  {would}remove {_describe(removed.document_id, removed.title, detail)}")
     if report.blobs_removed:
-        lines.append(f"  {would}remove {report.blobs_removed} audio blobs no document uses")
+        verb = "would remove" if report.dry_run else "removed"
+        lines.append(f"  blobs: {verb} {report.blobs_removed} (audio no document uses any more)")
     if kept:
         reasons = {
             "pinned": f"used in the last {pin_minutes:g} min",

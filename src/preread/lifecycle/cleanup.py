@@ -13,18 +13,29 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from preread.errors import Conflict
 from preread.fsutil import FileLock
-from preread.lifecycle.evict import evict_document, remove_blob, remove_stray
+from preread.lifecycle.evict import (
+    Purged,
+    detach_document,
+    purge,
+    purge_trash,
+    remove_blob,
+    remove_stray,
+)
 from preread.lifecycle.plan import Candidate, FreeSimulator, eviction_order
-from preread.lifecycle.scan import StoreScan, scan_store
+from preread.lifecycle.scan import BlobGroup, StoreScan, scan_store
 from preread.store import Store
 
 GRACE_SECONDS = 600.0
+PURGE_WORKERS = 16  # parallel unlinks: freeing blocks is I/O-latency bound on many disks
 CLEANUP_LOCK_NAME = "cleanup.lock"
 ANOTHER_RUNNING = "another cleanup is running"
 _TITLE_RE = re.compile(rb'"title"\s*:\s*("(?:[^"\\]|\\.)*")')
@@ -123,7 +134,13 @@ def peek_title(manifest: Path) -> str:
 
 
 class _Run:
-    """One pass over the eviction order, real or simulated (dry run)."""
+    """One pass over the eviction order, real or simulated (dry run).
+
+    Decisions are taken one item at a time, in LRU order, on the simulated size (exact
+    when nothing else writes meanwhile); a real run detaches each document at once and
+    hands the slow part (unlinking files, freeing blobs) to a thread pool. The size
+    reported at the end is what was really freed.
+    """
 
     def __init__(
         self,
@@ -134,27 +151,33 @@ class _Run:
         now: float,
         pin_minutes: float,
         grace_seconds: float,
+        pool: ThreadPoolExecutor | None,
     ) -> None:
         self.store = store
         self.scan = scan
         self.report = report
+        self.pool = pool
         self.sim = FreeSimulator(scan)
         self.total = scan.total_bytes
         self.pin_before = now - pin_minutes * 60.0
         self.fresh_after = now - grace_seconds
         self.expire_before = None if report.older_than is None else now - report.older_than
         self.stray_inodes = {s.path: s.inode for s in scan.strays}
+        self.pending: list[Future[Purged]] = []
 
     def wanted(self, item: Candidate) -> bool:
         over = self.total > self.report.max_bytes
         expired = self.expire_before is not None and item.last_used < self.expire_before
         return over or expired
 
+    def _submit(self, task: Callable[[], Purged]) -> None:
+        assert self.pool is not None
+        self.pending.append(self.pool.submit(task))
+
     def document(self, item: Candidate) -> None:
         doc = self.scan.documents[item.name]
         title = peek_title(self.store.manifest_path(doc.document_id)) if doc.has_manifest else ""
         reason: str | None = None
-        freed = blobs = 0
         if self.report.dry_run:
             if doc.last_used >= self.pin_before:
                 reason = "pinned"
@@ -162,54 +185,51 @@ class _Run:
                 reason = "writing"
             elif self.store.job_lock(doc.document_id).is_locked_elsewhere():
                 reason = "busy"
-            else:
-                freed, blobs = self.sim.document(doc)
         else:
-            result = evict_document(
+            outcome, path = detach_document(
                 self.store,
                 doc.document_id,
                 pin_before=self.pin_before,
                 fresh_after=self.fresh_after,
-                scan=self.scan,
             )
-            if result.outcome == "gone":
+            if outcome == "gone" or (outcome == "removed" and path is None):
                 return
-            if result.outcome != "removed":
-                reason = result.outcome
-            freed, blobs = result.freed_bytes, result.blobs_removed
+            if outcome != "removed":
+                reason = outcome
+            else:
+                assert path is not None
+                self._submit(partial(purge, path, self.scan))
         if reason is not None:
             self.report.kept.append(KeptDocument(doc.document_id, reason, doc.last_used))
             return
+        freed, _ = self.sim.document(doc)
         self.total -= freed
-        self.report.blobs_removed += blobs
         if not doc.has_manifest:
             self.report.leftovers_removed += 1
         self.report.removed.append(
             RemovedDocument(
-                doc.document_id,
-                title,
-                None if not doc.has_manifest else doc.last_used,
-                freed,
+                doc.document_id, title, doc.last_used if doc.has_manifest else None, freed
             )
         )
 
     def blob(self, item: Candidate) -> None:
         group = self.scan.blobs[item.name]
-        if self.report.dry_run:
-            freed: int | None = self.sim.blob(group)
-        else:
-            freed = remove_blob(group, fresh_after=self.fresh_after)
-        if freed is not None:
-            self.total -= freed
-            self.report.blobs_removed += 1
+        self.total -= self.sim.blob(group)
+        if not self.report.dry_run:
+            fresh_after = self.fresh_after
+
+            def task() -> Purged:
+                freed = remove_blob(group, fresh_after=fresh_after)
+                return Purged(0, 0) if freed is None else Purged(freed, int(bool(group.audio)))
+
+            self._submit(task)
 
     def stray(self, item: Candidate) -> None:
-        if self.report.dry_run:
-            freed = self.sim.stray(self.stray_inodes[item.name])
-        else:
-            freed = remove_stray(item.name, fresh_after=self.fresh_after)
-        self.total -= freed
+        self.total -= self.sim.stray(self.stray_inodes[item.name])
         self.report.leftovers_removed += 1
+        if not self.report.dry_run:
+            path, fresh_after = item.name, self.fresh_after
+            self._submit(lambda: Purged(remove_stray(path, fresh_after=fresh_after), 0))
 
     def run(self) -> None:
         for item in eviction_order(self.scan, fresh_after=self.fresh_after):
@@ -221,7 +241,21 @@ class _Run:
                 self.blob(item)
             else:
                 self.stray(item)
-        self.report.size_after = self.total
+        if self.report.dry_run:
+            self.report.size_after = self.total
+            self.report.blobs_removed = sum(
+                1 for g in self.scan.blobs.values() if g.audio and self._sim_gone(g)
+            )
+            return
+        freed = 0
+        for future in self.pending:
+            purged = future.result()
+            freed += purged.freed_bytes
+            self.report.blobs_removed += purged.blobs_removed
+        self.report.size_after = self.report.size_before - freed
+
+    def _sim_gone(self, group: BlobGroup) -> bool:
+        return all(self.sim.removed.get(i, 0) >= self.scan.links[i] for _, i in group.audio)
 
 
 def run_cleanup(
@@ -252,10 +286,21 @@ def run_cleanup(
             return report
     try:
         t = time.time() if now is None else now
+        if not dry_run:
+            purge_trash(store)  # folders a killed cleanup detached but did not delete
         scan = scan_store(store)
         report.scan_seconds = scan.seconds
         report.size_before = report.size_after = scan.total_bytes
-        _Run(store, scan, report, now=t, pin_minutes=pin_minutes, grace_seconds=grace_seconds).run()
+        with ThreadPoolExecutor(PURGE_WORKERS, thread_name_prefix="preread-purge") as pool:
+            _Run(
+                store,
+                scan,
+                report,
+                now=t,
+                pin_minutes=pin_minutes,
+                grace_seconds=grace_seconds,
+                pool=None if dry_run else pool,
+            ).run()
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started

@@ -1,0 +1,84 @@
+"""Eviction while a real uvicorn streams a chunk: the body arrives whole; then 404."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from synthstore import T0, SynthStore, content, doc_id
+
+from preread.lifecycle import run_cleanup
+from preread.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_chunk_being_streamed_survives_its_eviction(store: Store) -> None:
+    big = content("a long chapter", pages=4096)  # 16 MiB: streamed in pieces
+    document_id = doc_id("being listened to")
+    SynthStore(store).add_document(document_id, [big, content("next")], at=T0)
+    port = _free_port()
+    env = {**os.environ, "PREREAD_PROVIDER": "fake"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from preread.cli import main; sys.exit(main())",
+            "serve",
+            "--home",
+            str(store.home),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, "the server died"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+        url = f"{base}/api/tts/chunk"
+        params = {"documentId": document_id, "index": "0"}
+        with httpx.Client(timeout=30) as client, client.stream("GET", url, params=params) as r:
+            assert r.status_code == 200
+            pieces = r.iter_raw(65536)
+            received = [next(pieces)]  # the stream has begun…
+            report = run_cleanup(  # …and the document is evicted under it
+                store, max_bytes=1, pin_minutes=0, now=time.time() + 5, grace_seconds=0
+            )
+            assert [d.document_id for d in report.removed] == [document_id]
+            assert not store.doc_dir(document_id).exists()
+            received.extend(pieces)
+        body = b"".join(received)
+        assert len(body) == len(big)
+        assert hashlib.sha256(body).digest() == hashlib.sha256(big).digest()
+
+        gone = httpx.get(url, params=params, timeout=10)  # not registered: unknown now
+        assert gone.status_code == 404
+        assert gone.json()["error"]["code"] == "not_found"
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=15)
+    assert b"Traceback" not in err, err.decode(errors="replace")
