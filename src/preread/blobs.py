@@ -128,7 +128,11 @@ class BlobStore:
 
     def link(self, info: BlobInfo, target: Path) -> None:
         """Make ``target`` (a document's chunk file) a hard link to the blob."""
-        atomic_link(self.audio_path(info.key, info.format), target)
+        source = self.audio_path(info.key, info.format)
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samefile(source, target):
+                return
+        atomic_link(source, target)
 
     def is_referenced(self, key: str, ext: str) -> bool:
         try:

@@ -56,6 +56,9 @@ def atomic_link(source: Path, target: Path) -> None:
             atomic_write(target, source.read_bytes())
             return
         os.replace(tmp, target)
+        # rename() does nothing when tmp and target already are links to the same file
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

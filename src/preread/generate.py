@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from preread.audio import encode
 from preread.blobs import BlobInfo, BlobStore, blob_key, normalize_text
 from preread.errors import Conflict, NotFound, PrereadError
+from preread.fsutil import atomic_link
 from preread.manifest import ChunkEntry, Manifest, SentenceTime
 from preread.store import Store
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
@@ -178,7 +179,9 @@ class ChunkMaker:
         )
 
     # -- phase 2 -----------------------------------------------------------------------
-    def store_chunk(self, document_id: str, prepared: Prepared, voice: ResolvedVoice) -> ChunkEntry:
+    def store_chunk(
+        self, document_id: str, prepared: Prepared, voice: ResolvedVoice, *, link: bool = True
+    ) -> ChunkEntry:
         """Encode and store (or reuse) the blob, link the chunk file; the done entry."""
         info = prepared.blob
         if info is None:
@@ -193,7 +196,8 @@ class ChunkMaker:
                 prepared.key, voice.format, encoded.data, encoded.duration, times
             )
         entry = replace(prepared.entry)
-        self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
+        if link:
+            self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
         entry.status = "done"
         entry.duration = info.duration
         entry.bytes = info.bytes
@@ -234,6 +238,21 @@ class ChunkMaker:
                 entry.status, entry.error = "failed", str(exc)
                 record_entries(self.store, document_id, voice, [entry])
                 raise
-            done = self.store_chunk(document_id, prepared, voice)
-        record_entries(self.store, document_id, voice, [done])
+            done = self.store_chunk(document_id, prepared, voice, link=False)
+        source = self.blobs.audio_path(prepared.key, voice.format)
+        target = self.store.chunks_dir(document_id) / done.file_name
+        linked = False
+
+        def link_and_record(manifest: Manifest) -> None:
+            # under the manifest lock: a preprocess run switching the document to other
+            # settings meanwhile (it rewrites the manifest under this lock) wins
+            nonlocal linked
+            if manifest_matches(manifest, voice) and apply_entry(manifest, done):
+                atomic_link(source, target)
+                manifest.updated_at = int(time.time())
+                linked = True
+
+        self.store.update_manifest(document_id, link_and_record)
+        if not linked:
+            raise Conflict(f"document {document_id[:12]} changed while its chunk was being made")
         return done

@@ -15,7 +15,9 @@ chunk written but not yet recorded is picked up again from its blob on re-run.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -190,15 +192,34 @@ def chunk_is_valid(store: Store, document_id: str, entry: ChunkEntry) -> bool:
     return sha256_file(path) == entry.sha256
 
 
+_LINK_TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")  # fsutil.atomic_link: .NAME.PID.NS.tmp
+
+
+def _writer_is_gone(name: str) -> bool:
+    match = _LINK_TEMP.match(name)
+    if match is None:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def remove_stale_temps(directory: Path) -> None:
-    """Temp files a killed writer left behind (older than a minute, so none in use)."""
+    """Temp files a killed writer left behind: its process is gone, or a minute old."""
     if not directory.is_dir():
         return
     now = time.time()
     for path in directory.iterdir():
         if is_temp_name(path.name):
             with contextlib.suppress(FileNotFoundError):
-                if now - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                if _writer_is_gone(path.name) or now - path.stat().st_mtime > STALE_TEMP_SECONDS:
                     path.unlink()
 
 

@@ -175,3 +175,22 @@ def test_status_list_delete(capsys: pytest.CaptureFixture[str], home: Path, samp
     assert not Store(home).doc_dir(document_id).exists()
     assert not list((home / "blobs").rglob("*.mp3"))  # nothing else used that audio
     assert json.loads(run(capsys, "list", *h, "--json")[1]) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(home: Path, sample: Path) -> None:
+    env = {**os.environ, "PREREAD_FAKE_DELAY": "0.15", "PREREAD_HOME": str(home)}
+    command = [PREREAD, "preprocess", str(sample), "--provider", "fake"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    document_id = document_id_of_file(sample)
+    try:
+        wait_for_chunks(process, Store(home).chunks_dir(document_id), 1)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    message = err.decode()
+    assert "run the same command again to resume" in message and "Traceback" not in message
+    manifest = Store(home).require_manifest(document_id)
+    assert 1 <= manifest.count("done") < len(manifest.chunks)  # saved before exiting

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from preread.audio import decode
 from preread.blobs import sha256_file
 from preread.errors import BadRange, BadSettings, Conflict
+from preread.fsutil import atomic_link
 from preread.generate import ChunkMaker
 from preread.manifest import Manifest
 from preread.model import DocumentText
@@ -235,3 +237,33 @@ def test_chunk_maker_make_streams_and_generates_once(store: Store, make_doc: Mak
     manifest = store.require_manifest(doc.document_id)
     assert [c.status for c in manifest.chunks] == ["done", "done", "pending", "pending"]
     assert manifest.chunks[0].sentences[1].start > 0
+
+
+def test_make_loses_to_a_settings_change_made_meanwhile(store: Store, make_doc: MakeDoc) -> None:
+    doc = make_doc(PAGES)
+    provider = FakeProvider()
+    tone = provider.resolve(TONE)
+    low = provider.resolve(VoiceSettings(provider="fake", voice="low"))
+    prepare_manifest(store, doc, tone)
+    switched: list[bool] = []
+
+    def switch_settings(chunk: AudioChunk) -> None:
+        if not switched:  # a preprocess run for other settings starts while we synthesize
+            prepare_manifest(store, doc, low)
+            switched.append(True)
+
+    with pytest.raises(Conflict, match="changed while its chunk was being made"):
+        ChunkMaker(store, provider).make(doc.document_id, 0, tone, on_audio=switch_settings)
+    manifest = store.require_manifest(doc.document_id)
+    assert manifest.voice == "low" and manifest.chunks[0].status == "pending"
+    assert not (store.chunks_dir(doc.document_id) / manifest.chunks[0].file_name).exists()
+    with pytest.raises(Conflict, match="other voice settings"):
+        ChunkMaker(store, provider).make(doc.document_id, 0, tone)
+
+
+def test_relinking_the_same_file_leaves_no_temp(tmp_path: Path) -> None:
+    source, target = tmp_path / "blob.mp3", tmp_path / "chunk.mp3"
+    source.write_bytes(b"audio")
+    atomic_link(source, target)
+    atomic_link(source, target)  # already the same inode: rename() is a no-op
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blob.mp3", "chunk.mp3"]

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,6 +149,18 @@ def _load_document(
     return registered, None, pages
 
 
+def _stop_on_ctrl_c(cancel: threading.Event) -> Any:
+    """First Ctrl-C: finish the sentence in hand, save, stop. Second: stop now."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        cancel.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return signal.signal(signal.SIGINT, handler)
+
+
 def _print_summary(summary: Summary, title: str) -> None:
     p = summary.progress
     typer.echo(f"documentId: {p.document_id}")
@@ -198,19 +212,27 @@ def preprocess_command(
     document, source, select = _load_document(store, doc, pages, password)
     show = not (quiet or json_output) and console_err.is_terminal
     title = document.title or document.source_name
+    cancel = threading.Event()
+    previous = _stop_on_ctrl_c(cancel)
     try:
         if show:
-            with ProgressBar(title[:40]) as bar:
+            with ProgressBar(title[:32]) as bar:
                 summary = run_preprocess(
                     store, engine, document, settings.voice, source=source, pages=select,
-                    force=force, wait=wait, on_progress=bar.update,
+                    force=force, wait=wait, on_progress=bar.update, cancel=cancel,
                 )  # fmt: skip
         else:
             summary = run_preprocess(
                 store, engine, document, settings.voice, source=source, pages=select,
-                force=force, wait=wait,
+                force=force, wait=wait, cancel=cancel,
             )  # fmt: skip
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C: what was recorded is saved
+        summary = None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        engine.close()
+    if summary is None or summary.state == "cancelled":
         manifest = store.read_manifest(document.document_id)
         done = manifest.count("done") if manifest else 0
         total = len(manifest.chunks) if manifest else 0
@@ -219,9 +241,7 @@ def preprocess_command(
             "again to resume",
             err=True,
         )
-        raise typer.Exit(130) from None
-    finally:
-        engine.close()
+        raise typer.Exit(130)
     if json_output:
         typer.echo(json.dumps(summary.to_json(), ensure_ascii=False))
     else:
