@@ -223,8 +223,17 @@ def read_document(
         chapters=chapter_list,
         blocks=tuple(blocks),
         page_labels=labels,
-        warnings=tuple(warnings),
+        warnings=tuple(w for w in warnings if _warning_page(w) in wanted | {0}),
     )
+
+
+_WARNING_PAGE = re.compile(r"^page (\d+) ")
+
+
+def _warning_page(warning: str) -> int:
+    """The page a warning is about; warnings about context pages are not reported."""
+    match = _WARNING_PAGE.match(warning)
+    return int(match.group(1)) if match else 0
 
 
 def _no_text(
@@ -236,7 +245,7 @@ def _no_text(
     warnings: list[str],
 ) -> BadDocument:
     where = name if len(selected) == count else f"pages {format_pages(selected)} of {name}"
-    skipped = [w for w in warnings if "skipped" in w]
+    skipped = [w for w in warnings if "skipped" in w and _warning_page(w) in selected]
     if skipped and len(skipped) >= len(selected):
         return BadDocument(f"{where}: no page could be read ({skipped[0]})")
     if not text_pages.intersection(selected) and _has_images(reader, selected):
