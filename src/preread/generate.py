@@ -16,9 +16,10 @@ process wait for each other and the later ones reuse the blob.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from preread.audio import encode
@@ -122,12 +123,25 @@ class ChunkMaker:
         self.store = store
         self.provider = provider
         self.blobs = BlobStore(store)
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
         self._locks_guard = threading.Lock()
 
-    def _key_lock(self, key: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        """One maker of a given content at a time; the lock is dropped when unused."""
         with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._locks_guard:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
 
     # -- phase 1 -----------------------------------------------------------------------
     def reusable(self, key: str, fmt: str) -> BlobInfo | None:

@@ -302,10 +302,13 @@ def list_rows(store: Store) -> list[dict[str, Any]]:
 
 def list_command(json_output: JsonOption = False, home: HomeOption = None) -> None:
     """List the documents in the store."""
-    rows = list_rows(Store(load_settings(home).home))
+    store = Store(load_settings(home).home)
+    rows = list_rows(store)
     if json_output:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
+    if not rows:
+        typer.echo(f"no documents in {store.home} (preread preprocess DOC.pdf adds one)", err=True)
     for row in rows:
         typer.echo(
             f"{row['documentId'][:12]}  {row['state']:<8} {row['done']:>5}/{row['total']:<5} "
