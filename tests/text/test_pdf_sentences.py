@@ -91,6 +91,8 @@ def test_boundary_precision_and_recall_held_out() -> None:
         ("I waited... Then I left.", ["I waited...", "Then I left."]),
         ("Fish, birds, etc. are animals.", ["Fish, birds, etc. are animals."]),
         ("Capt. Smith agreed.", ["Capt. Smith agreed."]),
+        ("Take vitamin C. It helps.", ["Take vitamin C.", "It helps."]),
+        ("It was written by J. Smith.", ["It was written by J. Smith."]),
         ("", []),
         ("No punctuation at all", ["No punctuation at all"]),
     ],

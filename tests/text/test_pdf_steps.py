@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from preread.errors import BadInput
 from preread.pdf import format_pages, parse_pages
@@ -237,3 +239,32 @@ def test_bad_pages(spec: str, message: str) -> None:
 def test_pages_beyond_the_document() -> None:
     with pytest.raises(BadInput, match="beyond the document's 4 pages"):
         parse_pages("2-5", 4)
+
+
+# --- laziness and properties -----------------------------------------------------
+
+
+def test_strip_edges_holds_a_bounded_window() -> None:
+    pulled: list[int] = []
+
+    def pages():  # type: ignore[no-untyped-def]
+        for n in range(1, 60):
+            pulled.append(n)
+            yield n, [f"Unique text number {n} of the body."]
+
+    for emitted, _ in strip_edges(pages(), window=3):
+        assert len(pulled) <= emitted + 3  # never more than the window ahead
+    assert pulled[-1] == 59
+
+
+LINE_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFG", min_size=1, max_size=12)
+LINE = st.lists(LINE_WORD, min_size=1, max_size=14).map(" ".join)
+ENDING = st.sampled_from(["", ".", ",", "?", ":"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(LINE, ENDING), min_size=1, max_size=30))
+def test_paragraphs_keep_every_word_in_order(items: list[tuple[str, str]]) -> None:
+    lines = [line + end for line, end in items]
+    paragraphs = build_paragraphs(lines)
+    assert " ".join(p.text for p in paragraphs).split() == " ".join(lines).split()

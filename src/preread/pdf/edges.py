@@ -140,7 +140,7 @@ def strip_edges(
 
     for number, lines in pages:
         buffer.append((number, lines, edge_keys(lines)))
-        while done < len(buffer) and number - buffer[done][0] > window:
+        while done < len(buffer) and number - buffer[done][0] >= window:
             yield emit(done)
             done += 1
         next_number = buffer[done][0] if done < len(buffer) else number + 1

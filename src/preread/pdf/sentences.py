@@ -134,7 +134,13 @@ def _splits(text: str, start: int, end: int) -> list[tuple[int, int]]:
     gaps = [m.span("gap") for m in _ELLIPSIS_SPLIT.finditer(text, start, end)]
     for match in _ABBREV_THEN_STARTER.finditer(text, start, end):
         abbr = match.group("abbr").casefold()
-        if abbr in NEVER_END or (abbr in TITLES and abbr not in _CAN_END) or len(abbr) == 1:
+        if len(abbr) == 1:
+            # vitamin C. It / plan B. Then — but not J. It (an initial after a name)
+            before = text[max(start, match.start() - 40) : match.start()].split()
+            if before and before[-1][:1].islower() and before[-1].isalpha():
+                gaps.append(match.span("gap"))
+            continue
+        if abbr in NEVER_END or (abbr in TITLES and abbr not in _CAN_END):
             continue
         if abbr in tokenizer()._params.abbrev_types or "." in abbr:
             gaps.append(match.span("gap"))
