@@ -14,6 +14,8 @@ from types import TracebackType
 
 from preread.errors import Conflict
 
+FILE_MODE = 0o644  # audio, manifests: the reader app or a web server may run as another user
+
 
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
@@ -29,6 +31,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)  # mkstemp makes 0600; readers may be others
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -268,3 +268,10 @@ def test_relinking_the_same_file_leaves_no_temp(tmp_path: Path) -> None:
     atomic_link(source, target)
     atomic_link(source, target)  # already the same inode: rename() is a no-op
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blob.mp3", "chunk.mp3"]
+
+
+def test_chunks_and_manifest_are_readable_by_others(store: Store, make_doc: MakeDoc) -> None:
+    doc = make_doc(PAGES)
+    run_preprocess(store, FakeProvider(), doc, TONE)
+    paths = [store.manifest_path(doc.document_id), *store.chunks_dir(doc.document_id).iterdir()]
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in paths)
