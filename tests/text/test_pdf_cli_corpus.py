@@ -74,6 +74,7 @@ def test_every_corpus_file_gives_blocks_or_a_clear_error(corpus: Path) -> None:
             rows.append(f"{pdf.name}: error: {exc}")
             continue
         assert doc.blocks
+        assert doc.warnings == ()  # no page skipped (pytest turns library warnings into errors)
         assert all(len(b.text) <= MAX_BLOCK for b in doc.blocks)
         rows.append(f"{pdf.name}: {doc.pages} pages, {len(doc.blocks)} blocks, {doc.title!r}")
     print("\n" + "\n".join(rows))

@@ -260,3 +260,18 @@ def test_a_chapter_title_that_is_also_the_running_header(tmp_path: Path) -> None
     # without the outline the same line is a running header everywhere
     plain = read_document(make_pdf(tmp_path / "plain.pdf", pages))
     assert [b.text for b in plain.blocks] == bodies
+
+
+def test_aes_256_encryption(tmp_path: Path) -> None:
+    import io
+
+    from pypdf import PdfWriter
+
+    plain = make_pdf(tmp_path / "plain.pdf", [Page(lines=["An AES sentence."])])
+    writer = PdfWriter(clone_from=str(plain))
+    writer.encrypt(user_password="pw", owner_password="owner", algorithm="AES-256")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    with pytest.raises(BadDocument, match="--password"):
+        read_document(buffer.getvalue())
+    assert read_document(buffer.getvalue(), password="pw").blocks[0].text == "An AES sentence."
