@@ -86,7 +86,10 @@ def _source(doc: str, home: Path | None) -> tuple[Path, str | None]:
 
 def blocks_command(
     document: Annotated[
-        str, typer.Argument(help="The PDF file (or a stored documentId).", show_default=False)
+        str,
+        typer.Argument(
+            help="The PDF file (or a stored documentId).", metavar="DOC", show_default=False
+        ),
     ],
     pages: PagesOption = None,
     json_output: JsonOption = False,
