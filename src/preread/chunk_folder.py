@@ -1,0 +1,201 @@
+"""A document's chunk folder on disk: which blocks it lists, for which settings, how far.
+
+``prepare_manifest`` creates or refreshes the manifest (every selected block, from
+the start), ``chunk_is_valid`` checks a written chunk (size + SHA-256),
+``remove_stale_temps`` clears what a killed writer left, ``document_status`` is the
+contract's status object. Used by the preprocess runner and the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Collection
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from preread.blobs import sha256_file
+from preread.errors import BadRange
+from preread.fsutil import is_temp_name
+from preread.generate import manifest_matches
+from preread.manifest import ChunkEntry, Manifest
+from preread.model import Block, DocumentText
+from preread.settings import VoiceSettings
+from preread.store import Store
+from preread.tts.base import ResolvedVoice
+
+STALE_TEMP_SECONDS = 60.0
+
+
+# -- pure helpers -------------------------------------------------------------------------
+def select_blocks(
+    document: DocumentText, pages: str | Collection[int] | None = None
+) -> list[Block]:
+    """The blocks of the selected pages (all when ``pages`` is None), indexed from 0."""
+    if pages is None:
+        return list(document.blocks)
+    if isinstance(pages, str):
+        from preread.pdf import parse_pages  # type: ignore[attr-defined,unused-ignore]
+
+        wanted = set(parse_pages(pages, document.pages))
+    else:
+        wanted = set(pages)
+    chosen = [b for b in document.blocks if b.page in wanted]
+    if not chosen:
+        raise BadRange(f"no text on the selected pages ({pages})")
+    return [replace(b, index=i) for i, b in enumerate(chosen)]
+
+
+def same_blocks(manifest: Manifest, blocks: list[Block], fmt: str) -> bool:
+    fresh = [ChunkEntry.for_block(b, fmt) for b in blocks]
+    return [(c.index, c.file_name, c.text) for c in manifest.chunks] == [
+        (c.index, c.file_name, c.text) for c in fresh
+    ]
+
+
+def state_of(manifest: Manifest | None) -> str:
+    if manifest is None:
+        return "none"
+    total, done, failed = len(manifest.chunks), manifest.count("done"), manifest.count("failed")
+    if done == total:
+        return "complete"
+    if failed and done + failed == total:
+        return "failed"
+    return "partial"
+
+
+# -- the manifest -------------------------------------------------------------------------
+def prepare_manifest(
+    store: Store,
+    document: DocumentText,
+    voice: ResolvedVoice,
+    *,
+    force: bool = False,
+    blocks: list[Block] | None = None,
+) -> Manifest:
+    """Create or refresh the manifest so it lists ``blocks`` for ``voice``.
+
+    Same settings and blocks: kept (titles refreshed). Otherwise (other settings,
+    other pages, ``force``) a new manifest with every block pending; chunk files
+    of the old one are unlinked (their audio stays in blobs/ for reuse), except
+    done chunks a same-settings rebuild can keep.
+    """
+    blocks = list(document.blocks) if blocks is None else blocks
+    document_id = document.document_id
+    chunks_dir = store.chunks_dir(document_id)
+    with store.manifest_lock(document_id):
+        old = store.read_manifest(document_id)
+        same_settings = old is not None and not force and manifest_matches(old, voice)
+        if old is not None and same_settings and same_blocks(old, blocks, voice.format):
+            old.title, old.source_name = document.title, document.source_name
+            old.pages, old.chapters = document.pages, list(document.chapters)
+            store.write_manifest(old)
+            return old
+        manifest = Manifest.new(document, blocks, voice)
+        keep: set[str] = set()
+        if old is not None and same_settings:
+            previous = {(c.file_name, c.text): c for c in old.chunks if c.status == "done"}
+            for entry in manifest.chunks:
+                done = previous.get((entry.file_name, entry.text))
+                if done is not None:
+                    manifest.chunks[entry.index] = replace(done, index=entry.index)
+                    keep.add(entry.file_name)
+            manifest.created_at = old.created_at
+        store.write_manifest(manifest)
+        if chunks_dir.is_dir():
+            for path in chunks_dir.iterdir():
+                if path.name not in keep and not is_temp_name(path.name):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+        chunks_dir.mkdir(parents=True, exist_ok=True)
+        return manifest
+
+
+def chunk_is_valid(store: Store, document_id: str, entry: ChunkEntry) -> bool:
+    path = store.chunks_dir(document_id) / entry.file_name
+    try:
+        if path.stat().st_size != entry.bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    return sha256_file(path) == entry.sha256
+
+
+_LINK_TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")  # fsutil.atomic_link: .NAME.PID.NS.tmp
+
+
+def _writer_is_gone(name: str) -> bool:
+    match = _LINK_TEMP.match(name)
+    if match is None:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Temp files a killed writer left behind: its process is gone, or a minute old."""
+    if not directory.is_dir():
+        return
+    now = time.time()
+    for path in directory.iterdir():
+        if is_temp_name(path.name):
+            with contextlib.suppress(FileNotFoundError):
+                if _writer_is_gone(path.name) or now - path.stat().st_mtime > STALE_TEMP_SECONDS:
+                    path.unlink()
+
+
+# -- status ---------------------------------------------------------------------------------
+def document_status(
+    store: Store, document_id: str, voice: VoiceSettings | None = None
+) -> dict[str, Any]:
+    """The contract's status object, from disk (the server adds queued/running/cancelled).
+
+    ``settingsMatch`` compares the fields ``voice`` pins (model/voice None = any).
+    """
+    manifest = store.read_manifest(document_id)
+    if manifest is None:
+        return {
+            "documentId": document_id,
+            "exists": False,
+            "settingsMatch": False,
+            "state": "none",
+            "total": 0,
+            "done": 0,
+            "failed": 0,
+            "bytes": 0,
+            "duration": 0.0,
+            "eta": None,
+        }
+    match = True
+    if voice is not None:
+        match = (
+            voice.provider == manifest.tts_provider
+            and (voice.model is None or voice.model == manifest.tts_model)
+            and (voice.voice is None or voice.voice == manifest.voice)
+            and abs(voice.speed - manifest.native_speed) < 1e-9
+            and voice.format == manifest.format
+        )
+    done = [c for c in manifest.chunks if c.status == "done"]
+    return {
+        "documentId": document_id,
+        "exists": True,
+        "settingsMatch": match,
+        "state": state_of(manifest),
+        "total": len(manifest.chunks),
+        "done": len(done),
+        "failed": manifest.count("failed"),
+        "bytes": sum(c.bytes or 0 for c in done),
+        "duration": round(sum(c.duration or 0.0 for c in done), 3),
+        "eta": None,
+    }
