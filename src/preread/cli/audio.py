@@ -41,7 +41,8 @@ from preread.tts import make_provider
 from preread.units import format_size
 
 DocArgument = Annotated[
-    str, typer.Argument(help="A PDF file, or a documentId (prefix).", show_default=False)
+    str,
+    typer.Argument(help="A PDF file, or a documentId (prefix).", metavar="DOC", show_default=False),
 ]
 ProviderOption = Annotated[
     str | None, typer.Option("--provider", help="piper (default, offline), openai or fake.")
