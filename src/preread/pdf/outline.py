@@ -46,8 +46,123 @@ def metadata_title(reader: PdfReader) -> str | None:
 def chapters(reader: PdfReader, max_depth: int = MAX_DEPTH) -> tuple[Chapter, ...]:
     """Outline entries down to ``max_depth`` levels, in outline order, 1-based pages.
 
-    Entries whose destination cannot be resolved are left out.
+    The outline is walked directly and each named destination is looked up on its own
+    (pypdf's ``reader.outline`` first builds every named destination of the document,
+    which for a LaTeX book is most of the cost). Entries whose destination cannot be
+    resolved are left out; if the direct walk fails, pypdf's own outline is used.
     """
+    try:
+        return _walk_outline(reader, max_depth)
+    except Exception:  # unusual structure: let pypdf try
+        return _pypdf_outline(reader, max_depth)
+
+
+def _walk_outline(reader: PdfReader, max_depth: int) -> tuple[Chapter, ...]:
+    root: Any = reader.trailer["/Root"].get_object()
+    outlines = root.get("/Outlines")
+    if outlines is None:
+        return ()
+    first = outlines.get_object().get("/First")
+    if first is None:
+        return ()
+    pages = {
+        page.indirect_reference.idnum: i
+        for i, page in enumerate(reader.pages)
+        if page.indirect_reference is not None
+    }
+    names = _NameLookup(root)
+    found: list[Chapter] = []
+    seen: set[int] = set()
+
+    def walk(ref: Any, depth: int) -> None:
+        while ref is not None and len(found) < MAX_CHAPTERS:
+            idnum = getattr(ref, "idnum", None)
+            if idnum is not None:
+                if idnum in seen:
+                    return  # a loop in the outline
+                seen.add(idnum)
+            item = ref.get_object()
+            page = _page_of(item, pages, names)
+            title = _clean(str(item.get("/Title", "")))
+            if page is not None and title:
+                found.append(Chapter(title=title[:300], page=page + 1))
+            child = item.get("/First")
+            if child is not None and depth < max_depth:
+                walk(child, depth + 1)
+            ref = item.get("/Next")
+
+    walk(first, 1)
+    return tuple(found)
+
+
+def _page_of(item: Any, pages: dict[int, int], names: _NameLookup) -> int | None:
+    dest = item.get("/Dest")
+    if dest is None:
+        action = item.get("/A")
+        action = action.get_object() if action is not None else None
+        if action is None or action.get("/S") != "/GoTo":
+            return None
+        dest = action.get("/D")
+    for _ in range(3):  # a name → an array, or a dictionary with /D
+        dest = dest.get_object() if hasattr(dest, "get_object") else dest
+        if isinstance(dest, str | bytes):
+            dest = names.find(dest)
+        elif isinstance(dest, dict):
+            dest = dest.get("/D")
+        else:
+            break
+    if isinstance(dest, list) and dest:
+        target = dest[0]
+        if isinstance(target, int) and not hasattr(target, "idnum"):
+            return target if 0 <= target < len(pages) else None  # remote-style index
+        idnum = getattr(target, "idnum", None)
+        return pages.get(idnum) if idnum is not None else None
+    return None
+
+
+class _NameLookup:
+    """Named destinations, looked up one at a time: the /Dests name tree (descending by
+    /Limits) or the older /Dests dictionary."""
+
+    def __init__(self, root: Any) -> None:
+        names = root.get("/Names")
+        names = names.get_object() if names is not None else None
+        tree = names.get("/Dests") if names is not None else None
+        self.tree = tree.get_object() if tree is not None else None
+        old = root.get("/Dests")
+        self.old = old.get_object() if old is not None else None
+
+    def find(self, name: str | bytes) -> Any:
+        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        if self.old is not None:
+            value = self.old.get(key if key.startswith("/") else f"/{key}")
+            if value is not None:
+                return value
+        node = self.tree
+        for _ in range(64):  # depth bound against loops
+            if node is None:
+                return None
+            if "/Names" in node:
+                entries = node["/Names"]
+                for i in range(0, len(entries) - 1, 2):
+                    if str(entries[i]) == key:
+                        return entries[i + 1]
+                return None
+            next_node = None
+            for kid in node.get("/Kids", []):
+                kid = kid.get_object()
+                limits = kid.get("/Limits")
+                if limits is None or str(limits[0]) <= key <= str(limits[1]):
+                    if limits is None and "/Kids" not in kid and "/Names" not in kid:
+                        continue
+                    next_node = kid
+                    if limits is not None:
+                        break
+            node = next_node
+        return None
+
+
+def _pypdf_outline(reader: PdfReader, max_depth: int) -> tuple[Chapter, ...]:
     found: list[Chapter] = []
     try:
         outline = reader.outline
