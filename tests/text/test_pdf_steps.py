@@ -268,3 +268,18 @@ def test_paragraphs_keep_every_word_in_order(items: list[tuple[str, str]]) -> No
     lines = [line + end for line, end in items]
     paragraphs = build_paragraphs(lines)
     assert " ".join(p.text for p in paragraphs).split() == " ".join(lines).split()
+
+
+def test_the_page_time_bound_works_in_a_worker_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    reader = _Reader([_SlowPage(30), _SlowPage(0)])
+    warnings: list[str] = []
+
+    def run() -> list[PageText]:
+        return list(iter_pages(reader, [1, 2], warnings, page_timeout=0.2))  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pages = pool.submit(run).result(timeout=10)
+    assert pages == [PageText(1, ()), PageText(2, ("Done.",))]
+    assert warnings == ["page 1 skipped: extraction took over 0.2 s"]
