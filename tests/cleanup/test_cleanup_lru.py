@@ -282,3 +282,32 @@ def test_two_cleanup_processes_at_once(store: Store, synth: SynthStore) -> None:
 
 def test_file_times_are_in_the_past() -> None:
     assert time.time() > NOW  # the synthetic clock must not be in the future
+
+
+def test_registrations_survive_eviction(store: Store, synth: SynthStore) -> None:
+    synth.add_document(doc_id(0), [content(0)], at=T0)
+    registration = store.registration_dir(doc_id(0))
+    registration.mkdir(parents=True)
+    (registration / "document.json").write_text("{}")
+    (registration / "source.pdf").write_bytes(b"%PDF-1.4")
+    report = cleanup(store, max_bytes=1)
+    assert [r.document_id for r in report.removed] == [doc_id(0)]
+    assert store.is_registered(doc_id(0))  # can still be generated live later
+    assert (registration / "source.pdf").read_bytes() == b"%PDF-1.4"
+    assert not (store.access_dir / doc_id(0)).exists()
+
+
+def test_a_killed_cleanup_leaves_nothing_behind(store: Store, synth: SynthStore) -> None:
+    """A folder detached into trash/ by a cleanup killed before deleting it goes next time,
+    and so do the blobs it was the last to use."""
+    synth.add_document(doc_id(0), [content("kept")], at=T0 + DAY)
+    synth.add_document(doc_id(1), [content("orphaned by the kill")], at=T0)
+    trash = store.home / "trash"
+    trash.mkdir()
+    os.rename(store.doc_dir(doc_id(1)), trash / f"{doc_id(1)}.123.456")
+    blob = store.blob_path(_key(content("orphaned by the kill")), "mp3")
+    assert blob.stat().st_nlink == 2
+    report = cleanup(store, max_bytes=disk_usage(store.home) - 1)
+    assert list(trash.iterdir()) == []
+    assert not blob.exists()  # unreferenced once the trash was purged: went first
+    assert report.removed == [] and store.cached_ids() == {doc_id(0)}

@@ -79,6 +79,7 @@ class StoreScan:
     blob_of_inode: dict[int, str] = field(default_factory=dict)  # audio inode -> blob key
     strays: list[StrayFile] = field(default_factory=list)
     seconds: float = 0.0
+    _dir_inodes_ok: bool | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -97,6 +98,16 @@ class StoreScan:
         """A blob is referenced while any of its audio files has another name."""
         return any(self.nlinks[i] > 1 for _, i in group.audio)
 
+    def trust_dir_inodes(self, entry: os.DirEntry[str], key: int) -> bool:
+        """Do directory entries carry the real inode numbers here (overlay file systems
+        may not)? Checked once per scan, on the first chunk file met."""
+        if self._dir_inodes_ok is None:
+            try:
+                self._dir_inodes_ok = inode_key(entry.stat(follow_symlinks=False)) == key
+            except FileNotFoundError:
+                return False
+        return self._dir_inodes_ok
+
     def _add(self, st: os.stat_result) -> int:
         key = inode_key(st)
         if key not in self.sizes:
@@ -104,13 +115,6 @@ class StoreScan:
             self.nlinks[key] = st.st_nlink
         self.links[key] = self.links.get(key, 0) + 1
         return key
-
-
-def _mtime(path: str) -> float | None:
-    try:
-        return os.stat(path).st_mtime
-    except FileNotFoundError:
-        return None
 
 
 def _scan_access(store: Store) -> dict[str, float]:
@@ -129,45 +133,60 @@ def _scan_access(store: Store) -> dict[str, float]:
     return marks
 
 
-def _scan_files(scan: StoreScan, doc: DocumentScan, directory: str, *, top: bool) -> None:
-    """Every file under ``directory`` (recursively) belongs to ``doc``."""
+def _scan_files(
+    scan: StoreScan, doc: DocumentScan, directory: str, dev: int, *, top: bool
+) -> float | None:
+    """Every file under ``directory`` (recursively) belongs to ``doc``; returns the
+    manifest's mtime when ``top`` and it is there.
+
+    A chunk file is a hard link to a blob already stat'ed, so its inode number from the
+    directory entry (no system call) is enough; anything else is stat'ed.
+    """
+    manifest_mtime = None
     try:
         entries = os.scandir(directory)
     except (FileNotFoundError, NotADirectoryError):
-        return
+        return None
     with entries:
         for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if statmod.S_ISDIR(st.st_mode):
-                doc.modified = max(doc.modified, st.st_mtime)
-                _scan_files(scan, doc, entry.path, top=False)
-                continue
-            key = scan._add(st)
+            name = entry.name
+            temp = is_temp_name(name)
+            key = (dev << 64) | entry.inode()
+            if not temp and key in scan.sizes and scan.trust_dir_inodes(entry, key):
+                scan.links[key] += 1
+            else:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if statmod.S_ISDIR(st.st_mode):
+                    doc.modified = max(doc.modified, st.st_mtime)
+                    _scan_files(scan, doc, entry.path, st.st_dev, top=False)
+                    continue
+                key = scan._add(st)
+                if temp:
+                    doc.modified = max(doc.modified, st.st_mtime)
+                elif top and name == MANIFEST_NAME:
+                    manifest_mtime = st.st_mtime
             doc.inodes.append(key)
             scan.doc_links[key] = scan.doc_links.get(key, 0) + 1
-            if is_temp_name(entry.name):
-                doc.modified = max(doc.modified, st.st_mtime)
-            elif not (top and entry.name == MANIFEST_NAME):
+            if not temp and not (top and name == MANIFEST_NAME):
                 doc.chunk_files += 1
+    return manifest_mtime
 
 
 def _scan_document(scan: StoreScan, path: str, document_id: str, mark: float | None) -> None:
     try:
-        dir_mtime = os.stat(path).st_mtime
+        dir_st = os.stat(path)
     except FileNotFoundError:
         return
-    manifest_mtime = _mtime(os.path.join(path, MANIFEST_NAME))
-    stamps = [s for s in (mark, manifest_mtime) if s is not None]
     doc = DocumentScan(
-        document_id=document_id,
-        has_manifest=manifest_mtime is not None,
-        last_used=max(stamps) if stamps else dir_mtime,
-        modified=dir_mtime,
+        document_id=document_id, has_manifest=False, last_used=0.0, modified=dir_st.st_mtime
     )
-    _scan_files(scan, doc, path, top=True)
+    manifest_mtime = _scan_files(scan, doc, path, dir_st.st_dev, top=True)
+    doc.has_manifest = manifest_mtime is not None
+    stamps = [s for s in (mark, manifest_mtime) if s is not None]
+    doc.last_used = max(stamps) if stamps else dir_st.st_mtime
     seen: set[int] = set()
     for key in doc.inodes:
         if key not in seen:
@@ -221,6 +240,15 @@ def scan_store(store: Store) -> StoreScan:
 
 def _scan(store: Store) -> StoreScan:
     scan = StoreScan()
+    try:
+        blob_entries = os.scandir(store.blobs_dir)
+    except FileNotFoundError:
+        blob_entries = None
+    if blob_entries is not None:
+        with blob_entries:
+            for entry in blob_entries:
+                if entry.is_dir(follow_symlinks=False):
+                    _scan_blob_dir(scan, entry.path)
     marks = _scan_access(store)
     try:
         cache_entries = os.scandir(store.cache_dir)
@@ -231,13 +259,4 @@ def _scan(store: Store) -> StoreScan:
             for entry in cache_entries:
                 if is_full_id(entry.name) and entry.is_dir(follow_symlinks=False):
                     _scan_document(scan, entry.path, entry.name, marks.get(entry.name))
-    try:
-        blob_entries = os.scandir(store.blobs_dir)
-    except FileNotFoundError:
-        blob_entries = None
-    if blob_entries is not None:
-        with blob_entries:
-            for entry in blob_entries:
-                if entry.is_dir(follow_symlinks=False):
-                    _scan_blob_dir(scan, entry.path)
     return scan
