@@ -194,3 +194,24 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(home: Path, sample: Path) -
     assert "run the same command again to resume" in message and "Traceback" not in message
     manifest = Store(home).require_manifest(document_id)
     assert 1 <= manifest.count("done") < len(manifest.chunks)  # saved before exiting
+
+
+def test_pages_and_preprocess_by_id(
+    capsys: pytest.CaptureFixture[str], home: Path, sample: Path
+) -> None:
+    h = ["--home", str(home), "--provider", "fake", "--json"]
+    code, out, _ = run(capsys, "preprocess", str(sample), "--pages", "2", *h)
+    assert code == 0 and json.loads(out)["total"] == 2
+    document_id = document_id_of_file(sample)
+    manifest = Store(home).require_manifest(document_id)
+    assert {c.page for c in manifest.chunks} == {2}
+    assert [c.file_name[:4] for c in manifest.chunks] == ["0001", "0002"]
+    # by id: the registered blocks (those of the last run), other settings, no PDF needed
+    code, out, _ = run(capsys, "preprocess", document_id[:8], *h, "--format", "opus")
+    summary = json.loads(out)
+    assert code == 0 and summary["generated"] == 2 and summary["state"] == "complete"
+    assert Store(home).require_manifest(document_id).format == "opus"
+    code, _, err = run(capsys, "preprocess", "0123456789abcdef", *h)
+    assert code == 2 and "no document" in err
+    code, _, err = run(capsys, "preprocess", "missing.pdf", *h)
+    assert code == 2 and "no such file: missing.pdf" in err
