@@ -48,10 +48,10 @@ def test_prints_what_it_removed_and_freed(
     after = disk_usage(filled.home)
     assert after <= 100_000 < before
     lines = out.splitlines()
-    assert lines[0].startswith("preread cleanup: free ")
+    assert lines[0].startswith("preread cleanup: freed ")
     assert "store now" in lines[0] and "of 100.0 KB" in lines[0]
-    removed = [line for line in lines if line.startswith("  remove ")]
-    assert removed and removed[0].startswith(f'  remove {doc_id(0)[:12]} "Book 0" (last used')
+    removed = [line for line in lines if line.startswith("  removed ")]
+    assert removed and removed[0].startswith(f'  removed {doc_id(0)[:12]} "Book 0" (last used')
     assert len(removed) == 6 - len(filled.cached_ids())
 
 
@@ -85,7 +85,7 @@ def test_older_than(filled: Store, capsys: pytest.CaptureFixture[str]) -> None:
     os.utime(filled.manifest_path(doc_id(5)))  # regenerated just now: used
     os.utime(filled.doc_dir(doc_id(5)), (T0, T0))
     code, out, _ = run(capsys, "cleanup", "--home", str(filled.home), "--older-than", "7d")
-    assert code == 0 and out.count("  remove ") == 5
+    assert code == 0 and out.count("  removed ") == 5
     assert filled.cached_ids() == {doc_id(5)}
 
 

@@ -52,21 +52,20 @@ def format_report(report: CleanupReport, *, pin_minutes: float, now: float) -> l
     kept = [k for k in report.kept]
     if not report.did_something and not kept:
         return []
-    would = "would " if report.dry_run else ""
+    dry = report.dry_run
     lines = [
-        f"preread cleanup: {would}free {format_size(report.freed_bytes)}, store "
-        f"{'would be' if report.dry_run else 'now'} {format_size(report.size_after)} "
-        f"of {format_size(report.max_bytes)}"
-        + (" (dry run: nothing changed)" if report.dry_run else "")
+        f"preread cleanup: {'would free' if dry else 'freed'} {format_size(report.freed_bytes)}"
+        f", store {'would be' if dry else 'now'} {format_size(report.size_after)} "
+        f"of {format_size(report.max_bytes)}" + (" (dry run: nothing changed)" if dry else "")
     ]
+    verb = "would remove" if dry else "removed"
     for removed in report.removed:
         if removed.last_used is None:
             detail = f"unfinished folder, {format_size(removed.freed_bytes)}"
         else:
             detail = f"last used {ago(removed.last_used, now)}, {format_size(removed.freed_bytes)}"
-        lines.append(f"  {would}remove {_describe(removed.document_id, removed.title, detail)}")
+        lines.append(f"  {verb} {_describe(removed.document_id, removed.title, detail)}")
     if report.blobs_removed:
-        verb = "would remove" if report.dry_run else "removed"
         lines.append(f"  blobs: {verb} {report.blobs_removed} (audio no document uses any more)")
     if kept:
         reasons = {
@@ -79,7 +78,8 @@ def format_report(report: CleanupReport, *, pin_minutes: float, now: float) -> l
             counts[k.reason] = counts.get(k.reason, 0) + 1
         parts = ", ".join(f"{n} {reasons.get(r, r)}" for r, n in sorted(counts.items()))
         state = "still over the limit; kept" if report.over_limit else "kept"
-        lines.append(f"  {state} {len(kept)} documents: {parts}")
+        plural = "s" if len(kept) != 1 else ""
+        lines.append(f"  {state} {len(kept)} document{plural}: {parts}")
     return lines
 
 
