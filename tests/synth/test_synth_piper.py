@@ -55,3 +55,15 @@ def test_piper_rejects_what_it_cannot_do() -> None:
         provider.resolve(VoiceSettings(model="en_GB-x-low"))
     fast = provider.resolve(VoiceSettings(speed=2.0))
     assert (fast.model, fast.voice, fast.speed) == ("en_US-joe-medium", "joe", 2.0)
+
+
+@pytest.mark.slow
+def test_piper_speed_is_the_length_scale() -> None:
+    provider = PiperProvider()
+    text = ["The keeper climbed the long stairs to light the lamp."]
+    normal = provider.resolve(VoiceSettings())
+    fast = provider.resolve(VoiceSettings(speed=2.0))
+    (slow_chunk,) = provider.synthesize(text, normal)
+    (fast_chunk,) = provider.synthesize(text, fast)
+    assert slow_chunk.sample_rate == 22050
+    assert 0.4 < fast_chunk.duration / slow_chunk.duration < 0.65

@@ -7,7 +7,7 @@ phonemizer has its own lock).
 
 Each of *our* sentences is synthesized on its own (Piper may split it further; its
 pieces are joined), so sentence start/end times in manifests are exact sample
-counts. ``speed`` maps to Piper's ``length_scale = 1 / speed``.
+counts. ``speed`` maps to Piper's ``length_scale = voice default (1.0) / speed``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def load_voice() -> Any:
 
 class PiperProvider(Provider):
     name = "piper"
-    concurrency = max(1, os.cpu_count() or 1)  # synthesis calls worth running at once
+    concurrency = min(8, max(1, os.cpu_count() or 1))  # synthesis calls worth running at once
 
     def resolve(self, voice: VoiceSettings) -> ResolvedVoice:
         model = voice.model or PIPER_MODEL
@@ -93,7 +93,8 @@ class PiperProvider(Provider):
 
         engine = load_voice()
         rate = int(engine.config.sample_rate)
-        config = SynthesisConfig(length_scale=1.0 / voice.speed)
+        # the voice's own pace (1.0 for joe) divided by the speed asked for
+        config = SynthesisConfig(length_scale=float(engine.config.length_scale) / voice.speed)
         for sentence in sentences:
             try:
                 pieces = [c.audio_int16_array for c in engine.synthesize(sentence, config)]
