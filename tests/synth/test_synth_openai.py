@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from openai_server import GAP, RATE, SECONDS_PER_CHAR, SpeechServer
+from preread.blobs import blob_key
 from preread.errors import BadSettings, SynthesisFailed
 from preread.model import Block, DocumentText
 from preread.preprocess import run_preprocess
@@ -152,3 +153,16 @@ def test_preprocess_marks_failed_chunks_and_goes_on(server: SpeechServer, store:
     assert (
         sentences[0].end == sentences[1].start and sentences[1].end == manifest.chunks[0].duration
     )
+
+
+def test_compatible_servers_do_not_share_cached_audio() -> None:
+    """Same model and voice names on two servers are different voices: different keys."""
+    settings = VoiceSettings(provider="openai", model="kokoro", voice="af_bella")
+    here = OpenAIProvider(api_key=None, base_url="http://user:pw@127.0.0.1:8880/v1/").resolve(
+        settings
+    )
+    there = OpenAIProvider(api_key=None, base_url="http://127.0.0.1:9999/v1").resolve(settings)
+    assert here.endpoint == "http://127.0.0.1:8880/v1"  # no credentials kept
+    assert blob_key("Hello.", here) != blob_key("Hello.", there)
+    openai_itself = OpenAIProvider(api_key="sk-x").resolve(VoiceSettings(provider="openai"))
+    assert openai_itself.endpoint is None

@@ -42,11 +42,16 @@ class ResolvedVoice:
     speed: float
     format: str
     instructions: str | None = None
+    # Which server speaks (e.g. an OpenAI-compatible base URL, credentials stripped):
+    # the same model and voice names on two servers are different voices.
+    endpoint: str | None = None
 
     def key_material(self) -> str:
         parts = [self.provider, self.model, self.voice, f"{self.speed:.4f}", self.format]
         if self.instructions:
             parts.append(self.instructions)
+        if self.endpoint:
+            parts.append("endpoint=" + self.endpoint)
         return "\x1f".join(parts)
 
 

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -85,6 +86,19 @@ def pcm_from_response(data: bytes) -> tuple[np.ndarray, int]:
     return np.frombuffer(data[:usable], dtype="<i2"), PCM_RATE
 
 
+def endpoint_label(base_url: str | None) -> str | None:
+    """``scheme://host[:port]/path`` of a compatible server, without credentials or query.
+
+    None for OpenAI itself, so its content keys do not depend on how it is reached.
+    """
+    if not base_url:
+        return None
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+
+
 class OpenAIProvider(Provider):
     name = "openai"
     concurrency = 2  # requests in flight during a preprocess run (rate limits are per minute)
@@ -132,7 +146,15 @@ class OpenAIProvider(Provider):
                 raise BadSettings(
                     f"model {model} does not take instructions (gpt-4o-mini-tts does)"
                 )
-        return ResolvedVoice("openai", model, name, voice.speed, voice.format, voice.instructions)
+        return ResolvedVoice(
+            "openai",
+            model,
+            name,
+            voice.speed,
+            voice.format,
+            voice.instructions,
+            endpoint=endpoint_label(self.base_url),
+        )
 
     def voices(self) -> list[str]:
         return list(OPENAI_VOICES)
