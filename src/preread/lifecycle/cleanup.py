@@ -216,13 +216,7 @@ class _Run:
         group = self.scan.blobs[item.name]
         self.total -= self.sim.blob(group)
         if not self.report.dry_run:
-            fresh_after = self.fresh_after
-
-            def task() -> Purged:
-                freed = remove_blob(group, fresh_after=fresh_after)
-                return Purged(0, 0) if freed is None else Purged(freed, int(bool(group.audio)))
-
-            self._submit(task)
+            self._submit(partial(remove_blob, group, fresh_after=self.fresh_after))
 
     def stray(self, item: Candidate) -> None:
         self.total -= self.sim.stray(self.stray_inodes[item.name])

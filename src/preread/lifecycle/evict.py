@@ -82,18 +82,20 @@ class _Remover:
         self.freed = 0
         self.touched: set[str] = set()
 
-    def file(self, path: str) -> None:
+    def file(self, path: str) -> bool:
+        """Unlink ``path``; False if it was not there (someone else removed it)."""
         try:
             st = os.lstat(path)
             os.unlink(path)
         except FileNotFoundError:
-            return
+            return False
         if st.st_nlink == 1:
             self.freed += disk_bytes(st)
         else:
             key = self.blob_of_inode.get(inode_key(st))
             if key is not None:
                 self.touched.add(key)
+        return True
 
     def tree(self, directory: str) -> None:
         """Unlink every file under ``directory``, then the folders (never ``rmtree``: a
@@ -115,26 +117,26 @@ class _Remover:
                 raise
 
 
-def remove_blob(group: BlobGroup, *, fresh_after: float | None = None) -> int | None:
-    """Remove a blob and its sidecar if no document references it; bytes freed, or None.
+def remove_blob(group: BlobGroup, *, fresh_after: float | None = None) -> Purged:
+    """Remove a blob and its sidecar if no document references it (else nothing).
 
     ``fresh_after``: keep it if it was written after that time (about to be linked).
     """
-    present = False
     for path, _ in group.audio:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
             continue
-        present = True
         if st.st_nlink > 1 or (fresh_after is not None and st.st_mtime >= fresh_after):
-            return None
+            return Purged()
     remover = _Remover(None)
-    for path, _ in group.audio:  # audio first: without it the blob is a miss
-        remover.file(path)
+    # audio first: without it the blob is a miss. Two purges may race for the same blob
+    # (two evicted documents shared it): the one that unlinks the audio counts it.
+    removed = [remover.file(path) for path, _ in group.audio]
     for path, _ in group.others:
         remover.file(path)
-    return remover.freed if present or not group.audio else None
+    counted = any(removed) if group.audio else remover.freed > 0
+    return Purged(remover.freed, int(counted))
 
 
 def remove_stray(path: str, *, fresh_after: float) -> int:
@@ -157,10 +159,9 @@ def purge(path: str, scan: StoreScan | None) -> Purged:
     result = Purged(remover.freed)
     if scan is not None:
         for key in sorted(remover.touched):
-            freed = remove_blob(scan.blobs[key])
-            if freed is not None:
-                result.freed_bytes += freed
-                result.blobs_removed += 1
+            blob = remove_blob(scan.blobs[key])
+            result.freed_bytes += blob.freed_bytes
+            result.blobs_removed += blob.blobs_removed
     return result
 
 
