@@ -79,6 +79,7 @@ def test_speech_is_cached_in_the_content_store(client: TestClient, provider: Fak
     assert calls == 2
     second = client.post("/v1/audio/speech", json=body)
     assert second.content == first.content and len(provider.calls) == calls
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT")
     opus = client.post("/v1/audio/speech", json={**body, "response_format": "opus"})
     assert opus.status_code == 200 and opus.content[:4] == b"OggS"
     for bad in ({"input": ""}, {**body, "response_format": "flac"}, {**body, "speed": 9}):

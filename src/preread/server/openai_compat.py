@@ -62,8 +62,10 @@ def _resolve(state: ServerState, data: dict[str, Any]) -> tuple[Provider, Resolv
     return provider, provider.resolve(settings), text
 
 
-def _synthesize(state: ServerState, provider: Provider, voice: ResolvedVoice, text: str) -> bytes:
-    """The audio for ``text``: from the blob store, else synthesized and stored there."""
+def _synthesize(
+    state: ServerState, provider: Provider, voice: ResolvedVoice, text: str
+) -> tuple[bytes, bool]:
+    """The audio for ``text`` and whether it was stored already (else it is now)."""
     from preread.audio import encode
     from preread.blobs import BlobStore, blob_key
     from preread.generate import sentence_times
@@ -73,7 +75,7 @@ def _synthesize(state: ServerState, provider: Provider, voice: ResolvedVoice, te
     key = blob_key(text, voice)
     info = blobs.read(key, voice.format)
     if info is not None:
-        return blobs.audio_path(key, voice.format).read_bytes()
+        return blobs.audio_path(key, voice.format).read_bytes(), True
     sentences = [s for p in text.splitlines() if p.strip() for s in split_sentences(p)]
     chunks = list(provider.synthesize(sentences or [text.strip()], voice))
     encoded = encode(b"".join(c.pcm for c in chunks), chunks[0].sample_rate, voice.format)
@@ -82,7 +84,7 @@ def _synthesize(state: ServerState, provider: Provider, voice: ResolvedVoice, te
         t.start, t.end = min(t.start, encoded.duration), min(t.end, encoded.duration)
     blobs.write(key, voice.format, encoded.data, encoded.duration, times)
     state.note_written(len(encoded.data))
-    return encoded.data
+    return encoded.data, False
 
 
 async def speech(request: Request) -> Response:
@@ -99,11 +101,13 @@ async def speech(request: Request) -> Response:
     state.speech_waiting += 1
     try:
         async with lock:  # one synthesis per text and settings, however many ask
-            audio = await anyio.to_thread.run_sync(_synthesize, state, provider, voice, text)
+            audio, hit = await anyio.to_thread.run_sync(_synthesize, state, provider, voice, text)
     finally:
         state.speech_waiting -= 1
         if not lock.locked() and state.speech_locks.get(key) is lock:
             state.speech_locks.pop(key, None)
+    headers["X-Cache"] = "HIT" if hit else "MISS"
+    state.metrics.cache_result("hit" if hit else "miss")
     headers["ETag"] = '"' + hashlib.sha256(audio).hexdigest() + '"'
     return Response(audio, media_type=content_type(voice.format), headers=headers)
 
