@@ -10,13 +10,17 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import queue
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -310,6 +314,74 @@ def test_entrypoint_runs_any_command_as_given(home: Path) -> None:
         timeout=10,
     )
     assert (done.returncode, done.stdout) == (3, "a b c\n")
+
+
+def image_bin(dockerfile: list[Instruction], where: Path) -> Path:
+    """A directory holding deploy/ scripts under the names the Dockerfile installs them."""
+    where.mkdir()
+    for ins in dockerfile:
+        parts = ins.args.split()
+        if ins.keyword == "COPY" and parts[0].startswith("deploy/"):
+            (where / Path(parts[-1]).name).symlink_to(ROOT / parts[0])
+    return where
+
+
+@pytest.mark.slow
+def test_image_command_through_the_entrypoint_serves_and_cleans(
+    home: Path, tmp_path: Path, dockerfile: list[Instruction]
+) -> None:
+    """The image's ENTRYPOINT + CMD, run here (on 127.0.0.1 and a free port): the server
+    answers the health check and the cleanup loop reports on the store."""
+    cmd = exec_form(last(dockerfile, "CMD").args)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd[cmd.index("--host") + 1] = "127.0.0.1"
+    cmd[cmd.index("--port") + 1] = str(port)
+    bin_dir = image_bin(dockerfile, tmp_path / "bin")
+    entrypoint = exec_form(last(dockerfile, "ENTRYPOINT").args)
+    env = shell_env(
+        home, PREREAD_PROVIDER="fake", PREREAD_CLEANUP_DELAY="0", PREREAD_CLEANUP_INTERVAL="1h"
+    )
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    proc = subprocess.Popen(
+        [str(bin_dir / Path(entrypoint[0]).name), *cmd],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or []])
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        healthy = False
+        report = None
+        while not (healthy and report) and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                line = lines.get(timeout=0.1)
+                if '"freedBytes"' in line:
+                    report = json.loads(line)
+            except queue.Empty:
+                pass
+            if not healthy:
+                try:
+                    url = f"http://127.0.0.1:{port}/healthz"
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        healthy = response.status == 200
+                except OSError:
+                    pass
+        assert healthy, "the server never answered /healthz"
+        assert report is not None, "the cleanup loop never reported"
+        assert report["sizeAfter"] == 0
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        reader.join(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @pytest.mark.slow
