@@ -14,6 +14,7 @@ import pytest
 from synthstore import T0, SynthStore, content, doc_id
 
 from preread.lifecycle import run_cleanup
+from preread.model import Block, DocumentText
 from preread.store import Store
 
 pytestmark = pytest.mark.slow
@@ -29,6 +30,10 @@ def test_a_chunk_being_streamed_survives_its_eviction(store: Store) -> None:
     big = content("a long chapter", pages=4096)  # 16 MiB: streamed in pieces
     document_id = doc_id("being listened to")
     SynthStore(store).add_document(document_id, [big, content("next")], at=T0)
+    registered = doc_id("registered")  # its audio goes too, but it can be made again
+    SynthStore(store).add_document(registered, [content("r")], at=T0)
+    block = Block(0, 1, 0, "A sentence to speak again.", ("A sentence to speak again.",))
+    store.register(DocumentText(registered, "r.pdf", "R", 1, blocks=(block,)), None)
     port = _free_port()
     env = {**os.environ, "PREREAD_PROVIDER": "fake"}
     server = subprocess.Popen(
@@ -68,7 +73,7 @@ def test_a_chunk_being_streamed_survives_its_eviction(store: Store) -> None:
             report = run_cleanup(  # …and the document is evicted under it
                 store, max_bytes=1, pin_minutes=0, now=time.time() + 5, grace_seconds=0
             )
-            assert [d.document_id for d in report.removed] == [document_id]
+            assert {d.document_id for d in report.removed} == {document_id, registered}
             assert not store.doc_dir(document_id).exists()
             received.extend(pieces)
         body = b"".join(received)
@@ -78,6 +83,10 @@ def test_a_chunk_being_streamed_survives_its_eviction(store: Store) -> None:
         gone = httpx.get(url, params=params, timeout=10)  # not registered: unknown now
         assert gone.status_code == 404
         assert gone.json()["error"]["code"] == "not_found"
+
+        again = httpx.get(url, params={"documentId": registered, "index": "0"}, timeout=30)
+        assert again.status_code == 200, again.text  # registered: generated live
+        assert again.headers["x-cache"] == "MISS" and len(again.content) > 0
     finally:
         server.terminate()
         _, err = server.communicate(timeout=15)
