@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from synthstore import T0, SynthStore, content, disk_usage, doc_id
@@ -127,3 +128,11 @@ def test_stats_of_an_empty_store(home: object, capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "stats", "--home", str(home), "--json")
     stats = json.loads(out)
     assert code == 0 and stats["totalSize"] == 0 and stats["oldestDocument"] is None
+
+
+def test_a_store_that_does_not_exist_yet_is_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nothing here"
+    assert run(capsys, "cleanup", "--home", str(missing), "--max-size", "1") == (0, "", "")
+    assert not missing.exists()

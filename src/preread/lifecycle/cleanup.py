@@ -271,6 +271,8 @@ def run_cleanup(
     """
     started = time.perf_counter()
     report = CleanupReport(max_bytes=max_bytes, older_than=older_than, dry_run=dry_run)
+    if not store.home.is_dir():  # nothing stored yet: nothing to do, nothing to create
+        return report
     lock = FileLock(store.locks_dir / CLEANUP_LOCK_NAME, what="a cleanup")
     if not dry_run:
         try:
