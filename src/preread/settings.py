@@ -38,6 +38,18 @@ class VoiceSettings:
             raise BadSettings(f"bad format {self.format!r}: use one of {', '.join(FORMATS)}")
 
 
+def _workers(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        workers = int(value)
+    except ValueError:
+        raise BadSettings(f"bad PREREAD_SYNTH_WORKERS {value!r}: a whole number 1–8") from None
+    if not 1 <= workers <= 8:
+        raise BadSettings(f"bad PREREAD_SYNTH_WORKERS {value!r}: a whole number 1–8")
+    return workers
+
+
 def _float_or(value: Any, default: float) -> float:
     try:
         return float(value) if value is not None else default
@@ -59,6 +71,9 @@ class Settings:
     port: int = 8000
     debug: bool = False
     fake_delay: float = 0.0  # test knob: seconds the fake provider sleeps per sentence
+    # Piper syntheses at once in this process (None: one per core, at most 8). Each adds
+    # ≈ 250 MB of peak memory: a 512 MB VM wants 1.
+    synth_workers: int | None = None
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -119,6 +134,7 @@ class Settings:
             port=port,
             debug=bool(flags.get("debug", False)),
             fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
+            synth_workers=_workers(pick("synth_workers", "PREREAD_SYNTH_WORKERS")),
         )
 
     def with_voice(self, **changes: Any) -> Settings:

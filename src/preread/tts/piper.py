@@ -66,8 +66,18 @@ def load_voice() -> Any:
 
 
 class PiperProvider(Provider):
+    """``workers``: syntheses at once (default one per core, at most 8).
+
+    The bound holds for every caller in the process (preprocess workers, server
+    jobs, live chunks, ``/v1/audio/speech``): each running synthesis adds ≈ 250 MB
+    of peak memory (bench/bench_deploy_memory.py), so a 512 MB VM runs one.
+    """
+
     name = "piper"
-    concurrency = min(8, max(1, os.cpu_count() or 1))  # synthesis calls worth running at once
+
+    def __init__(self, *, workers: int | None = None) -> None:
+        self.concurrency = workers or min(8, max(1, os.cpu_count() or 1))
+        self._slots = threading.BoundedSemaphore(self.concurrency)
 
     def resolve(self, voice: VoiceSettings) -> ResolvedVoice:
         model = voice.model or PIPER_MODEL
@@ -97,7 +107,8 @@ class PiperProvider(Provider):
         config = SynthesisConfig(length_scale=float(engine.config.length_scale) / voice.speed)
         for sentence in sentences:
             try:
-                pieces = [c.audio_int16_array for c in engine.synthesize(sentence, config)]
+                with self._slots:
+                    pieces = [c.audio_int16_array for c in engine.synthesize(sentence, config)]
             except Exception as exc:  # onnxruntime / espeak errors: report, never crash
                 raise SynthesisFailed(
                     f"piper failed on {sentence[:40]!r}: {type(exc).__name__}: {exc}"
