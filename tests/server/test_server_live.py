@@ -135,3 +135,4 @@ def test_head_of_a_missing_chunk_does_not_synthesize(
     assert response.status_code == 200
     assert response.headers["x-cache"] == "MISS"
     assert provider.calls == []
+    assert store.read_manifest(doc) is None  # asking wrote nothing

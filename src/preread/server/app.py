@@ -55,7 +55,12 @@ def create_app(
     """The server for ``settings``; ``provider`` overrides the configured engine (tests)."""
     options = options or ServerOptions()
     state = ServerState(settings, options, provider)
-    state.jobs = JobManager(state.store, state.provider_for, workers=options.job_workers)
+    state.jobs = JobManager(
+        state.store,
+        state.provider_for,
+        workers=options.job_workers,
+        on_written=state.note_written,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

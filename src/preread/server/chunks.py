@@ -123,12 +123,15 @@ async def _live(
     page: int | None,
     block: int | None,
 ) -> Response:
+    head = request.method == "HEAD"
     target_index, voice = await anyio.to_thread.run_sync(
-        lambda: state.live_target(document_id, cached, index=index, page=page, block=block)
+        lambda: state.live_target(
+            document_id, cached, index=index, page=page, block=block, prepare=not head
+        )
     )
     headers = {"X-Cache": "MISS", "Cache-Control": "no-store"}
     media = content_type(voice.format)
-    if request.method == "HEAD":
+    if head:
         return Response(status_code=200, headers=headers, media_type=media)
     client = request.client.host if request.client else "-"
     state.limiter.check(client)

@@ -81,11 +81,13 @@ class JobManager:
         *,
         workers: int = 1,
         on_progress: Callable[[str], None] | None = None,
+        on_written: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.provider_for = provider_for
         self.workers = max(1, workers)
         self.on_progress = on_progress
+        self.on_written = on_written  # bytes a finished job wrote (for the cleaner)
         self.jobs_dir = store.home / "jobs"
         self._jobs: dict[str, Job] = {}  # latest job per document
         self._queue: asyncio.Queue[Job] | None = None
@@ -254,6 +256,8 @@ class JobManager:
             cancel=job.cancel,
         )
         job.progress = summary.progress.to_json()
+        if self.on_written is not None and summary.generated + summary.reused:
+            self.on_written(int(summary.progress.bytes))
         if summary.failures:
             job.error = summary.failures[0][1]
         return str(summary.state)

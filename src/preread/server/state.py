@@ -148,6 +148,7 @@ class ServerState:
         index: int | None,
         page: int | None,
         block: int | None,
+        prepare: bool = True,
     ) -> tuple[int, ResolvedVoice]:
         """The manifest index and voice to generate a missing chunk with.
 
@@ -174,9 +175,10 @@ class ServerState:
         if found is None:
             raise NotFound(_no_block(document_id, index, page, block))
         voice = provider.resolve(self.settings.voice)
-        from preread.preprocess import prepare_manifest
+        if prepare:  # not for a HEAD request: it only asks
+            from preread.preprocess import prepare_manifest
 
-        prepare_manifest(self.store, document, voice)
+            prepare_manifest(self.store, document, voice)
         return found.index, voice
 
     def chunk_path(self, document_id: str, entry: ChunkEntry) -> Path:
