@@ -215,3 +215,20 @@ def test_a_rewritten_manifest_is_seen_at_once(client: TestClient, store: Store) 
     second = client.get(url(doc.document_id, index=1))
     assert second.content == b"x" * 300
     assert second.headers["etag"] != first.headers["etag"]
+
+
+def test_a_manifest_file_name_cannot_leave_the_chunk_folder(
+    client: TestClient, store: Store, tmp_path: Path
+) -> None:
+    doc = write_synthetic(store, [100])
+    outside = store.doc_dir(doc.document_id) / "outside.bin"
+    outside.write_bytes(b"outside" * 20)
+
+    def change(manifest: object) -> None:
+        entry = manifest.chunks[0]  # type: ignore[attr-defined]
+        entry.file_name, entry.bytes = "../outside.bin", 140
+
+    store.update_manifest(doc.document_id, change)
+    response = client.get(url(doc.document_id, index=0))
+    assert response.status_code == 404
+    assert b"outside" not in response.content

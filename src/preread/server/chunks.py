@@ -54,7 +54,8 @@ async def chunk(request: Request) -> Response:
     cached = state.manifests.get(document_id)
     entry = cached.find(index=index, page=page, block=block) if cached else None
     if cached is not None and entry is not None and entry.status == "done":
-        opened = open_chunk(state.chunk_path(document_id, entry), entry.bytes)
+        path = cached.path_of(entry)
+        opened = open_chunk(path, entry.bytes) if path is not None else None
         if opened is not None:
             fd, size = opened
             state.metrics.cache_result("hit")

@@ -24,7 +24,7 @@ Segment = bytes | tuple[int, int]  # literal bytes, or (offset, length) in the f
 _nowait = hasattr(os, "preadv") and hasattr(os, "RWF_NOWAIT")
 
 
-def open_chunk(path: Path, expected_size: int | None) -> tuple[int, int] | None:
+def open_chunk(path: Path | str, expected_size: int | None) -> tuple[int, int] | None:
     """An open descriptor and size for a whole chunk file; None if missing or not whole.
 
     ``O_NOFOLLOW``: a chunk file is a hard link, never a symlink, so a symlink

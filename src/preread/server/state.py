@@ -21,7 +21,7 @@ from preread.errors import Conflict, NotFound
 from preread.manifest import ChunkEntry, Manifest
 from preread.model import Block
 from preread.server.live import LiveGenerator
-from preread.server.manifests import CachedManifest, ManifestCache
+from preread.server.manifests import CachedManifest, ManifestCache, safe_chunk_name
 from preread.server.metrics import Metrics
 from preread.server.ratelimit import RateLimiter
 from preread.settings import Settings
@@ -161,6 +161,8 @@ class ServerState:
             entry = cached.find(index=index, page=page, block=block)
             if entry is None:
                 raise NotFound(_no_block(document_id, index, page, block))
+            if not safe_chunk_name(entry.file_name):
+                raise NotFound(f"chunk {entry.index} has a bad file name in its manifest")
             voice = voice_of(cached.manifest)
             if voice.provider != provider.name:
                 raise Conflict(
@@ -188,6 +190,8 @@ class ServerState:
         """A stored chunk's bytes (never through a symlink); NotFound if not whole."""
         from preread.server.filebody import open_chunk, read_whole
 
+        if not safe_chunk_name(entry.file_name):
+            raise NotFound(f"chunk {entry.index} has a bad file name in its manifest")
         opened = open_chunk(self.chunk_path(document_id, entry), entry.bytes)
         if opened is None:
             raise NotFound(f"chunk {entry.index} of {document_id[:12]} is not a whole file")
