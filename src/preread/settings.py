@@ -74,6 +74,8 @@ class Settings:
     # Piper syntheses at once in this process (None: one per core, at most 8). Each adds
     # ≈ 250 MB of peak memory: a 512 MB VM wants 1.
     synth_workers: int | None = None
+    # Proxies whose X-Forwarded-For names the client ("*" behind Fly's proxy): else none.
+    trusted_proxies: str | None = None
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -135,6 +137,7 @@ class Settings:
             debug=bool(flags.get("debug", False)),
             fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
             synth_workers=_workers(pick("synth_workers", "PREREAD_SYNTH_WORKERS")),
+            trusted_proxies=pick("trusted_proxies", "PREREAD_TRUSTED_PROXIES"),
         )
 
     def with_voice(self, **changes: Any) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -27,10 +29,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(home: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def running_server(home: Path, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    env = {**os.environ, "PREREAD_PROVIDER": "fake", "PREREAD_API_TOKEN": "tok"}
+    env = {**os.environ, "PREREAD_PROVIDER": "fake", "PREREAD_API_TOKEN": "tok", **extra_env}
     process = subprocess.Popen(
         [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)],
         env=env,
@@ -49,7 +51,7 @@ def server(home: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"server did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
             time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
@@ -60,6 +62,34 @@ def server(home: Path) -> Iterator[str]:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.fixture
+def server(home: Path) -> Iterator[str]:
+    with running_server(home) as (base, _):
+        yield base
+
+
+def logged_clients(process: subprocess.Popen[bytes]) -> list[str]:
+    process.terminate()
+    out, _ = process.communicate(timeout=10)
+    return [
+        json.loads(line)["client"] for line in out.decode().splitlines() if line.startswith("{")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "expected"), [(None, "127.0.0.1"), ("127.0.0.1", "203.0.113.7")]
+)
+def test_client_address_behind_a_trusted_proxy(
+    home: Path, trusted: str | None, expected: str
+) -> None:
+    """Rate limits and logs see the real client only when the proxy is trusted."""
+    extra = {"PREREAD_TRUSTED_PROXIES": trusted} if trusted else {}
+    with running_server(home, **extra) as (base, process):
+        response = httpx.get(f"{base}/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+        assert response.status_code == 200
+        assert expected in logged_clients(process)
 
 
 def test_openai_sdk_gets_speech_from_the_real_server(server: str) -> None:

@@ -41,5 +41,8 @@ def register(app: typer.Typer) -> None:
             log_level="debug" if settings.debug else "warning",
             access_log=False,  # preread logs one JSON line per request itself
             server_header=False,
-            proxy_headers=False,
+            # Behind a reverse proxy (Fly's, nginx), the client is the proxy unless it is
+            # trusted to say who the client is: rate limits and logs need the real one.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
         )
