@@ -63,7 +63,14 @@ def test_piper_speed_is_the_length_scale() -> None:
     text = ["The keeper climbed the long stairs to light the lamp."]
     normal = provider.resolve(VoiceSettings())
     fast = provider.resolve(VoiceSettings(speed=2.0))
-    (slow_chunk,) = provider.synthesize(text, normal)
-    (fast_chunk,) = provider.synthesize(text, fast)
+    # Piper draws its durations at random (VITS noise), and the silence at a sentence's
+    # edges does not scale: 2x speed measured 0.60-0.66 of the duration, one pair at a
+    # time. Average three pairs, then check that it is clearly shorter but not cut.
+    slow = fast_total = 0.0
+    for _ in range(3):
+        (slow_chunk,) = provider.synthesize(text, normal)
+        (fast_chunk,) = provider.synthesize(text, fast)
+        slow += slow_chunk.duration
+        fast_total += fast_chunk.duration
     assert slow_chunk.sample_rate == 22050
-    assert 0.4 < fast_chunk.duration / slow_chunk.duration < 0.65
+    assert 0.5 < fast_total / slow < 0.72
