@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -35,7 +35,7 @@ from preread.lifecycle.scan import BlobGroup, StoreScan, scan_store
 from preread.store import Store
 
 GRACE_SECONDS = 600.0
-PURGE_WORKERS = 16  # parallel unlinks: freeing blocks is I/O-latency bound on many disks
+PURGE_WORKERS = 4  # parallel unlinks: freeing blocks is I/O-latency bound on many disks
 CLEANUP_LOCK_NAME = "cleanup.lock"
 ANOTHER_RUNNING = "another cleanup is running"
 _TITLE_RE = re.compile(rb'"title"\s*:\s*("(?:[^"\\]|\\.)*")')
@@ -137,9 +137,9 @@ class _Run:
     """One pass over the eviction order, real or simulated (dry run).
 
     Decisions are taken one item at a time, in LRU order, on the simulated size (exact
-    when nothing else writes meanwhile); a real run detaches each document at once and
-    hands the slow part (unlinking files, freeing blobs) to a thread pool. The size
-    reported at the end is what was really freed.
+    when nothing else writes meanwhile); a real run detaches each chosen document at once
+    (fast: a rename), then does the slow part (unlinking files, freeing blobs) in a thread
+    pool. The size reported at the end is what was really freed.
     """
 
     def __init__(
@@ -163,7 +163,7 @@ class _Run:
         self.fresh_after = now - grace_seconds
         self.expire_before = None if report.older_than is None else now - report.older_than
         self.stray_inodes = {s.path: s.inode for s in scan.strays}
-        self.pending: list[Future[Purged]] = []
+        self.tasks: list[Callable[[], Purged]] = []  # the slow part, run after detaching
 
     def wanted(self, item: Candidate) -> bool:
         over = self.total > self.report.max_bytes
@@ -171,8 +171,7 @@ class _Run:
         return over or expired
 
     def _submit(self, task: Callable[[], Purged]) -> None:
-        assert self.pool is not None
-        self.pending.append(self.pool.submit(task))
+        self.tasks.append(task)
 
     def document(self, item: Candidate) -> None:
         doc = self.scan.documents[item.name]
@@ -241,9 +240,9 @@ class _Run:
                 1 for g in self.scan.blobs.values() if g.audio and self._sim_gone(g)
             )
             return
+        assert self.pool is not None
         freed = 0
-        for future in self.pending:
-            purged = future.result()
+        for purged in self.pool.map(lambda task: task(), self.tasks):
             freed += purged.freed_bytes
             self.report.blobs_removed += purged.blobs_removed
         self.report.size_after = self.report.size_before - freed
