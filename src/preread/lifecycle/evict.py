@@ -77,10 +77,24 @@ def newest_change(directory: Path) -> float:
 
 
 class _Remover:
-    def __init__(self, blob_of_inode: dict[int, str] | None) -> None:
+    def __init__(
+        self, blob_of_inode: dict[int, str] | None, *, trust_dir_inodes: bool = False
+    ) -> None:
         self.blob_of_inode = blob_of_inode or {}
+        self.trust_dir_inodes = trust_dir_inodes
         self.freed = 0
         self.touched: set[str] = set()
+
+    def link(self, entry: os.DirEntry[str], dev: int) -> bool:
+        """A chunk name linked to a known blob: unlink it without a stat (it frees
+        nothing while the blob has its own name); False when it is not one."""
+        key = self.blob_of_inode.get((dev << 64) | entry.inode())
+        if key is None or not self.trust_dir_inodes or is_temp_name(entry.name):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+        self.touched.add(key)
+        return True
 
     def file(self, path: str) -> bool:
         """Unlink ``path``; False if it was not there (someone else removed it)."""
@@ -101,6 +115,7 @@ class _Remover:
         """Unlink every file under ``directory``, then the folders (never ``rmtree``: a
         folder a writer refilled meanwhile is left to that writer)."""
         try:
+            dev = os.stat(directory).st_dev
             with os.scandir(directory) as it:
                 entries = list(it)
         except (FileNotFoundError, NotADirectoryError):
@@ -108,7 +123,7 @@ class _Remover:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 self.tree(entry.path)
-            else:
+            elif not self.link(entry, dev):
                 self.file(entry.path)
         try:
             os.rmdir(directory)
@@ -122,6 +137,7 @@ def remove_blob(group: BlobGroup, *, fresh_after: float | None = None) -> Purged
 
     ``fresh_after``: keep it if it was written after that time (about to be linked).
     """
+    found: list[tuple[str, os.stat_result]] = []
     for path, _ in group.audio:
         try:
             st = os.lstat(path)
@@ -129,14 +145,24 @@ def remove_blob(group: BlobGroup, *, fresh_after: float | None = None) -> Purged
             continue
         if st.st_nlink > 1 or (fresh_after is not None and st.st_mtime >= fresh_after):
             return Purged()
-    remover = _Remover(None)
+        found.append((path, st))
     # audio first: without it the blob is a miss. Two purges may race for the same blob
     # (two evicted documents shared it): the one that unlinks the audio counts it.
-    removed = [remover.file(path) for path, _ in group.audio]
+    result = Purged()
+    for path, st in found:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        result.freed_bytes += disk_bytes(st)
+        result.blobs_removed = 1
+    remover = _Remover(None)
     for path, _ in group.others:
         remover.file(path)
-    counted = any(removed) if group.audio else remover.freed > 0
-    return Purged(remover.freed, int(counted))
+    result.freed_bytes += remover.freed
+    if not group.audio and remover.freed:
+        result.blobs_removed = 1  # a sidecar whose audio was already gone
+    return result
 
 
 def remove_stray(path: str, *, fresh_after: float) -> int:
@@ -153,7 +179,10 @@ def remove_stray(path: str, *, fresh_after: float) -> int:
 def purge(path: str, scan: StoreScan | None) -> Purged:
     """Delete a detached folder, then the blobs only it referenced (``scan`` maps chunk
     inodes to blobs; without it, those blobs are left for the next cleanup)."""
-    remover = _Remover(scan.blob_of_inode if scan else None)
+    remover = _Remover(
+        scan.blob_of_inode if scan else None,
+        trust_dir_inodes=scan is not None and scan.dir_inodes_ok,
+    )
     remover.file(os.path.join(path, MANIFEST_NAME))
     remover.tree(path)
     result = Purged(remover.freed)

@@ -79,7 +79,7 @@ class StoreScan:
     blob_of_inode: dict[int, str] = field(default_factory=dict)  # audio inode -> blob key
     strays: list[StrayFile] = field(default_factory=list)
     seconds: float = 0.0
-    _dir_inodes_ok: bool | None = None
+    dir_inodes_ok_: bool | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -98,15 +98,20 @@ class StoreScan:
         """A blob is referenced while any of its audio files has another name."""
         return any(self.nlinks[i] > 1 for _, i in group.audio)
 
+    @property
+    def dir_inodes_ok(self) -> bool:
+        """True when this scan found directory entries carry the real inode numbers."""
+        return self.dir_inodes_ok_ is True
+
     def trust_dir_inodes(self, entry: os.DirEntry[str], key: int) -> bool:
         """Do directory entries carry the real inode numbers here (overlay file systems
         may not)? Checked once per scan, on the first chunk file met."""
-        if self._dir_inodes_ok is None:
+        if self.dir_inodes_ok_ is None:
             try:
-                self._dir_inodes_ok = inode_key(entry.stat(follow_symlinks=False)) == key
+                self.dir_inodes_ok_ = inode_key(entry.stat(follow_symlinks=False)) == key
             except FileNotFoundError:
                 return False
-        return self._dir_inodes_ok
+        return self.dir_inodes_ok_
 
     def _add(self, st: os.stat_result) -> int:
         key = inode_key(st)
