@@ -11,6 +11,8 @@ $PREREAD_HOME/
     locks/{documentId}.job.lock                     held while a preprocess job writes the document
     locks/{documentId}.manifest.lock                held for each read-modify-write of the manifest
     access/{documentId}                             mtime = when the document was last used
+    jobs/{documentId}.json                          the server's unfinished jobs (preread.server.jobs)
+    trash/                                          folders cleanup renamed away, being deleted
 ```
 Ids reaching this module must already be validated (``preread.ids``); ``doc_dir``
 re-checks, so no caller can build a path from an unchecked string.
