@@ -126,6 +126,20 @@ class BlobStore:
         atomic_write(self.sidecar_path(key), json.dumps(info.to_json()).encode("utf-8"))
         return info
 
+    def claim(self, info: BlobInfo) -> bool:
+        """Mark a blob about to be reused as fresh, so a concurrent cleanup keeps it.
+
+        Cleanup re-checks a blob's mtime just before removing it and keeps whatever
+        was touched within its grace period (``preread.lifecycle``). False if the blob
+        is already gone.
+        """
+        try:
+            for path in (self.audio_path(info.key, info.format), self.sidecar_path(info.key)):
+                os.utime(path)
+        except FileNotFoundError:
+            return False
+        return True
+
     def link(self, info: BlobInfo, target: Path) -> None:
         """Make ``target`` (a document's chunk file) a hard link to the blob."""
         source = self.audio_path(info.key, info.format)

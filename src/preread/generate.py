@@ -145,8 +145,9 @@ class ChunkMaker:
 
     # -- phase 1 -----------------------------------------------------------------------
     def reusable(self, key: str, fmt: str) -> BlobInfo | None:
+        """A whole stored blob for ``key``, claimed (kept by cleanup) until it is linked."""
         info = self.blobs.read(key, fmt)
-        if info is not None and self.blobs.verify(info):
+        if info is not None and self.blobs.claim(info) and self.blobs.verify(info):
             return info
         return None
 

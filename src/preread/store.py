@@ -11,7 +11,7 @@ $PREREAD_HOME/
     locks/{documentId}.job.lock                     held while a preprocess job writes the document
     locks/{documentId}.manifest.lock                held for each read-modify-write of the manifest
     access/{documentId}                             mtime = when the document was last used
-    jobs/{documentId}.json                          the server's unfinished jobs (preread.server.jobs)
+    jobs/{documentId}.json                          the server's unfinished jobs (server/jobs.py)
     trash/                                          folders cleanup renamed away, being deleted
 ```
 Ids reaching this module must already be validated (``preread.ids``); ``doc_dir``

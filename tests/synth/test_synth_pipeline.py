@@ -17,6 +17,7 @@ from preread.blobs import sha256_file
 from preread.errors import BadRange, BadSettings, Conflict
 from preread.fsutil import atomic_link
 from preread.generate import ChunkMaker
+from preread.lifecycle import run_cleanup
 from preread.manifest import Manifest
 from preread.model import DocumentText
 from preread.preprocess import Progress, document_status, prepare_manifest, run_preprocess
@@ -275,3 +276,31 @@ def test_chunks_and_manifest_are_readable_by_others(store: Store, make_doc: Make
     run_preprocess(store, FakeProvider(), doc, TONE)
     paths = [store.manifest_path(doc.document_id), *store.chunks_dir(doc.document_id).iterdir()]
     assert all(p.stat().st_mode & 0o777 == 0o644 for p in paths)
+
+
+def test_a_blob_chosen_for_reuse_survives_a_cleanup_until_linked(
+    store: Store, make_doc: MakeDoc
+) -> None:
+    """Reuse marks the blob fresh, so a concurrent cleanup keeps it (grace period)."""
+    provider = FakeProvider()
+    doc = make_doc(PAGES)
+    run_preprocess(store, provider, doc, TONE)
+    run_preprocess(store, provider, doc, VoiceSettings(provider="fake", voice="low"))
+    tone = provider.resolve(TONE)
+    maker = ChunkMaker(store, provider)
+    unreferenced = [path for path in store.blobs_dir.rglob("*.mp3") if path.stat().st_nlink == 1]
+    assert len(unreferenced) == 4  # the "tone" audio, kept for switching back
+    day_ago = time.time() - 86400
+    for path in unreferenced:
+        for part in (path, path.with_suffix(".json")):  # the audio and its sidecar
+            os.utime(part, (day_ago, day_ago))
+    entry = store.require_manifest(doc.document_id).chunks[0]
+    prepared = maker.synthesize(entry, tone)  # picks the stored blob, not the provider
+    assert prepared.blob is not None
+    chosen = maker.blobs.audio_path(prepared.blob.key, "mp3")
+
+    report = run_cleanup(store, max_bytes=1, pin_minutes=0)
+
+    assert report.blobs_removed == 3  # the other old, unreferenced blobs went
+    assert chosen.exists()
+    maker.store_chunk(doc.document_id, prepared, tone)  # and it can still be linked
