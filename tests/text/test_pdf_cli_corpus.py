@@ -104,3 +104,20 @@ def test_blocks_by_stored_document_id(
     assert [b["text"] for b in data] == [b.text for b in document.blocks]
     assert main(["blocks", "0123456789abcdef", "--home", str(home)]) == 2
     assert "no document" in capsys.readouterr().err
+
+
+def test_repeated_body_text_is_not_taken_for_running_lines(corpus: Path) -> None:
+    # pdflatex-4-pages.pdf is blind text repeated: the same body lines fall near the
+    # edges of several pages. Every word must be spoken; only the page numbers go.
+    from pypdf import PdfReader
+
+    pdf = corpus / "pdflatex-4-pages.pdf"
+    if not pdf.exists():
+        pytest.skip("no pdflatex-4-pages.pdf")
+    expected: list[str] = []
+    for number, page in enumerate(PdfReader(pdf).pages, start=1):
+        lines = page.extract_text().splitlines()
+        assert lines[-1].strip() == str(number)  # the page number, alone on the last line
+        expected.extend(" ".join(lines[:-1]).split())
+    spoken = " ".join(b.text for b in read_document(pdf).blocks).split()
+    assert spoken == expected

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from preread.errors import BadInput
 from preread.pdf import format_pages, parse_pages
-from preread.pdf.edges import is_page_number, running_key, strip_edges, strip_page
+from preread.pdf.edges import edge_keys, is_page_number, running_key, strip_edges, strip_page
 from preread.pdf.extract import PageText, clean_text, iter_pages
 from preread.pdf.hyphenation import Evidence, is_word, join_broken, keep_hyphen
 from preread.pdf.paragraphs import Paragraph, build_paragraphs
@@ -87,13 +87,35 @@ def test_running_key_normalizes_digits() -> None:
 
 def test_strip_page_removes_only_edge_lines_seen_elsewhere() -> None:
     lines = ["Chapter 3 — 41", "Body text starts here.", "Chapter 3 — 41", "More body.", "41"]
-    others = [frozenset({running_key("Chapter 3 — 42")})]
+    others = [edge_keys(["Chapter 3 — 42", "Other body text.", "42"])]
     assert strip_page(lines, others) == lines[1:4]
 
 
 def test_a_line_appearing_once_is_never_removed() -> None:
     lines = ["A Title Only Here", "Body text.", "A closing line"]
-    assert strip_page(lines, [frozenset({"something else"})]) == lines
+    assert strip_page(lines, [edge_keys(["something else"])]) == lines
+
+
+def test_a_body_line_recurring_near_an_edge_elsewhere_is_kept() -> None:
+    # Repeated text (a refrain, blind text) puts the same body line at the top of one
+    # page and third from the top (or at the bottom) of another: not a running line.
+    refrain = "you information about the selected font, how the letters are written"
+    page = [refrain, "of the look. This text should contain all letters.", "3"]
+    previous = ["information. Really? Is there no information?", "some nonsense", refrain]
+    assert strip_page(page, [edge_keys(previous)]) == page[:2]
+    # ... and "Definition 17" at a foot does not make "Definition 20" at a head running
+    head = ["21 WEGE UND KNOTEN", "Definition 20", "Eine geschlossene Jordankurve."]
+    foot = ["18 WEGE UND KNOTEN", "Body of the page.", "Definition 17", "Sei X ein Raum."]
+    assert strip_page(head, [edge_keys(foot)]) == head[1:]
+
+
+def test_a_running_line_at_a_shifted_place_needs_two_pages() -> None:
+    # The same line at the same edge but one line further in (an extra line above it):
+    # running when two other pages have it, not on the word of one.
+    page = ["Journal of Things, vol. 3", "Body line one.", "Body line two."]
+    shifted = ["Special issue", "Journal of Things, vol. 3", "Other body."]
+    assert strip_page(page, [edge_keys(shifted)]) == page
+    assert strip_page(page, [edge_keys(shifted), edge_keys(shifted)]) == page[1:]
 
 
 def test_strip_edges_stream_compares_within_the_window() -> None:

@@ -5,8 +5,11 @@ A line near the top or bottom of a page is removed when
 * it is a bare page number or page label (``12``, ``- 12 -``, ``Page 12 of 80``,
   ``12 / 80``, ``xii``, or the page's own label), or
 * the same line, compared with digits normalized (``Chapter 3 — 41`` matches
-  ``Chapter 3 — 42``), sits near the edge of at least one other page within
-  ``WINDOW`` pages.
+  ``Chapter 3 — 42``), runs on other pages within ``WINDOW`` pages: at the same place
+  (same edge, same line counted from it, page numbers not counted) on at least one,
+  or anywhere among their edge lines on at least two. A body line that happens to
+  recur near another page's edge (a repeated sentence, ``Definition 17`` at the foot
+  of one page and ``Definition 20`` at the head of a later one) is not a running line.
 
 Lines are removed from each edge inwards and the scan stops at the first line that is
 neither, so a line in the body is never touched, and a line that appears once is never
@@ -59,23 +62,33 @@ def is_page_number(line: str, label: str | None = None) -> bool:
     return True
 
 
-def _edge_lines(lines: Sequence[str]) -> list[str]:
-    content = [line for line in lines if line]
-    if len(content) <= 2 * EDGE_LINES:
-        return content
-    return content[:EDGE_LINES] + content[-EDGE_LINES:]
+EdgeKey = tuple[bool, int, str]
+"""(at the top?, line counted from that edge, ``running_key``) of a candidate line."""
 
 
-def edge_keys(lines: Sequence[str]) -> frozenset[str]:
+def _edge_positions(lines: Sequence[str]) -> list[tuple[int, EdgeKey]]:
+    """(index in ``lines``, its EdgeKey) for the candidate lines at each edge.
+
+    Lines are counted from each edge over the non-empty lines that are not bare page
+    numbers, so a page whose number sits on its own line lines up with one where it
+    does not.
+    """
+    content = [i for i, line in enumerate(lines) if line and not is_page_number(line)]
+    top = content[:EDGE_LINES]
+    bottom = content[::-1][:EDGE_LINES]
+    return [(i, (True, n, running_key(lines[i]))) for n, i in enumerate(top)] + [
+        (i, (False, n, running_key(lines[i]))) for n, i in enumerate(bottom)
+    ]
+
+
+def edge_keys(lines: Sequence[str]) -> frozenset[EdgeKey]:
     """The keys of a page's candidate lines, for comparing with other pages."""
-    return frozenset(
-        running_key(line) for line in _edge_lines(lines) if len(line) <= MAX_RUNNING_LEN
-    )
+    return frozenset(key for i, key in _edge_positions(lines) if len(lines[i]) <= MAX_RUNNING_LEN)
 
 
 def strip_page(
     lines: Sequence[str],
-    others: Iterable[frozenset[str]],
+    others: Iterable[frozenset[EdgeKey]],
     label: str | None = None,
     protected: Collection[str] = (),
 ) -> list[str]:
@@ -85,31 +98,40 @@ def strip_page(
     ``protected`` are casefolded lines to keep even so (the outline's headings that
     point at this page: a chapter's title heads its first page and runs on the others).
     """
-    seen: set[str] = set()
+    placed: set[EdgeKey] = set()
+    pages_with: dict[tuple[bool, str], int] = {}
     for keys in others:
-        seen.update(keys)
+        placed.update(keys)
+        for edge_text in {(top, text) for top, _, text in keys}:
+            pages_with[edge_text] = pages_with.get(edge_text, 0) + 1
+    positions = _edge_positions(lines)
+    at_edge = {top: {i: key for i, key in positions if key[0] is top} for top in (True, False)}
 
-    def removable(line: str) -> bool:
+    def removable(index: int, top: bool) -> bool:
+        line = lines[index]
         if is_page_number(line, label):
             return True
-        if len(line) > MAX_RUNNING_LEN or running_key(line) not in seen:
+        key = at_edge[top].get(index)
+        if key is None or len(line) > MAX_RUNNING_LEN:
+            return False
+        if key not in placed and pages_with.get((key[0], key[2]), 0) < 2:
             return False
         return " ".join(line.casefold().split()) not in protected
 
-    out = list(lines)
-    for from_top in (True, False):
+    keep = [True] * len(lines)
+    for top, order in ((True, range(len(lines))), (False, range(len(lines) - 1, -1, -1))):
         checked = 0
-        while out and checked < EDGE_LINES:
-            index = 0 if from_top else len(out) - 1
-            line = out[index]
-            if not line:
-                out.pop(index)
-                continue
-            if not removable(line):
+        for index in order:
+            if checked >= EDGE_LINES:
                 break
-            out.pop(index)
+            if not keep[index] or not lines[index]:
+                keep[index] = False
+                continue
+            if not removable(index, top):
+                break
+            keep[index] = False
             checked += 1
-    return out
+    return [line for line, kept in zip(lines, keep, strict=True) if kept]
 
 
 def strip_edges(
@@ -124,7 +146,7 @@ def strip_edges(
     number is within ``window`` of theirs (gaps in the numbering are allowed).
     ``headings`` maps a page to the casefolded outline titles pointing at it (kept).
     """
-    buffer: list[tuple[int, Sequence[str], frozenset[str]]] = []
+    buffer: list[tuple[int, Sequence[str], frozenset[EdgeKey]]] = []
     done = 0  # index in buffer of the next page to emit
 
     def emit(position: int) -> tuple[int, list[str]]:
