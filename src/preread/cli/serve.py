@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
         app = create_app(settings)
         console_err.print(
             f"preread: serving {settings.home} on http://{settings.host}:{settings.port}"
-            + (" (API token required for POST/DELETE)" if settings.api_token else "")
+            + (" (API token required for POST/DELETE)" if settings.api_token else ""),
+            soft_wrap=True,  # one line, however narrow the terminal or log
         )
         uvicorn.run(
             app,

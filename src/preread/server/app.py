@@ -1,10 +1,10 @@
 """The app factory: ``create_app(settings)`` builds the Starlette app from a list of routes.
 
 Middleware, outermost first: the access log (one JSON line per request, request
-counters), CORS (when origins are configured), bearer auth (when a token is
-set). Errors become JSON in one place (``preread.server.errors``). The lifespan
-starts the job workers (resuming saved jobs) and the background cleaner, and
-stops them.
+counters), CORS (when origins are configured; ``preread.server.cors``), bearer
+auth (when a token is set). Errors become JSON in one place
+(``preread.server.errors``). The lifespan starts the job workers (resuming saved
+jobs) and the background cleaner, and stops them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from preread.server import chunks, documents, openai_compat, ops, preprocess_api
 from preread.server.access_log import AccessLogMiddleware
 from preread.server.auth import BearerAuthMiddleware
+from preread.server.cors import cors_middleware
 from preread.server.errors import EXCEPTION_HANDLERS
 from preread.server.jobs import JobManager
 from preread.server.state import ServerOptions, ServerState
@@ -42,8 +42,6 @@ ROUTES = [
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/metrics", ops.metrics, methods=["GET"]),
 ]
-
-EXPOSED_HEADERS = ["Content-Range", "Content-Length", "Accept-Ranges", "ETag", "X-Cache"]
 
 
 def create_app(
@@ -83,22 +81,7 @@ def create_app(
         Middleware(AccessLogMiddleware, metrics=state.metrics, enabled=options.access_log)
     ]
     if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "HEAD", "POST", "DELETE", "OPTIONS"],
-                allow_headers=[
-                    "Authorization",
-                    "Content-Type",
-                    "Range",
-                    "If-None-Match",
-                    "If-Range",
-                ],
-                expose_headers=[*EXPOSED_HEADERS, "X-Request-ID"],
-                max_age=600,
-            )
-        )
+        middleware.append(cors_middleware(settings.cors_origins))
     if settings.api_token:
         middleware.append(Middleware(BearerAuthMiddleware, token=settings.api_token))
     app = Starlette(

@@ -87,6 +87,7 @@ def _from_disk(
             ranges = parse_range(request.headers.get("range"), size)
         except Unsatisfiable:
             os.close(fd)
+            del headers["Cache-Control"]  # an error is not the immutable chunk: never cached
             return json_error(
                 416,
                 "range_not_satisfiable",
@@ -132,8 +133,10 @@ async def _live(
     )
     headers = {"X-Cache": "MISS", "Cache-Control": "no-store"}
     media = content_type(voice.format)
-    if head:
-        return Response(status_code=200, headers=headers, media_type=media)
+    if head:  # the length is not known before the audio is made: no Content-Length
+        response = Response(status_code=200, headers=headers, media_type=media)
+        response.raw_headers = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+        return response
     client = request.client.host if request.client else "-"
     state.limiter.check(client)
     state.note_use(document_id)

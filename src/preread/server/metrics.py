@@ -42,7 +42,8 @@ class Histogram:
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """A label value escaped per the text format: backslash, double quote, line feed."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Metrics:
@@ -86,7 +87,7 @@ class Metrics:
             ]
             for (route, method, status), n in sorted(self.requests.items()):
                 lines.append(
-                    f'preread_requests_total{{route="{_label(route)}",method="{method}",'
+                    f'preread_requests_total{{route="{_label(route)}",method="{_label(method)}",'
                     f'status="{status}"}} {n}'
                 )
             lines += [

@@ -4,8 +4,9 @@ Answered from the same content-addressed store as chunks: the key is
 ``blob_key(input, voice)``, so the same text with the same settings (from a
 chunk, a preprocess job or an earlier request) is served from disk without
 synthesis. OpenAI's model and voice names are accepted as aliases for the
-configured provider's defaults, so OpenAI-TTS clients work by changing only
-their base URL.
+configured provider's defaults, and ``instructions`` are ignored by providers
+other than OpenAI (OpenReader sends them with ``gpt-4o-mini-tts``), so
+OpenAI-TTS clients work by changing only their base URL.
 """
 
 from __future__ import annotations
@@ -50,13 +51,16 @@ def _resolve(state: ServerState, data: dict[str, Any]) -> tuple[Provider, Resolv
     if voice in OPENAI_VOICES and provider.name != "openai":
         voice = None
     speed = data.get("speed")
+    instructions = optional_str(data, "instructions", 2000)
+    if provider.name != "openai":  # a local voice cannot follow them: ignored, like "alloy"
+        instructions = None
     settings = VoiceSettings(
         provider=provider.name,
         model=model or state.settings.voice.model,
         voice=voice or state.settings.voice.voice,
         speed=state.settings.voice.speed if speed is None else float_value(speed, "speed"),
         format=fmt,
-        instructions=optional_str(data, "instructions", 2000),
+        instructions=instructions,
     )
     settings.validate()
     return provider, provider.resolve(settings), text

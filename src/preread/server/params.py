@@ -7,6 +7,7 @@ one is ``BadInput`` (400) or ``PayloadTooLarge`` (413), never a 500.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from preread.store import Store
 
 MAX_PAGE = 100_000
 MAX_INDEX = 10_000_000
+_INTEGER = re.compile(r"-?[0-9]{1,12}")  # ASCII only: str.isdigit() also takes "²", "١"
 
 
 def int_value(value: object, name: str, low: int, high: int) -> int:
@@ -24,7 +26,7 @@ def int_value(value: object, name: str, low: int, high: int) -> int:
         raise BadInput(f"bad {name}: expected an integer")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 12:
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         number = int(value)
     else:
         raise BadInput(f"bad {name} {str(value)[:40]!r}: expected an integer")
@@ -70,9 +72,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) anything over ``limit`` bytes, early if declared."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not re.fullmatch(r"[0-9]{1,20}", declared.strip()):
             raise BadInput("bad Content-Length")
-        if int(declared) > limit:
+        if int(declared.strip()) > limit:
             raise PayloadTooLarge(f"request body of {declared} bytes is over the {limit} limit")
     pieces: list[bytes] = []
     size = 0

@@ -102,7 +102,12 @@ async def start(request: Request) -> Response:
         )
         return len(blocks), complete
 
-    total, complete = await anyio.to_thread.run_sync(check)
+    try:
+        total, complete = await anyio.to_thread.run_sync(check)
+    except BadInput as exc:  # the page parser speaks of the CLI's --pages
+        if "bad --pages" not in exc.message:
+            raise
+        raise BadInput(exc.message.replace("bad --pages", "bad pages", 1)) from None
     if complete:
         return JSONResponse(
             {"jobId": None, "documentId": doc, "total": total, "state": "complete"}, 200

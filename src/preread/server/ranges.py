@@ -6,9 +6,11 @@ bytes; ``etag_matches`` answers ``If-None-Match`` / ``If-Range``. No I/O here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_RANGES = 16  # more parts than this: the Range header is ignored (RFC 9110 §14.2 allows it)
+_DIGITS = re.compile(r"[0-9]{1,30}")  # ASCII only: str.isdigit() also takes "²" (latin-1 0xB2)
 
 
 class Unsatisfiable(Exception):
@@ -48,7 +50,7 @@ def parse_range(header: str | None, size: int) -> list[ByteRange] | None:
     for part in parts:
         first, dash, last = part.partition("-")
         first, last = first.strip(), last.strip()
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
+        if not dash or any(x and not _DIGITS.fullmatch(x) for x in (first, last)):
             return None
         if not first and not last:
             return None
