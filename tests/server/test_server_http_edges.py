@@ -145,3 +145,21 @@ def test_metrics_are_valid_text_format_with_escaped_labels() -> None:
             assert _SAMPLE.match(line), line
             name = line.split("{")[0].split(" ")[0]
             assert name in typed or re.sub(r"_(bucket|sum|count)$", "", name) in typed, line
+
+
+def test_event_source_reconnecting_after_the_end_is_told_to_stop(
+    client: TestClient, store: Store
+) -> None:
+    doc = register_document(store)
+    assert client.post("/api/tts/preprocess", json={"documentId": doc}).status_code == 202
+    with client.stream("GET", f"/api/tts/preprocess/events?documentId={doc}") as response:
+        lines = list(response.iter_lines())
+    end = lines.index("event: end")
+    assert lines[end + 1].startswith("id: ")  # an EventSource keeps it as its last event id
+    last_id = lines[end + 1][4:]
+    again = client.get(
+        f"/api/tts/preprocess/events?documentId={doc}", headers={"Last-Event-ID": last_id}
+    )
+    assert again.status_code == 204  # EventSource's signal to stop reconnecting
+    fresh = client.get(f"/api/tts/preprocess/events?documentId={doc}")
+    assert fresh.status_code == 200 and "event: end" in fresh.text

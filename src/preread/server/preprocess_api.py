@@ -142,9 +142,25 @@ async def status(request: Request) -> Response:
     return JSONResponse(await anyio.to_thread.run_sync(status_object, state, doc, voice))
 
 
+def _end_id(state: ServerState, doc: str) -> str:
+    job: Job | None = state.jobs.job(doc)
+    return f"end-{job.id if job is not None else 'none'}"
+
+
 async def events(request: Request) -> Response:
+    """Named events ``status`` (while the job runs) and ``end`` (once, then the stream closes).
+
+    The ``end`` event carries an ``id``. A browser's ``EventSource`` reconnects by
+    itself when a stream closes, sending that id as ``Last-Event-ID``: when nothing
+    happened since, the answer is 204, which tells it to stop for good.
+    """
     state = state_of(request)
     doc = document_id_param(request, state.store)
+    job: Job | None = state.jobs.job(doc)
+    last_seen = request.headers.get("last-event-id")
+    ended = job is None or not job.active
+    if ended and last_seen is not None and last_seen == _end_id(state, doc):
+        return Response(status_code=204)
 
     async def stream() -> AsyncIterator[bytes]:
         async for _ in state.jobs.watch(doc):
@@ -152,7 +168,8 @@ async def events(request: Request) -> Response:
             yield f"event: status\ndata: {json.dumps(body)}\n\n".encode()
             await asyncio.sleep(EVENT_MIN_INTERVAL)  # at most a few events a second
         body = await anyio.to_thread.run_sync(status_object, state, doc, None)
-        yield f"event: end\ndata: {json.dumps(body)}\n\n".encode()
+        end_id = _end_id(state, doc)
+        yield f"event: end\nid: {end_id}\ndata: {json.dumps(body)}\n\n".encode()
 
     return StreamingResponse(
         stream(),
