@@ -163,3 +163,20 @@ def test_event_source_reconnecting_after_the_end_is_told_to_stop(
     assert again.status_code == 204  # EventSource's signal to stop reconnecting
     fresh = client.get(f"/api/tts/preprocess/events?documentId={doc}")
     assert fresh.status_code == 200 and "event: end" in fresh.text
+
+
+def test_a_quiet_job_still_sends_events(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy (Fly's, nginx) drops a stream that sends nothing for a minute or so.
+    monkeypatch.setattr("preread.server.jobs.HEARTBEAT", 0.05)
+    monkeypatch.setattr("preread.server.preprocess_api.EVENT_MIN_INTERVAL", 0.0)
+    doc = register_document(store, texts=["One slow sentence only."])
+    app = create_app(settings, provider=FakeProvider(delay=1.0), options=quiet_options())
+    with TestClient(app) as client:
+        assert client.post("/api/tts/preprocess", json={"documentId": doc}).status_code == 202
+        with client.stream("GET", f"/api/tts/preprocess/events?documentId={doc}") as response:
+            lines = list(response.iter_lines())
+    statuses = [line for line in lines if line == "event: status"]
+    assert len(statuses) >= 5, lines  # heartbeats while the one sentence takes a second
+    assert "event: end" in lines

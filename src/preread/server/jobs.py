@@ -31,6 +31,7 @@ from preread.store import Store
 from preread.tts.base import Provider
 
 ACTIVE = ("queued", "running")
+HEARTBEAT = 15.0  # watch() yields an unchanged job again after this long (keeps SSE alive)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,11 @@ class JobManager:
             self.on_progress(job.spec.document_id)
 
     async def watch(self, document_id: str) -> AsyncIterator[Job | None]:
-        """Yield the document's job each time it changes, until it is no longer active."""
+        """Yield the document's job each time it changes, until it is no longer active.
+
+        An active job that does not change for ``HEARTBEAT`` seconds is yielded again,
+        so an event stream sends something before a proxy drops it as idle.
+        """
         assert self._changed is not None
         seen = -1
         while True:
@@ -206,8 +211,10 @@ class JobManager:
                 return
             if job.version != seen or self._changed is not changed:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), 15.0)
+            try:
+                await asyncio.wait_for(changed.wait(), HEARTBEAT)
+            except TimeoutError:
+                seen = -2  # nothing changed for a while: yield it again
 
     # -- the work ---------------------------------------------------------------------------
     async def _worker(self) -> None:
