@@ -51,6 +51,16 @@ for module in (blocks, audio, cleanup, serve):
     module.register(app)
 
 
+def _usage_message(exc: typer.TyperException) -> str:
+    """Typer's usage error as one line (Typer prints a usage block and a hint)."""
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    hint = f" (see '{path} --help')" if path else ""
+    return " ".join(str(message).split()) + hint
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
@@ -63,12 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         console_err.print("preread: interrupted")
         return 130
-    except typer.TyperException as exc:  # usage errors: bad option, bad value
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            print(f"preread: error: {exc}", file=sys.stderr)
+    except typer.TyperException as exc:  # bad option, bad value, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``preread``: the help
+            getattr(exc, "show", lambda: None)()
+            return 2
+        if debug:
+            traceback.print_exc()
+        print(f"preread: error: {_usage_message(exc)}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
     except PrereadError as exc:
         if debug:

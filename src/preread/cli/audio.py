@@ -30,9 +30,10 @@ from preread.cli.common import (
     QuietOption,
     console_err,
     load_settings,
+    path_or_id,
 )
-from preread.errors import BadInput, Conflict, NotFound
-from preread.ids import check_id_or_prefix, document_id_of_file
+from preread.errors import Conflict, NotFound
+from preread.ids import document_id_of_file
 from preread.model import DocumentText
 from preread.preprocess import Progress as JobProgress
 from preread.preprocess import Summary, document_status, run_preprocess, state_of
@@ -79,14 +80,10 @@ def minutes(seconds: float) -> str:
 
 def resolve_doc(store: Store, doc: str) -> tuple[str, Path | None]:
     """(documentId, PDF path or None) for a path or an id prefix."""
-    path = Path(doc).expanduser()
-    if path.is_file():
-        return document_id_of_file(path), path
-    try:
-        check_id_or_prefix(doc)
-    except BadInput:
-        raise NotFound(f"no such file: {doc}") from None
-    return store.resolve(doc), None
+    found = path_or_id(doc)
+    if isinstance(found, Path):
+        return document_id_of_file(found), found
+    return store.resolve(found), None
 
 
 class ProgressBar:

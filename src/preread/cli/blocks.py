@@ -17,9 +17,9 @@ from preread.cli.common import (
     console,
     console_err,
     load_settings,
+    path_or_id,
 )
-from preread.errors import BadInput, NotFound
-from preread.ids import check_id_or_prefix
+from preread.errors import NotFound
 from preread.model import DocumentText
 from preread.pdf import read_document
 from preread.store import Store
@@ -68,15 +68,11 @@ def _table(document: DocumentText) -> Table:
 
 def _source(doc: str, home: Path | None) -> tuple[Path, str | None]:
     """The PDF to read for ``doc``: a path, else a stored document's PDF by id prefix."""
-    path = Path(doc).expanduser()
-    if path.exists():
-        return path, None
-    try:
-        check_id_or_prefix(doc)
-    except BadInput:
-        raise NotFound(f"no such file: {doc}") from None
+    found = path_or_id(doc)
+    if isinstance(found, Path):
+        return found, None
     store = Store(load_settings(home).home)
-    document_id = store.resolve(doc)
+    document_id = store.resolve(found)
     source = store.source_path(document_id)
     if not source.is_file():
         raise NotFound(f"document {document_id[:12]} has no stored PDF; give the file's path")

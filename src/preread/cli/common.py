@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from preread.errors import BadInput, NotFound
+from preread.ids import MIN_PREFIX, check_id_or_prefix
 from preread.settings import Settings
 
 console = Console(highlight=False)
@@ -40,3 +42,28 @@ def load_settings(home: Path | None, debug: bool = False, **flags: Any) -> Setti
     home = home or root_flags.get("home")
     debug = debug or bool(root_flags.get("debug"))
     return Settings.load(home=str(home) if home else None, debug=debug, **flags)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def path_or_id(doc: str) -> Path | str:
+    """``DOC`` as an existing file's path, else as a documentId (prefix) to resolve.
+
+    A directory is ``BadInput``; something that is neither a file nor an id prefix of
+    at least 8 hex characters is ``NotFound``, saying why it is not an id either.
+    """
+    path = Path(doc).expanduser()
+    if path.is_file():
+        return path
+    if path.exists():
+        raise BadInput(f"not a file: {doc}")
+    try:
+        return check_id_or_prefix(doc)
+    except BadInput:
+        if doc and set(doc) <= _HEX:
+            raise NotFound(
+                f"no such file: {doc} (a documentId prefix needs at least {MIN_PREFIX} "
+                "hex characters)"
+            ) from None
+        raise NotFound(f"no such file: {doc}") from None

@@ -1,0 +1,57 @@
+"""Every CLI error is one line on stderr with the contract's exit code, usage errors too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from preread.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "sample.pdf"
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("preread: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and "Usage:" not in err
+    return code, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nosuchcmd"], "No such command 'nosuchcmd'"),
+        (["preprocess"], "Missing argument 'DOC'"),
+        (["list", "--bogus"], "No such option: --bogus (see 'preread list --help')"),
+        (["preprocess", "x.pdf", "--speed", "abc"], "Invalid value for '--speed'"),
+        (["serve", "--port", "0"], "Invalid value for '--port'"),
+        (["cleanup", "--max-size"], "'--max-size' requires an argument"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, err = one_line_error(capsys, *args)
+    assert code == 2 and message in err
+
+
+def test_bare_preread_still_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "Commands:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["blocks", "preprocess", "status", "delete"])
+def test_doc_that_is_a_directory_or_a_short_prefix(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path, command: str
+) -> None:
+    extra = ["--provider", "fake"] if command == "preprocess" else []
+    code, err = one_line_error(capsys, command, str(tmp_path), "--home", str(home), *extra)
+    assert code == 2 and f"not a file: {tmp_path}" in err
+    code, err = one_line_error(capsys, command, "67c1aa3", "--home", str(home), *extra)
+    assert code == 2 and "needs at least 8 hex characters" in err
+    code, err = one_line_error(capsys, command, "nothere.pdf", "--home", str(home), *extra)
+    assert code == 2 and err == "preread: error: no such file: nothere.pdf\n"
