@@ -180,3 +180,10 @@ def test_a_quiet_job_still_sends_events(
     statuses = [line for line in lines if line == "event: status"]
     assert len(statuses) >= 5, lines  # heartbeats while the one sentence takes a second
     assert "event: end" in lines
+
+
+def test_refused_requests_are_counted_under_their_route(cors_client: TestClient) -> None:
+    with cors_client as client:
+        assert client.post("/api/documents", content=b"%PDF-").status_code == 401
+        metrics = client.get("/metrics").text
+    assert 'route="/api/documents",method="POST",status="401"} 1' in metrics

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from preread.errors import Unauthorized
@@ -27,6 +28,15 @@ def bearer_ok(header: bytes | None, token: bytes) -> bool:
     return hmac.compare_digest(value.strip(), token)
 
 
+def _name_route(scope: Scope) -> None:
+    """Record the route a refused request was for, as routing would (logs, metrics)."""
+    for route in getattr(scope.get("app"), "routes", ()):
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            scope["route"] = route
+            return
+
+
 class BearerAuthMiddleware:
     def __init__(self, app: ASGIApp, *, token: str) -> None:
         self.app = app
@@ -36,6 +46,7 @@ class BearerAuthMiddleware:
         if scope["type"] == "http" and scope.get("method") in GUARDED_METHODS:
             header = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), None)
             if not bearer_ok(header, self.token):
+                _name_route(scope)
                 reason = "missing" if header is None else "wrong"
                 response = error_response(
                     Unauthorized(f"{reason} API token: send Authorization: Bearer <token>")
