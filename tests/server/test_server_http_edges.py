@@ -187,3 +187,18 @@ def test_refused_requests_are_counted_under_their_route(cors_client: TestClient)
         assert client.post("/api/documents", content=b"%PDF-").status_code == 401
         metrics = client.get("/metrics").text
     assert 'route="/api/documents",method="POST",status="401"} 1' in metrics
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/tts/preprocess", b"[" * 100_000),
+        ("/v1/audio/speech", b'{"input": ' + b"[" * 100_000 + b"}"),
+        ("/v1/audio/speech", b'{"input": "\\ud800 alone"}'),
+        ("/api/tts/preprocess", b'{"documentId": "\\udfff"}'),
+    ],
+)
+def test_deep_or_unencodable_json_is_400(client: TestClient, path: str, body: bytes) -> None:
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"

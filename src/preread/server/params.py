@@ -94,8 +94,16 @@ async def json_body(request: Request, limit: int = 1 << 20) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadInput("request body is not valid JSON") from None
+    except RecursionError:
+        raise BadInput("request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadInput("request body must be a JSON object")
+    try:  # "\ud800" is valid JSON but no text: it cannot be encoded, hashed or spoken
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput("request body has a lone surrogate escape (\\ud800-\\udfff)") from None
+    except RecursionError:
+        raise BadInput("request body is nested too deeply") from None
     return data
 
 
