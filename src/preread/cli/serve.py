@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
 
 from preread.cli.common import DebugOption, HomeOption, console_err, load_settings
+from preread.errors import BadInput, PrereadError
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Fail with one clear line (not uvicorn's log and exit 3) when ``host:port`` is unusable.
+
+    Binds and closes a probe socket the way uvicorn will bind its own
+    (``SO_REUSEADDR``): a port another process listens on, a name that does not
+    resolve, an address this machine does not have or a port needing privileges.
+    """
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn picks it
+        infos = socket.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BadInput(f"cannot listen on {host!r}: {getattr(exc, 'strerror', exc)}") from None
+    _, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise PrereadError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +52,7 @@ def register(app: typer.Typer) -> None:
         from preread.server import create_app
 
         settings = load_settings(home, debug, host=host, port=port)
+        check_can_listen(settings.host, settings.port)
         app = create_app(settings)
         console_err.print(
             f"preread: serving {settings.home} on http://{settings.host}:{settings.port}"
