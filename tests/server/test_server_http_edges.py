@@ -202,3 +202,16 @@ def test_deep_or_unencodable_json_is_400(client: TestClient, path: str, body: by
     response = client.post(path, content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "bad_request"
+
+
+def test_a_block_outside_the_generated_pages_says_so(client: TestClient, store: Store) -> None:
+    doc = register_document(store)  # page 1: blocks 0, 1; page 2: block 0
+    started = client.post("/api/tts/preprocess", json={"documentId": doc, "pages": "1"})
+    assert started.status_code == 202
+    with client.stream("GET", f"/api/tts/preprocess/events?documentId={doc}") as response:
+        assert "event: end" in list(response.iter_lines())
+    outside = client.get(chunk(doc, "page=2&blockIndex=0"))
+    assert outside.status_code == 404
+    assert "outside the pages" in outside.json()["error"]["message"]
+    nowhere = client.get(chunk(doc, "page=2&blockIndex=5"))
+    assert "has no block at page 2 block 5" in nowhere.json()["error"]["message"]

@@ -160,7 +160,7 @@ class ServerState:
         if cached is not None:
             entry = cached.find(index=index, page=page, block=block)
             if entry is None:
-                raise NotFound(_no_block(document_id, index, page, block))
+                raise NotFound(self._not_in_manifest(document_id, index, page, block))
             if not safe_chunk_name(entry.file_name):
                 raise NotFound(f"chunk {entry.index} has a bad file name in its manifest")
             voice = voice_of(cached.manifest)
@@ -182,6 +182,20 @@ class ServerState:
 
             prepare_manifest(self.store, document, voice)
         return found.index, voice
+
+    def _not_in_manifest(
+        self, document_id: str, index: int | None, page: int | None, block: int | None
+    ) -> str:
+        """Why a block the manifest lacks is not found: not in the document, or not selected."""
+        document = self.store.read_registration(document_id) if page is not None else None
+        if document is not None and _find_block(
+            document.blocks, index=None, page=page, block=block
+        ):
+            return (
+                f"page {page} block {block} of {document_id[:12]} is outside the pages its"
+                " audio was made for: POST /api/tts/preprocess with those pages"
+            )
+        return _no_block(document_id, index, page, block)
 
     def chunk_path(self, document_id: str, entry: ChunkEntry) -> Path:
         return self.store.chunks_dir(document_id) / entry.file_name
