@@ -8,19 +8,20 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Column
 
 from preread.cli.blocks import PagesOption, PasswordOption
 from preread.cli.common import (
@@ -86,22 +87,43 @@ def resolve_doc(store: Store, doc: str) -> tuple[str, Path | None]:
     return store.resolve(found), None
 
 
-class ProgressBar:
-    """The rich progress bar of ``preprocess`` (chunks, audio minutes, ETA, RTF)."""
+def clock(seconds: float) -> str:
+    """``1:02`` under an hour, ``2:01:02`` above."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
-    def __init__(self, title: str) -> None:
+
+def progress_line(progress: JobProgress) -> str:
+    """What the bar says next to itself: chunks, audio, ETA, real-time factor, failures."""
+    eta = "--" if progress.eta is None else clock(progress.eta)
+    rtf = "--" if progress.real_time_factor is None else f"{progress.real_time_factor:.3f}"
+    failed = f"  {progress.failed} failed" if progress.failed else ""
+    return (
+        f"{progress.done + progress.failed}/{progress.total} chunks  "
+        f"{minutes(progress.duration)} audio  ETA {eta}  RTF {rtf}{failed}"
+    )
+
+
+class ProgressBar:
+    """The rich progress bar of ``preprocess`` (chunks, audio minutes, ETA, RTF).
+
+    The figures are one column that is never squeezed; the title and the bar share
+    what is left of the terminal's width (on 80 columns: a short title and bar).
+    """
+
+    def __init__(self, title: str, console: Console | None = None) -> None:
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("chunks"),
-            TextColumn("{task.fields[audio]} audio"),
-            TimeElapsedColumn(),
-            TextColumn("ETA {task.fields[eta]}"),
-            TextColumn("RTF {task.fields[rtf]}"),
-            TextColumn("{task.fields[failed]}"),
-            console=console_err,
+            TextColumn(
+                "[bold]{task.description}",
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
+            ),
+            BarColumn(bar_width=None, table_column=Column(ratio=2)),
+            TextColumn("{task.fields[line]}", table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True)),
+            console=console or console_err,
             transient=False,
+            expand=True,
         )
         self.title = title
         self.task: TaskID | None = None
@@ -114,19 +136,12 @@ class ProgressBar:
         self.bar.__exit__(None, None, None)
 
     def update(self, progress: JobProgress) -> None:
-        fields: dict[str, Any] = {
-            "audio": minutes(progress.duration),
-            "eta": "--"
-            if progress.eta is None
-            else time.strftime("%H:%M:%S", time.gmtime(progress.eta)),
-            "rtf": "--"
-            if progress.real_time_factor is None
-            else f"{progress.real_time_factor:.3f}",
-            "failed": f"[red]{progress.failed} failed" if progress.failed else "",
-        }
+        line = progress_line(progress)
         if self.task is None:
-            self.task = self.bar.add_task(self.title, total=progress.total, **fields)
-        self.bar.update(self.task, completed=progress.done + progress.failed, **fields)
+            self.task = self.bar.add_task(
+                escape(self.title), total=progress.total or None, line=line
+            )
+        self.bar.update(self.task, completed=progress.done + progress.failed, line=line)
 
 
 def _load_document(
@@ -214,7 +229,7 @@ def preprocess_command(
     previous = _stop_on_ctrl_c(cancel)
     try:
         if show:
-            with ProgressBar(title[:32]) as bar:
+            with ProgressBar(title) as bar:
                 summary = run_preprocess(
                     store, engine, document, settings.voice, source=source, pages=select,
                     force=force, wait=wait, on_progress=bar.update, cancel=cancel,
