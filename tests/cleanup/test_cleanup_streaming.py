@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 from synthstore import T0, SynthStore, content, doc_id
 
+from liveserver import running_server, stop
 from preread.lifecycle import run_cleanup
 from preread.model import Block, DocumentText
 from preread.store import Store
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_chunk_being_streamed_survives_its_eviction(store: Store) -> None:
@@ -34,36 +25,7 @@ def test_a_chunk_being_streamed_survives_its_eviction(store: Store) -> None:
     SynthStore(store).add_document(registered, [content("r")], at=T0)
     block = Block(0, 1, 0, "A sentence to speak again.", ("A sentence to speak again.",))
     store.register(DocumentText(registered, "r.pdf", "R", 1, blocks=(block,)), None)
-    port = _free_port()
-    env = {**os.environ, "PREREAD_PROVIDER": "fake"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from preread.cli import main; sys.exit(main())",
-            "serve",
-            "--home",
-            str(store.home),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, "the server died"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-
+    with running_server(store.home) as (base, server):
         url = f"{base}/api/tts/chunk"
         params = {"documentId": document_id, "index": "0"}
         with httpx.Client(timeout=30) as client, client.stream("GET", url, params=params) as r:
@@ -87,7 +49,5 @@ def test_a_chunk_being_streamed_survives_its_eviction(store: Store) -> None:
         again = httpx.get(url, params={"documentId": registered, "index": "0"}, timeout=30)
         assert again.status_code == 200, again.text  # registered: generated live
         assert again.headers["x-cache"] == "MISS" and len(again.content) > 0
-    finally:
-        server.terminate()
-        _, err = server.communicate(timeout=15)
+        _, err = stop(server)
     assert b"Traceback" not in err, err.decode(errors="replace")

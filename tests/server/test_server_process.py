@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,62 +12,20 @@ import pytest
 from openai import OpenAI
 from serverkit import write_synthetic
 
+from liveserver import running_server, stop
 from preread.store import Store
 
 pytestmark = pytest.mark.slow
-LAUNCH = "import sys; from preread.cli import main; sys.exit(main())"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def running_server(home: Path, **extra_env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {**os.environ, "PREREAD_PROVIDER": "fake", "PREREAD_API_TOKEN": "tok", **extra_env}
-    process = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.1)
-        yield base, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
 
 
 @pytest.fixture
 def server(home: Path) -> Iterator[str]:
-    with running_server(home) as (base, _):
+    with running_server(home, PREREAD_API_TOKEN="tok") as (base, _):
         yield base
 
 
 def logged_clients(process: subprocess.Popen[bytes]) -> list[str]:
-    process.terminate()
-    out, _ = process.communicate(timeout=10)
+    out, _ = stop(process)
     return [
         json.loads(line)["client"] for line in out.decode().splitlines() if line.startswith("{")
     ]
@@ -86,6 +39,7 @@ def test_client_address_behind_a_trusted_proxy(
 ) -> None:
     """Rate limits and logs see the real client only when the proxy is trusted."""
     extra = {"PREREAD_TRUSTED_PROXIES": trusted} if trusted else {}
+    extra["PREREAD_API_TOKEN"] = "tok"
     with running_server(home, **extra) as (base, process):
         response = httpx.get(f"{base}/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
         assert response.status_code == 200
