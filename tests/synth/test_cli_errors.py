@@ -55,3 +55,29 @@ def test_doc_that_is_a_directory_or_a_short_prefix(
     assert code == 2 and "needs at least 8 hex characters" in err
     code, err = one_line_error(capsys, command, "nothere.pdf", "--home", str(home), *extra)
     assert code == 2 and err == "preread: error: no such file: nothere.pdf\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["stats"], ["cleanup"], ["status", str(SAMPLE)], ["blocks", str(SAMPLE)]],
+)
+def test_home_and_debug_before_or_after_the_command(
+    capsys: pytest.CaptureFixture[str], home: Path, args: list[str]
+) -> None:
+    assert main([*args, "--home", str(home), "--debug"]) == 0
+    after = capsys.readouterr()
+    assert main(["--home", str(home), "--debug", *args]) == 0
+    before = capsys.readouterr()
+    assert after.err == before.err and "error" not in after.err
+    assert "Usage" not in after.out
+
+
+def test_debug_after_the_command_gives_the_traceback(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    for command in ("status", "delete"):
+        assert main([command, "0123456789", "--home", str(home), "--debug"]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" in err and err.endswith(
+            "preread: error: no document with id 0123456789\n"
+        )

@@ -77,8 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``preread``: the help
             getattr(exc, "show", lambda: None)()
             return 2
-        if debug:
-            traceback.print_exc()
         print(f"preread: error: {_usage_message(exc)}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
     except PrereadError as exc:

@@ -264,10 +264,13 @@ def preprocess_command(
 
 
 def status_command(
-    doc: DocArgument, json_output: JsonOption = False, home: HomeOption = None
+    doc: DocArgument,
+    json_output: JsonOption = False,
+    home: HomeOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Show how far a document's audio is (state, chunks, size, duration)."""
-    store = Store(load_settings(home).home)
+    store = Store(load_settings(home, debug).home)
     document_id, _ = resolve_doc(store, doc)
     status = document_status(store, document_id)
     if json_output:
@@ -313,9 +316,11 @@ def list_rows(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def list_command(json_output: JsonOption = False, home: HomeOption = None) -> None:
+def list_command(
+    json_output: JsonOption = False, home: HomeOption = None, debug: DebugOption = False
+) -> None:
     """List the documents in the store."""
-    store = Store(load_settings(home).home)
+    store = Store(load_settings(home, debug).home)
     rows = list_rows(store)
     if json_output:
         typer.echo(json.dumps(rows, ensure_ascii=False))
@@ -331,12 +336,15 @@ def list_command(json_output: JsonOption = False, home: HomeOption = None) -> No
 
 
 def delete_command(
-    doc: DocArgument, json_output: JsonOption = False, home: HomeOption = None
+    doc: DocArgument,
+    json_output: JsonOption = False,
+    home: HomeOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Delete a document's audio and registration (shared audio other documents use stays)."""
     from preread.lifecycle import evict_document, scan_store
 
-    store = Store(load_settings(home).home)
+    store = Store(load_settings(home, debug).home)
     document_id, _ = resolve_doc(store, doc)
     if document_id not in store.known_ids():
         raise NotFound(f"document {document_id[:12]} is not in the store")

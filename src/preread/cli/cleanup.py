@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from preread.cli.common import HomeOption, JsonOption, load_settings
+from preread.cli.common import DebugOption, HomeOption, JsonOption, load_settings
 from preread.lifecycle import CleanupReport, run_cleanup, store_stats
 from preread.store import Store
 from preread.units import format_size, parse_duration
@@ -106,9 +106,10 @@ def cleanup_command(
     dry_run: DryRunOption = False,
     json_output: JsonOption = False,
     home: HomeOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Remove least recently used audio until the store is under its limit (for cron)."""
-    settings = load_settings(home, max_size=max_size)
+    settings = load_settings(home, debug, max_size=max_size)
     ttl = parse_duration(older_than) if older_than is not None else None
     report = run_cleanup(
         Store(settings.home),
@@ -124,9 +125,11 @@ def cleanup_command(
         typer.echo(line)
 
 
-def stats_command(json_output: JsonOption = False, home: HomeOption = None) -> None:
+def stats_command(
+    json_output: JsonOption = False, home: HomeOption = None, debug: DebugOption = False
+) -> None:
     """Size of the audio store against its limit, documents, blobs and dedup savings."""
-    settings = load_settings(home)
+    settings = load_settings(home, debug)
     stats = store_stats(Store(settings.home), max_bytes=settings.max_bytes)
     if json_output:
         typer.echo(json.dumps(stats))
