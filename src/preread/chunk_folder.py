@@ -56,10 +56,14 @@ def same_blocks(manifest: Manifest, blocks: list[Block], fmt: str) -> bool:
     ]
 
 
-def state_of(manifest: Manifest | None) -> str:
+def state_of(manifest: Manifest | None, pages: Collection[int] | None = None) -> str:
+    """none, complete, failed or partial: of the whole manifest, or of its ``pages``."""
     if manifest is None:
         return "none"
-    total, done, failed = len(manifest.chunks), manifest.count("done"), manifest.count("failed")
+    entries = [c for c in manifest.chunks if pages is None or c.page in pages]
+    total = len(entries)
+    done = sum(1 for c in entries if c.status == "done")
+    failed = sum(1 for c in entries if c.status == "failed")
     if done == total:
         return "complete"
     if failed and done + failed == total:

@@ -126,8 +126,14 @@ def run_preprocess(
     wait: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    list_all: bool = False,
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
+
+    ``pages`` selects the blocks to generate. The manifest lists the same blocks
+    (the CLI), or with ``list_all`` every block of the document, indexed over the
+    whole document (the server: so a block of any other page stays known, and a
+    reader asking for it gets it generated live).
 
     Raises BadSettings before touching the disk, Conflict when another run holds
     the document (unless ``wait``), KeyboardInterrupt after saving what was done.
@@ -135,6 +141,10 @@ def run_preprocess(
     """
     voice = provider.resolve(voice_settings)
     blocks = select_blocks(document, pages)
+    wanted: set[int] | None = None
+    if list_all:
+        wanted = None if pages is None else {b.page for b in blocks}
+        blocks = list(document.blocks)
     document_id = document.document_id
     lock = store.job_lock(document_id)
     try:
@@ -145,8 +155,12 @@ def run_preprocess(
             " wait for it to finish (running again afterwards resumes)"
         ) from None
     try:
-        store.register(document, source)
-        return _run_locked(store, provider, document, blocks, voice, force, on_progress, cancel)
+        if pages is None or not store.is_registered(document_id):
+            # a page selection never shrinks a registration of the whole document
+            store.register(document, source)
+        return _run_locked(
+            store, provider, document, blocks, voice, force, on_progress, cancel, wanted
+        )
     finally:
         lock.release()
 
@@ -160,15 +174,18 @@ def _run_locked(
     force: bool,
     on_progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
+    wanted: set[int] | None = None,
 ) -> Summary:
+    """Generate the manifest's chunks that are not done (only those on ``wanted`` pages)."""
     document_id = document.document_id
     started = time.perf_counter()
     manifest = prepare_manifest(store, document, voice, force=force, blocks=blocks)
     remove_stale_temps(store.chunks_dir(document_id))
-    summary = Summary(Progress(document_id, len(manifest.chunks)), store.chunks_dir(document_id))
+    selected = [e for e in manifest.chunks if wanted is None or e.page in wanted]
+    summary = Summary(Progress(document_id, len(selected)), store.chunks_dir(document_id))
     progress = summary.progress
     repaired: list[ChunkEntry] = []
-    for entry in manifest.chunks:
+    for entry in selected:
         if entry.status == "done":
             if chunk_is_valid(store, document_id, entry):
                 summary.skipped += 1
@@ -180,7 +197,7 @@ def _run_locked(
             repaired.append(entry)
     summary.repaired = len(repaired)
     record_entries(store, document_id, voice, repaired)
-    todo = [e for e in manifest.chunks if e.status != "done"]
+    todo = [e for e in selected if e.status != "done"]
     remaining_chars = sum(len(e.text) for e in todo)
     stop = cancel if cancel is not None else threading.Event()
     items: queue.Queue[tuple[ChunkEntry, Prepared | None, str | None] | None] = queue.Queue(2)
@@ -305,7 +322,7 @@ def _run_locked(
     if stop.is_set() and progress.done + progress.failed < progress.total:
         progress.state = "cancelled"
     else:
-        progress.state = state_of(store.read_manifest(document_id))
+        progress.state = state_of(store.read_manifest(document_id), wanted)
     progress.eta = 0.0 if progress.state == "complete" else None
     report()
     return summary

@@ -204,14 +204,28 @@ def test_deep_or_unencodable_json_is_400(client: TestClient, path: str, body: by
     assert response.json()["error"]["code"] == "bad_request"
 
 
-def test_a_block_outside_the_generated_pages_says_so(client: TestClient, store: Store) -> None:
+def test_a_block_outside_a_jobs_pages_is_still_generated_live(
+    client: TestClient, store: Store
+) -> None:
+    """A job for some pages lists every registered block; the others stay known."""
     doc = register_document(store)  # page 1: blocks 0, 1; page 2: block 0
     started = client.post("/api/tts/preprocess", json={"documentId": doc, "pages": "1"})
-    assert started.status_code == 202
+    assert started.status_code == 202 and started.json()["total"] == 2
     with client.stream("GET", f"/api/tts/preprocess/events?documentId={doc}") as response:
         assert "event: end" in list(response.iter_lines())
+    manifest = store.require_manifest(doc)
+    assert [(c.page, c.block_index, c.status) for c in manifest.chunks] == [
+        (1, 0, "done"),
+        (1, 1, "done"),
+        (2, 0, "pending"),
+    ]
+    status = client.get(f"/api/tts/preprocess/status?documentId={doc}").json()
+    assert (status["state"], status["done"], status["total"]) == ("partial", 2, 3)
+    again = client.post("/api/tts/preprocess", json={"documentId": doc, "pages": "1"})
+    assert again.status_code == 200 and again.json()["state"] == "complete"
     outside = client.get(chunk(doc, "page=2&blockIndex=0"))
-    assert outside.status_code == 404
-    assert "outside the pages" in outside.json()["error"]["message"]
+    assert outside.status_code == 200 and outside.headers["x-cache"] == "MISS"
+    assert client.get(chunk(doc, "index=2")).headers["x-cache"] == "HIT"
     nowhere = client.get(chunk(doc, "page=2&blockIndex=5"))
+    assert nowhere.status_code == 404
     assert "has no block at page 2 block 5" in nowhere.json()["error"]["message"]

@@ -215,6 +215,30 @@ def test_page_selection(store: Store, make_doc: MakeDoc) -> None:
         run_preprocess(store, FakeProvider(), doc, TONE, pages=[9])
 
 
+def test_a_page_selection_keeps_the_whole_registration(store: Store, make_doc: MakeDoc) -> None:
+    doc = make_doc(PAGES)
+    run_preprocess(store, FakeProvider(), doc, TONE)
+    run_preprocess(store, FakeProvider(), doc, TONE, pages=[2])
+    registered = store.read_registration(doc.document_id)
+    assert registered is not None and len(registered.blocks) == len(doc.blocks) == 4
+
+
+def test_list_all_lists_every_block_and_generates_the_pages_asked(
+    store: Store, make_doc: MakeDoc
+) -> None:
+    doc = make_doc(PAGES)
+    summary = run_preprocess(store, FakeProvider(), doc, TONE, pages=[2], list_all=True)
+    assert (summary.state, summary.progress.total, summary.generated) == ("complete", 2, 2)
+    manifest = store.require_manifest(doc.document_id)
+    assert [(c.index, c.page, c.status) for c in manifest.chunks] == [
+        (0, 1, "pending"),
+        (1, 1, "pending"),
+        (2, 2, "done"),
+        (3, 2, "done"),
+    ]
+    assert document_status(store, doc.document_id)["state"] == "partial"
+
+
 def test_chunk_maker_make_streams_and_generates_once(store: Store, make_doc: MakeDoc) -> None:
     doc = make_doc(PAGES)
     provider = FakeProvider(delay=0.05)

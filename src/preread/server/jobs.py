@@ -261,6 +261,7 @@ class JobManager:
             force=spec.force,
             on_progress=progress,
             cancel=job.cancel,
+            list_all=True,  # every registered block stays known (live fallback)
         )
         job.progress = summary.progress.to_json()
         if self.on_written is not None and summary.generated + summary.reused:

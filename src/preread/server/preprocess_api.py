@@ -85,7 +85,7 @@ async def start(request: Request) -> Response:
 
     def check() -> tuple[int, bool]:
         from preread.generate import manifest_matches
-        from preread.preprocess import same_blocks, select_blocks
+        from preread.preprocess import same_blocks, select_blocks, state_of
 
         document = state.store.read_registration(doc)
         if document is None:
@@ -93,12 +93,12 @@ async def start(request: Request) -> Response:
         resolved = state.provider_for(voice.provider).resolve(voice)
         blocks = select_blocks(document, pages)
         manifest = state.store.read_manifest(doc)
-        complete = (
+        complete = (  # jobs list every block (list_all) and generate the pages asked
             not force
             and manifest is not None
             and manifest_matches(manifest, resolved)
-            and same_blocks(manifest, blocks, resolved.format)
-            and manifest.count("done") == len(manifest.chunks)
+            and same_blocks(manifest, list(document.blocks), resolved.format)
+            and state_of(manifest, {b.page for b in blocks}) == "complete"
         )
         return len(blocks), complete
 
