@@ -121,3 +121,23 @@ def test_repeated_body_text_is_not_taken_for_running_lines(corpus: Path) -> None
         expected.extend(" ".join(lines[:-1]).split())
     spoken = " ".join(b.text for b in read_document(pdf).blocks).split()
     assert spoken == expected
+
+
+def test_blocks_of_a_stored_encrypted_document_need_no_password(
+    corpus: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 'preprocess DOC-ID' speaks the registration; 'blocks DOC-ID' shows the same blocks
+    # (it used to read the stored, encrypted PDF again and ask for the password).
+    from preread.store import Store
+
+    pdf = corpus / "libreoffice-writer-password.pdf"
+    if not pdf.exists():
+        pytest.skip("no password sample")
+    document = read_document(pdf, password="openpassword")
+    Store(home).register(document, pdf)
+    prefix = document.document_id[:8]
+    assert main(["blocks", prefix, "--home", str(home), "--json", "--pages", "1"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [b["text"] for b in data] == [b.text for b in document.blocks]
+    assert main(["blocks", prefix, "--home", str(home), "--pages", "2"]) == 2
+    assert "beyond the document's 1 page\n" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from preread.chunk_folder import select_blocks
 from preread.cli.common import (
     DebugOption,
     HomeOption,
@@ -66,18 +68,16 @@ def _table(document: DocumentText) -> Table:
     return table
 
 
-def _source(doc: str, home: Path | None) -> tuple[Path, str | None]:
-    """The PDF to read for ``doc``: a path, else a stored document's PDF by id prefix."""
-    found = path_or_id(doc)
-    if isinstance(found, Path):
-        return found, None
-    store = Store(load_settings(home).home)
-    document_id = store.resolve(found)
+def _stored(document_id: str, store: Store, pages: str | None) -> DocumentText:
+    """A stored document's blocks: its registration (what ``preprocess DOC`` speaks, no
+    password needed), else its stored PDF read again."""
+    registration = store.read_registration(document_id)
+    if registration is not None:
+        return replace(registration, blocks=tuple(select_blocks(registration, pages)))
     source = store.source_path(document_id)
     if not source.is_file():
         raise NotFound(f"document {document_id[:12]} has no stored PDF; give the file's path")
-    registration = store.read_registration(document_id)
-    return source, registration.source_name if registration else None
+    return read_document(source, pages=pages)
 
 
 def blocks_command(
@@ -94,8 +94,12 @@ def blocks_command(
     debug: DebugOption = False,
 ) -> None:
     """Print the blocks that will be spoken (no synthesis)."""
-    path, name = _source(document, home)
-    result = read_document(path, name=name, pages=pages, password=password)
+    found = path_or_id(document)
+    if isinstance(found, Path):
+        result = read_document(found, pages=pages, password=password)
+    else:
+        store = Store(load_settings(home, debug).home)
+        result = _stored(store.resolve(found), store, pages)
     for warning in result.warnings:
         console_err.print(f"preread: warning: {warning}", markup=False)
     if json_output:

@@ -39,8 +39,10 @@ def parse_pages(spec: str, page_count: int | None = None) -> list[int]:
         if last > MAX_PAGE:
             raise BadInput(f"bad --pages {spec!r}: page {last} is too large")
         if page_count is not None and last > page_count:
+            plural = "" if page_count == 1 else "s"
             raise BadInput(
-                f"bad --pages {spec!r}: page {last} is beyond the document's {page_count} pages"
+                f"bad --pages {spec!r}: page {last} is beyond the document's {page_count} "
+                f"page{plural}"
             )
         pages.update(range(first, last + 1))
     return sorted(pages)
