@@ -81,3 +81,16 @@ def test_debug_after_the_command_gives_the_traceback(
         assert "Traceback" in err and err.endswith(
             "preread: error: no document with id 0123456789\n"
         )
+
+
+def test_a_store_that_cannot_be_a_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    code, err = one_line_error(capsys, "stats", "--home", str(afile))
+    assert code == 2 and "is not a directory" in err
+    # under a file: the disk says no; one line, exit 1, not an "internal error"
+    args = ["preprocess", str(SAMPLE), "--provider", "fake", "--home", str(afile / "x")]
+    code, err = one_line_error(capsys, *args)
+    assert code == 1 and err.startswith("preread: error: Not a directory: ")

@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"preread: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the disk said no (permissions, full, not a directory)
+        if debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"preread: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:
             traceback.print_exc()

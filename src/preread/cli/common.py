@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from preread.errors import BadInput, NotFound
+from preread.errors import BadInput, BadSettings, NotFound
 from preread.ids import MIN_PREFIX, check_id_or_prefix
 from preread.settings import Settings
 
@@ -41,7 +41,10 @@ def load_settings(home: Path | None, debug: bool = False, **flags: Any) -> Setti
     """
     home = home or root_flags.get("home")
     debug = debug or bool(root_flags.get("debug"))
-    return Settings.load(home=str(home) if home else None, debug=debug, **flags)
+    settings = Settings.load(home=str(home) if home else None, debug=debug, **flags)
+    if settings.home.exists() and not settings.home.is_dir():
+        raise BadSettings(f"the store {settings.home} is not a directory (--home, PREREAD_HOME)")
+    return settings
 
 
 _HEX = frozenset("0123456789abcdefABCDEF")
