@@ -34,7 +34,7 @@ PAGE_3 = [
     "Every header and every footer was removed before the audio was made.",
 ]
 SPOKEN = [
-    "1 Introduction",
+    "1 Introduction.",  # a heading gets a full stop: a pause, not a run-on
     "Careful readers notice when a document talks to them in the wrong order.",
     "This paper describes a small experiment with listening to printed text, and it "
     "notifies the reader of every step taken.",
@@ -47,7 +47,7 @@ SPOKEN = [
     "Dr. Smith agreed with Prof. Jones on this point, although the budget was approx. 3.5 "
     "million dollars and the study ran for three years without a break.",
     "Its conclusions are simple.",
-    "2 Results",
+    "2 Results.",
     "Every header and every footer was removed before the audio was made.",
 ]
 
@@ -181,7 +181,7 @@ def test_a_line_appearing_once_is_kept(tmp_path: Path) -> None:
         Page(lines=["The second page has no such line.", "It ends here."]),
     ]
     doc = read_document(make_pdf(tmp_path / "once.pdf", pages))
-    assert doc.blocks[0].sentences[0] == "Opening remarks"
+    assert doc.blocks[0].sentences[0] == "Opening remarks."
     assert doc.title == "Opening remarks"
 
 
@@ -235,7 +235,7 @@ def test_hyphenated_word_over_a_page_break(tmp_path: Path) -> None:
         (1, ["The first page ends while the machine notifies the operator of a fault."]),
         (2, ["Then all is quiet."]),
         (3, ["An open phrase without an end"]),
-        (4, ["3 Next Part", "A new section starts on this page."]),
+        (4, ["3 Next Part.", "A new section starts on this page."]),
     ]
 
 
@@ -253,7 +253,7 @@ def test_a_chapter_title_that_is_also_the_running_header(tmp_path: Path) -> None
     pdf = make_pdf(tmp_path / "rivers.pdf", pages, outline=[("Rivers and Lakes", 0)])
     doc = read_document(pdf)
     assert [list(b.sentences) for b in doc.blocks] == [
-        ["Rivers and Lakes", bodies[0]],
+        ["Rivers and Lakes.", bodies[0]],
         [bodies[1]],
         [bodies[2]],
     ]

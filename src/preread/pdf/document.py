@@ -48,7 +48,11 @@ def _units(paragraphs: list[Paragraph]) -> list[Unit]:
     units: list[Unit] = []
     for paragraph in paragraphs:
         if paragraph.heading:
-            units.append(Unit(paragraph.text, heading=True))
+            # A heading has no end punctuation (that is part of what makes it one). Give
+            # it a full stop, so a voice that gets the block's text in one piece (OpenAI
+            # and compatible servers do) pauses after it instead of running it into the
+            # paragraph: "1 The Path Along the Cliffs The lighthouse stands…".
+            units.append(Unit(paragraph.text + ".", heading=True))
         else:
             units.extend(Unit(s) for s in split_sentences(paragraph.text))
     return units
