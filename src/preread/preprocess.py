@@ -108,7 +108,7 @@ class Summary:
             reused=self.reused,
             skipped=self.skipped,
             repaired=self.repaired,
-            failures=[{"index": i, "error": e} for i, e in self.failures],
+            failures=[{"index": i, "error": e} for i, e in sorted(self.failures)],
         )
         return data
 

@@ -31,3 +31,17 @@ def test_clock() -> None:
     from preread.cli.audio import clock
 
     assert (clock(0), clock(62.4), clock(3600 + 62)) == ("0:00", "1:02", "1:01:02")
+
+
+def test_failures_are_reported_in_chunk_order(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from preread.cli.audio import _print_summary
+    from preread.preprocess import Summary
+
+    progress = Progress("ab" * 32, total=3, failed=2, state="failed")
+    summary = Summary(progress, Path("/x"), failures=[(2, "late"), (0, "early")])
+    _print_summary(summary, "T")
+    out = capsys.readouterr().out
+    assert out.index("chunk 0 failed: early") < out.index("chunk 2 failed: late")
+    assert [f["index"] for f in summary.to_json()["failures"]] == [0, 2]

@@ -185,7 +185,7 @@ def _print_summary(summary: Summary, title: str) -> None:
         f"{summary.reused} reused, {summary.skipped} already done), {minutes(p.duration)} "
         f"of audio, {format_size(p.bytes)}, {p.elapsed:.1f} s{rate}{rtf}"
     )
-    for index, error in summary.failures[:10]:
+    for index, error in sorted(summary.failures)[:10]:  # workers finish in any order
         typer.echo(f"  chunk {index} failed: {error}")
     if len(summary.failures) > 10:
         typer.echo(f"  … and {len(summary.failures) - 10} more")
