@@ -87,8 +87,8 @@ def test_running_key_normalizes_digits() -> None:
 
 def test_strip_page_removes_only_edge_lines_seen_elsewhere() -> None:
     lines = ["Chapter 3 — 41", "Body text starts here.", "Chapter 3 — 41", "More body.", "41"]
-    others = [edge_keys(["Chapter 3 — 42", "Other body text.", "42"])]
-    assert strip_page(lines, others) == lines[1:4]
+    others = [edge_keys(["Chapter 3 — 42", "Other body text.", "42"], page=42)]
+    assert strip_page(lines, others, page=41) == lines[1:4]
 
 
 def test_a_line_appearing_once_is_never_removed() -> None:
@@ -106,7 +106,7 @@ def test_a_body_line_recurring_near_an_edge_elsewhere_is_kept() -> None:
     # ... and "Definition 17" at a foot does not make "Definition 20" at a head running
     head = ["21 WEGE UND KNOTEN", "Definition 20", "Eine geschlossene Jordankurve."]
     foot = ["18 WEGE UND KNOTEN", "Body of the page.", "Definition 17", "Sei X ein Raum."]
-    assert strip_page(head, [edge_keys(foot)]) == head[1:]
+    assert strip_page(head, [edge_keys(foot, page=21)], page=24) == head[1:]
 
 
 def test_a_running_line_at_a_shifted_place_needs_two_pages() -> None:
@@ -114,8 +114,20 @@ def test_a_running_line_at_a_shifted_place_needs_two_pages() -> None:
     # running when two other pages have it, not on the word of one.
     page = ["Journal of Things, vol. 3", "Body line one.", "Body line two."]
     shifted = ["Special issue", "Journal of Things, vol. 3", "Other body."]
-    assert strip_page(page, [edge_keys(shifted)]) == page
-    assert strip_page(page, [edge_keys(shifted), edge_keys(shifted)]) == page[1:]
+    assert strip_page(page, [edge_keys(shifted, 2)], page=1) == page
+    assert strip_page(page, [edge_keys(shifted, 2), edge_keys(shifted, 3)], page=1) == page[1:]
+
+
+def test_numbers_in_a_running_line_stay_or_move_with_the_page() -> None:
+    # "Lösung zu Aufgabe 1" heads page 103 and "Lösung zu Aufgabe 7" page 106, right
+    # under the header: same place, but 1 → 7 is not 103 → 106: a heading, kept.
+    page = ["103 Lösungen der Übungsaufgaben", "Lösung zu Aufgabe 7", "(a) Vor.: Sei M."]
+    other = ["100 Lösungen der Übungsaufgaben", "Lösung zu Aufgabe 1", "Teilaufgabe a)"]
+    assert strip_page(page, [edge_keys(other, 103)], page=106) == page[1:]
+    # a header whose chapter number stays and whose page number moves is running
+    page = ["Chapter 3, page 41", "Body."]
+    assert strip_page(page, [edge_keys(["Chapter 3, page 44", "Text."], 44)], page=41) == ["Body."]
+    assert strip_page(page, [edge_keys(["Chapter 4, page 44", "Text."], 44)], page=41) == page
 
 
 def test_strip_edges_stream_compares_within_the_window() -> None:

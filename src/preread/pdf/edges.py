@@ -7,9 +7,12 @@ A line near the top or bottom of a page is removed when
 * the same line, compared with digits normalized (``Chapter 3 — 41`` matches
   ``Chapter 3 — 42``), runs on other pages within ``WINDOW`` pages: at the same place
   (same edge, same line counted from it, page numbers not counted) on at least one,
-  or anywhere among their edge lines on at least two. A body line that happens to
+  or anywhere among their edge lines on at least two. The numbers in it must run
+  like a running line's: each one the same on both pages (``Chapter 3``) or moving
+  with the page (``41`` on page 41, ``42`` on page 42). A body line that happens to
   recur near another page's edge (a repeated sentence, ``Definition 17`` at the foot
-  of one page and ``Definition 20`` at the head of a later one) is not a running line.
+  of one page and ``Definition 20`` at the head of a later one, ``Lösung zu Aufgabe
+  1`` and ``Lösung zu Aufgabe 7`` three pages apart) is not a running line.
 
 Lines are removed from each edge inwards and the scan stops at the first line that is
 neither, so a line in the body is never touched, and a line that appears once is never
@@ -62,11 +65,16 @@ def is_page_number(line: str, label: str | None = None) -> bool:
     return True
 
 
-EdgeKey = tuple[bool, int, str]
-"""(at the top?, line counted from that edge, ``running_key``) of a candidate line."""
+EdgeKey = tuple[bool, int, str, tuple[int, ...], int]
+"""(at the top?, line counted from that edge, ``running_key``, the line's numbers, the
+page's number) of a candidate line."""
 
 
-def _edge_positions(lines: Sequence[str]) -> list[tuple[int, EdgeKey]]:
+def _numbers(line: str) -> tuple[int, ...]:
+    return tuple(int(d[-9:]) for d in _DIGITS.findall(line))
+
+
+def _edge_positions(lines: Sequence[str], page: int) -> list[tuple[int, EdgeKey]]:
     """(index in ``lines``, its EdgeKey) for the candidate lines at each edge.
 
     Lines are counted from each edge over the non-empty lines that are not bare page
@@ -74,16 +82,28 @@ def _edge_positions(lines: Sequence[str]) -> list[tuple[int, EdgeKey]]:
     does not.
     """
     content = [i for i, line in enumerate(lines) if line and not is_page_number(line)]
+
+    def key(top: bool, n: int, i: int) -> EdgeKey:
+        return (top, n, running_key(lines[i]), _numbers(lines[i]), page)
+
     top = content[:EDGE_LINES]
     bottom = content[::-1][:EDGE_LINES]
-    return [(i, (True, n, running_key(lines[i]))) for n, i in enumerate(top)] + [
-        (i, (False, n, running_key(lines[i]))) for n, i in enumerate(bottom)
+    return [(i, key(True, n, i)) for n, i in enumerate(top)] + [
+        (i, key(False, n, i)) for n, i in enumerate(bottom)
     ]
 
 
-def edge_keys(lines: Sequence[str]) -> frozenset[EdgeKey]:
-    """The keys of a page's candidate lines, for comparing with other pages."""
-    return frozenset(key for i, key in _edge_positions(lines) if len(lines[i]) <= MAX_RUNNING_LEN)
+def edge_keys(lines: Sequence[str], page: int = 0) -> frozenset[EdgeKey]:
+    """The keys of page ``page``'s candidate lines, for comparing with other pages."""
+    return frozenset(
+        key for i, key in _edge_positions(lines, page) if len(lines[i]) <= MAX_RUNNING_LEN
+    )
+
+
+def _runs_with(mine: EdgeKey, other: EdgeKey) -> bool:
+    """``other`` is ``mine`` on another page: each number equal, or moved with the page."""
+    shift = mine[4] - other[4]
+    return all(a == b or a - b == shift for a, b in zip(mine[3], other[3], strict=True))
 
 
 def strip_page(
@@ -91,20 +111,25 @@ def strip_page(
     others: Iterable[frozenset[EdgeKey]],
     label: str | None = None,
     protected: Collection[str] = (),
+    page: int = 0,
 ) -> list[str]:
-    """``lines`` without the running lines and page numbers at its two edges.
+    """``lines`` (of page ``page``) without the running lines and page numbers at its
+    two edges.
 
     ``others`` are the ``edge_keys`` of the neighbouring pages (not this one);
     ``protected`` are casefolded lines to keep even so (the outline's headings that
     point at this page: a chapter's title heads its first page and runs on the others).
     """
-    placed: set[EdgeKey] = set()
-    pages_with: dict[tuple[bool, str], int] = {}
+    by_text: dict[tuple[bool, str], list[EdgeKey]] = {}
     for keys in others:
-        placed.update(keys)
-        for edge_text in {(top, text) for top, _, text in keys}:
-            pages_with[edge_text] = pages_with.get(edge_text, 0) + 1
-    positions = _edge_positions(lines)
+        for other in keys:
+            by_text.setdefault((other[0], other[2]), []).append(other)
+
+    def running(mine: EdgeKey) -> bool:
+        alike = [o for o in by_text.get((mine[0], mine[2]), ()) if _runs_with(mine, o)]
+        return any(o[1] == mine[1] for o in alike) or len({o[4] for o in alike}) >= 2
+
+    positions = _edge_positions(lines, page)
     at_edge = {top: {i: key for i, key in positions if key[0] is top} for top in (True, False)}
 
     def removable(index: int, top: bool) -> bool:
@@ -114,7 +139,7 @@ def strip_page(
         key = at_edge[top].get(index)
         if key is None or len(line) > MAX_RUNNING_LEN:
             return False
-        if key not in placed and pages_with.get((key[0], key[2]), 0) < 2:
+        if not running(key):
             return False
         return " ".join(line.casefold().split()) not in protected
 
@@ -158,10 +183,10 @@ def strip_edges(
         )
         label = labels[number - 1] if 0 < number <= len(labels) else None
         protected = headings.get(number, ()) if headings else ()
-        return number, strip_page(lines, others, label, protected)
+        return number, strip_page(lines, others, label, protected, number)
 
     for number, lines in pages:
-        buffer.append((number, lines, edge_keys(lines)))
+        buffer.append((number, lines, edge_keys(lines, number)))
         while done < len(buffer) and number - buffer[done][0] >= window:
             yield emit(done)
             done += 1
