@@ -136,3 +136,19 @@ def test_a_store_that_does_not_exist_yet_is_left_alone(
     missing = tmp_path / "nothing here"
     assert run(capsys, "cleanup", "--home", str(missing), "--max-size", "1") == (0, "", "")
     assert not missing.exists()
+
+
+def test_kept_documents_read_as_a_sentence() -> None:
+    from preread.cli.cleanup import format_report
+    from preread.lifecycle.cleanup import CleanupReport, KeptDocument
+
+    report = CleanupReport(max_bytes=1000, size_before=5000, size_after=5000)
+    report.kept = [
+        KeptDocument(doc_id(1), "busy", T0),
+        KeptDocument(doc_id(2), "pinned", T0),
+        KeptDocument(doc_id(3), "busy", T0),
+    ]
+    lines = format_report(report, pin_minutes=30, now=T0)
+    assert lines[-1] == (
+        "  still over the limit; kept 3 documents: 2 being preprocessed, 1 used in the last 30 min"
+    )

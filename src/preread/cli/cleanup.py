@@ -70,7 +70,7 @@ def format_report(report: CleanupReport, *, pin_minutes: float, now: float) -> l
     if kept:
         reasons = {
             "pinned": f"used in the last {pin_minutes:g} min",
-            "busy": "a preprocess job is running",
+            "busy": "being preprocessed",
             "writing": "being written",
         }
         counts: dict[str, int] = {}
