@@ -209,6 +209,8 @@ def test_empty_and_image_only_documents(tmp_path: Path) -> None:
     empty = make_pdf(tmp_path / "empty.pdf", [Page(), Page()])
     with pytest.raises(BadDocument, match="only empty pages"):
         read_document(empty)
+    with pytest.raises(BadDocument, match=r"^empty\.pdf \(page 2\) has only empty pages$"):
+        read_document(empty, pages="2")
     scanned = make_pdf(tmp_path / "scan.pdf", [Page(image=True)])
     with pytest.raises(BadDocument, match="OCR is not supported"):
         read_document(scanned)

@@ -248,7 +248,8 @@ def _no_text(
     text_pages: set[int],
     warnings: list[str],
 ) -> BadDocument:
-    where = name if len(selected) == count else f"pages {format_pages(selected)} of {name}"
+    which = f"page{'s' if len(selected) > 1 else ''} {format_pages(selected)}"
+    where = name if len(selected) == count else f"{name} ({which})"
     skipped = [w for w in warnings if "skipped" in w and _warning_page(w) in selected]
     if skipped and len(skipped) >= len(selected):
         return BadDocument(f"{where}: no page could be read ({skipped[0]})")
