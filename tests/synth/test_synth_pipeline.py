@@ -198,7 +198,7 @@ def test_second_run_conflicts_or_waits(store: Store, make_doc: MakeDoc) -> None:
 
 def test_bad_settings_fail_before_any_write(store: Store, make_doc: MakeDoc) -> None:
     doc = make_doc(PAGES)
-    with pytest.raises(BadSettings, match="unknown voice"):
+    with pytest.raises(BadSettings, match="unknown voice .nope. for provider fake: use tone, low$"):
         run_preprocess(store, FakeProvider(), doc, VoiceSettings(provider="fake", voice="nope"))
     assert not store.cache_dir.exists()
 

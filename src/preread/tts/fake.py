@@ -43,7 +43,9 @@ class FakeProvider(Provider):
     def resolve(self, voice: VoiceSettings) -> ResolvedVoice:
         name = voice.voice or "tone"
         if name not in FAKE_VOICES:
-            raise BadSettings(f"unknown voice {name!r} for provider fake: use {FAKE_VOICES}")
+            raise BadSettings(
+                f"unknown voice {name!r} for provider fake: use {', '.join(FAKE_VOICES)}"
+            )
         return ResolvedVoice(
             "fake", voice.model or "tone-1", name, voice.speed, voice.format, voice.instructions
         )
