@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preread.fsutil import atomic_link, atomic_write
+from preread.fsutil import atomic_link, atomic_write, sha256_file
 from preread.manifest import SentenceTime
 from preread.store import Store
 from preread.tts.base import ResolvedVoice
@@ -37,14 +37,6 @@ def normalize_text(text: str) -> str:
 def blob_key(text: str, voice: ResolvedVoice) -> str:
     material = normalize_text(text) + "\x1e" + voice.key_material()
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for piece in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from preread.blobs import sha256_file
 from preread.errors import BadRange
-from preread.fsutil import is_temp_name
+from preread.fsutil import is_temp_name, sha256_file
 from preread.generate import manifest_matches
 from preread.manifest import ChunkEntry, Manifest
 from preread.model import Block, DocumentText

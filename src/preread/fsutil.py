@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import tempfile
 import time
@@ -15,6 +16,15 @@ from types import TracebackType
 from preread.errors import Conflict
 
 FILE_MODE = 0o644  # audio, manifests: the reader app or a web server may run as another user
+
+
+def sha256_file(path: Path) -> str:
+    """Lowercase hex SHA-256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def fsync_dir(directory: Path) -> None:

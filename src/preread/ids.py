@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from preread.errors import BadInput, NotFound
+from preread.fsutil import sha256_file
 
 ID_LENGTH = 64
 MIN_PREFIX = 8
@@ -22,11 +23,7 @@ def document_id_of_bytes(data: bytes) -> str:
 
 
 def document_id_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for piece in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def check_id_or_prefix(text: str) -> str:

@@ -15,9 +15,8 @@ import pytest
 
 from openai_server import SpeechServer
 from preread.audio import decode
-from preread.blobs import sha256_file
 from preread.cli import main
-from preread.fsutil import is_temp_name
+from preread.fsutil import is_temp_name, sha256_file
 from preread.ids import document_id_of_file
 from preread.manifest import Manifest
 from preread.store import Store

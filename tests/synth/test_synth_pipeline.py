@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from preread.audio import decode
-from preread.blobs import sha256_file
 from preread.errors import BadRange, BadSettings, Conflict
-from preread.fsutil import atomic_link
+from preread.fsutil import atomic_link, sha256_file
 from preread.generate import ChunkMaker
 from preread.lifecycle import run_cleanup
 from preread.manifest import Manifest

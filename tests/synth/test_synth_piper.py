@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from preread.audio import decode
-from preread.blobs import sha256_file
 from preread.errors import BadSettings
+from preread.fsutil import sha256_file
 from preread.model import Block, DocumentText
 from preread.preprocess import run_preprocess
 from preread.settings import VoiceSettings
