@@ -138,27 +138,6 @@ class Store:
                 change(manifest)
         return manifest
 
-    def delete_document_audio(self, document_id: str) -> int:
-        """Remove the chunk folder (manifest first, so no reader sees a half folder).
-
-        Returns the bytes whose last link went away (blobs keep shared audio alive).
-        """
-        directory = self.doc_dir(document_id)
-        if not directory.exists():
-            return 0
-        with contextlib.suppress(FileNotFoundError):
-            self.manifest_path(document_id).unlink()
-        freed = 0
-        chunks = directory / "chunks"
-        if chunks.is_dir():
-            for path in chunks.iterdir():
-                with contextlib.suppress(FileNotFoundError):
-                    st = path.stat()
-                    if st.st_nlink == 1:
-                        freed += st.st_size
-        shutil.rmtree(directory, ignore_errors=True)
-        return freed
-
     # -- registrations -------------------------------------------------------------------
     def is_registered(self, document_id: str) -> bool:
         return (self.registration_dir(document_id) / "document.json").is_file()

@@ -82,6 +82,19 @@ def test_conflicting_job_is_409_and_delete_cancels(settings: Settings, store: St
         assert client.delete(f"/api/tts/preprocess?documentId={doc}").status_code == 404
 
 
+def test_delete_removes_the_audio_only_this_document_used(client: TestClient, store: Store) -> None:
+    """The same whole-or-nothing removal as ``preread delete``: no orphaned blobs left."""
+    doc = register_document(store)
+    assert client.post("/api/tts/preprocess", json={"documentId": doc}).status_code == 202
+    events_of(client, doc)  # until the job ends
+    blobs = sorted(store.blobs_dir.rglob("*.mp3"))
+    assert blobs and all(path.stat().st_nlink == 2 for path in blobs)
+    assert client.delete(f"/api/tts/preprocess?documentId={doc}").status_code == 204
+    assert not store.doc_dir(doc).exists()
+    assert [path for path in store.blobs_dir.rglob("*") if path.is_file()] == []
+    assert store.is_registered(doc)  # a reader can still have it generated live
+
+
 def test_an_interrupted_job_resumes_when_the_server_starts(
     settings: Settings, store: Store
 ) -> None:

@@ -33,7 +33,7 @@ from preread.cli.common import (
     load_settings,
     path_or_id,
 )
-from preread.errors import Conflict, NotFound
+from preread.errors import NotFound
 from preread.ids import document_id_of_file
 from preread.model import DocumentText
 from preread.preprocess import Progress as JobProgress
@@ -342,21 +342,13 @@ def delete_command(
     debug: DebugOption = False,
 ) -> None:
     """Delete a document's audio and registration (shared audio other documents use stays)."""
-    from preread.lifecycle import evict_document, scan_store
+    from preread.lifecycle import delete_document
 
     store = Store(load_settings(home, debug).home)
     document_id, _ = resolve_doc(store, doc)
     if document_id not in store.known_ids():
         raise NotFound(f"document {document_id[:12]} is not in the store")
-    result = evict_document(
-        store,
-        document_id,
-        pin_before=float("inf"),
-        fresh_after=float("inf"),
-        scan=scan_store(store),
-    )
-    if result.outcome == "busy":
-        raise Conflict(f"document {document_id[:12]} is being preprocessed; stop that run first")
+    result = delete_document(store, document_id)
     store.unregister(document_id)
     if json_output:
         typer.echo(

@@ -9,6 +9,7 @@ Public API::
                 now=None, grace_seconds=600.0) -> CleanupReport
     store_stats(store, *, max_bytes) -> dict
     evict_document(store, document_id, *, pin_before, fresh_after, scan=None) -> Eviction
+    delete_document(store, document_id) -> Eviction          # explicit delete: no pins
     BackgroundCleaner(store, settings, *, debounce=5.0, interval=600.0)
         .notify_written(nbytes) / .request() / .close()
 """
@@ -23,7 +24,7 @@ from preread.lifecycle.cleanup import (
     RemovedDocument,
     run_cleanup,
 )
-from preread.lifecycle.evict import Eviction, evict_document
+from preread.lifecycle.evict import Eviction, delete_document, evict_document
 from preread.lifecycle.scan import StoreScan, scan_store
 from preread.lifecycle.stats import store_stats
 
@@ -36,6 +37,7 @@ __all__ = [
     "KeptDocument",
     "RemovedDocument",
     "StoreScan",
+    "delete_document",
     "evict_document",
     "last_used",
     "record_use",

@@ -28,7 +28,7 @@ from typing import Literal
 from preread.errors import Conflict
 from preread.fsutil import is_temp_name
 from preread.lifecycle.access import forget, last_used
-from preread.lifecycle.scan import BlobGroup, StoreScan, disk_bytes, inode_key
+from preread.lifecycle.scan import BlobGroup, StoreScan, disk_bytes, inode_key, scan_store
 from preread.store import MANIFEST_NAME, Store
 
 Outcome = Literal["removed", "pinned", "busy", "writing", "gone"]
@@ -262,6 +262,25 @@ def evict_document(
         return Eviction(outcome)
     purged = purge(path, scan)
     return Eviction("removed", purged.freed_bytes, purged.blobs_removed)
+
+
+def delete_document(store: Store, document_id: str) -> Eviction:
+    """An explicit delete (``preread delete``, ``DELETE /api/tts/preprocess``): remove the
+    document's audio now, however recently it was used, the same whole-or-nothing way
+    as an eviction, and the blobs no other document uses. The registration stays.
+
+    Raises Conflict while a preprocess job holds the document.
+    """
+    result = evict_document(
+        store,
+        document_id,
+        pin_before=float("inf"),
+        fresh_after=float("inf"),
+        scan=scan_store(store),
+    )
+    if result.outcome == "busy":
+        raise Conflict(f"document {document_id[:12]} is being preprocessed; stop that run first")
+    return result
 
 
 def purge_trash(store: Store) -> int:

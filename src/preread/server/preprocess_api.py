@@ -184,7 +184,9 @@ async def delete(request: Request) -> Response:
     had_job = await state.jobs.cancel(doc)
     if not had_job and not state.store.doc_dir(doc).exists():
         raise NotFound(f"document {doc} has no audio in the store")
-    await anyio.to_thread.run_sync(state.store.delete_document_audio, doc)
+    from preread.lifecycle import delete_document
+
+    await anyio.to_thread.run_sync(delete_document, state.store, doc)
     state.manifests.forget(doc)
     return Response(status_code=204)
 
