@@ -56,6 +56,29 @@ def sentence_times(chunks: list[AudioChunk]) -> list[SentenceTime]:
     return times
 
 
+def store_audio(
+    blobs: BlobStore,
+    key: str,
+    pcm: bytes,
+    sample_rate: int,
+    times: list[SentenceTime],
+    fmt: str,
+) -> tuple[BlobInfo, bytes]:
+    """Encode ``pcm`` as ``fmt`` and store it as blob ``key``; its info and the bytes.
+
+    Sentence times are fitted to the encoded length (mp3 is exact; opus may differ by
+    a resampled sample), the last sentence ending where the audio does.
+    """
+    encoded = encode(pcm, sample_rate, fmt)
+    for sentence in times:
+        sentence.start = min(sentence.start, encoded.duration)
+        sentence.end = min(sentence.end, encoded.duration)
+    if times:
+        times[-1].end = encoded.duration
+    info = blobs.write(key, fmt, encoded.data, encoded.duration, times)
+    return info, encoded.data
+
+
 def fit_times(
     stored: tuple[SentenceTime, ...], entry: ChunkEntry, duration: float
 ) -> list[SentenceTime]:
@@ -200,15 +223,13 @@ class ChunkMaker:
         """Encode and store (or reuse) the blob, link the chunk file; the done entry."""
         info = prepared.blob
         if info is None:
-            encoded = encode(prepared.pcm, prepared.sample_rate, voice.format)
-            times = prepared.sentences or []
-            for sentence in times:  # mp3 is exact; opus may differ by a resampled sample
-                sentence.start = min(sentence.start, encoded.duration)
-                sentence.end = min(sentence.end, encoded.duration)
-            if times:
-                times[-1].end = encoded.duration
-            info = self.blobs.write(
-                prepared.key, voice.format, encoded.data, encoded.duration, times
+            info, _ = store_audio(
+                self.blobs,
+                prepared.key,
+                prepared.pcm,
+                prepared.sample_rate,
+                prepared.sentences or [],
+                voice.format,
             )
         entry = replace(prepared.entry)
         if link:

@@ -70,9 +70,8 @@ def _synthesize(
     state: ServerState, provider: Provider, voice: ResolvedVoice, text: str
 ) -> tuple[bytes, bool]:
     """The audio for ``text`` and whether it was stored already (else it is now)."""
-    from preread.audio import encode
     from preread.blobs import BlobStore, blob_key
-    from preread.generate import sentence_times
+    from preread.generate import sentence_times, store_audio
     from preread.pdf import split_sentences
 
     blobs = BlobStore(state.store)
@@ -82,13 +81,12 @@ def _synthesize(
         return blobs.audio_path(key, voice.format).read_bytes(), True
     sentences = [s for p in text.splitlines() if p.strip() for s in split_sentences(p)]
     chunks = list(provider.synthesize(sentences or [text.strip()], voice))
-    encoded = encode(b"".join(c.pcm for c in chunks), chunks[0].sample_rate, voice.format)
-    times = sentence_times(chunks)
-    for t in times:
-        t.start, t.end = min(t.start, encoded.duration), min(t.end, encoded.duration)
-    blobs.write(key, voice.format, encoded.data, encoded.duration, times)
-    state.note_written(len(encoded.data))
-    return encoded.data, False
+    pcm = b"".join(c.pcm for c in chunks)
+    _, data = store_audio(
+        blobs, key, pcm, chunks[0].sample_rate, sentence_times(chunks), voice.format
+    )
+    state.note_written(len(data))
+    return data, False
 
 
 async def speech(request: Request) -> Response:
