@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +139,3 @@ class Settings:
             synth_workers=_workers(pick("synth_workers", "PREREAD_SYNTH_WORKERS")),
             trusted_proxies=pick("trusted_proxies", "PREREAD_TRUSTED_PROXIES"),
         )
-
-    def with_voice(self, **changes: Any) -> Settings:
-        """A copy whose voice settings have ``changes`` (None values ignored), validated."""
-        voice = replace(self.voice, **{k: v for k, v in changes.items() if v is not None})
-        voice.validate()
-        return replace(self, voice=voice)
