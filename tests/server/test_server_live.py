@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from pathlib import Path
 
 import httpx
 import soundfile as sf
@@ -11,7 +12,7 @@ from serverkit import TEXTS, quiet_options, register_document
 from starlette.testclient import TestClient
 
 from preread.server import create_app
-from preread.settings import Settings
+from preread.settings import Settings, VoiceSettings
 from preread.store import Store
 from preread.tts.fake import FakeProvider
 
@@ -136,3 +137,31 @@ def test_head_of_a_missing_chunk_does_not_synthesize(
     assert response.headers["x-cache"] == "MISS"
     assert provider.calls == []
     assert store.read_manifest(doc) is None  # asking wrote nothing
+
+
+def test_live_fill_reuses_audio_made_by_a_compatible_server(home: Path, store: Store) -> None:
+    """A missing chunk whose audio an OpenAI-compatible server made before is relinked
+    from the store (same content key, endpoint included), not requested again."""
+    from openai_server import SpeechServer
+    from preread.preprocess import run_preprocess
+    from preread.tts.openai import OpenAIProvider
+
+    doc = register_document(store)
+    document = store.read_registration(doc)
+    assert document is not None
+    with SpeechServer() as speech:
+        settings = Settings(
+            home=home,
+            voice=VoiceSettings(provider="openai", model="kokoro", voice="af_bella"),
+            openai_base_url=speech.base_url,
+        )
+        provider = OpenAIProvider(None, speech.base_url)
+        run_preprocess(store, provider, document, settings.voice)
+        asked = len(speech.requests)
+        manifest = store.require_manifest(doc)
+        (store.chunks_dir(doc) / manifest.chunks[0].file_name).unlink()
+        app = create_app(settings, provider=provider, options=quiet_options())
+        with TestClient(app) as client:
+            response = client.get(f"/api/tts/chunk?documentId={doc}&index=0")
+        assert response.status_code == 200
+        assert len(speech.requests) == asked  # nothing synthesized again

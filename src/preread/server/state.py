@@ -24,7 +24,7 @@ from preread.server.live import LiveGenerator
 from preread.server.manifests import CachedManifest, ManifestCache, safe_chunk_name
 from preread.server.metrics import Metrics
 from preread.server.ratelimit import RateLimiter
-from preread.settings import Settings
+from preread.settings import Settings, VoiceSettings
 from preread.store import Store
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
 
@@ -72,7 +72,6 @@ class ServerState:
         )
         self.jobs: Any = None  # preread.server.jobs.JobManager, set by create_app
         self.cleaner: Any = None  # preread.lifecycle.BackgroundCleaner, started with the app
-        self._used: dict[str, float] = {}
         self.store_size_cache: tuple[float, int] | None = None
         self.speech_locks: dict[str, asyncio.Lock] = {}
         self.speech_waiting = 0
@@ -123,14 +122,7 @@ class ServerState:
 
     # -- hooks into the cache lifecycle (preread.lifecycle) -------------------------------
     def note_use(self, document_id: str) -> None:
-        """Mark the document used (LRU); at most one call through per document a minute."""
-        now = time.monotonic()
-        last = self._used.get(document_id)
-        if last is not None and now - last < 30.0:
-            return
-        if len(self._used) > 10_000:
-            self._used.clear()
-        self._used[document_id] = now
+        """Mark the document used (LRU); ``record_use`` writes at most once a minute."""
         from preread.lifecycle import record_use
 
         record_use(self.store, document_id)
@@ -163,13 +155,13 @@ class ServerState:
                 raise NotFound(self._not_in_manifest(document_id, index, page, block))
             if not safe_chunk_name(entry.file_name):
                 raise NotFound(f"chunk {entry.index} has a bad file name in its manifest")
-            voice = voice_of(cached.manifest)
-            if voice.provider != provider.name:
+            made_by = cached.manifest.tts_provider
+            if made_by != provider.name:
                 raise Conflict(
                     f"chunk {entry.index} of {document_id[:12]} is not generated and its audio"
-                    f" is for provider {voice.provider}, not this server's {provider.name}"
+                    f" is for provider {made_by}, not this server's {provider.name}"
                 )
-            return entry.index, voice
+            return entry.index, voice_of(cached.manifest, provider)
         document = self.store.read_registration(document_id)
         if document is None:
             raise NotFound(f"no document {document_id} (register it or preprocess it first)")
@@ -220,14 +212,18 @@ class ServerState:
                 provider.close()
 
 
-def voice_of(manifest: Manifest) -> ResolvedVoice:
-    return ResolvedVoice(
-        manifest.tts_provider,
-        manifest.tts_model,
-        manifest.voice,
-        manifest.native_speed,
-        manifest.format,
-        manifest.instructions,
+def voice_of(manifest: Manifest, provider: Provider) -> ResolvedVoice:
+    """The voice the manifest's audio was made with, as ``provider`` resolves it (so the
+    content key has what the manifest does not record, e.g. a compatible endpoint)."""
+    return provider.resolve(
+        VoiceSettings(
+            provider=manifest.tts_provider,
+            model=manifest.tts_model,
+            voice=manifest.voice,
+            speed=manifest.native_speed,
+            format=manifest.format,
+            instructions=manifest.instructions,
+        )
     )
 
 
