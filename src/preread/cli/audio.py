@@ -35,11 +35,9 @@ from preread.cli.common import (
 )
 from preread.errors import NotFound
 from preread.ids import document_id_of_file
+from preread.library import Library, Summary
+from preread.library import Progress as JobProgress
 from preread.model import DocumentText
-from preread.preprocess import Progress as JobProgress
-from preread.preprocess import Summary, document_status, run_preprocess, state_of
-from preread.store import Store
-from preread.tts import make_provider
 from preread.units import format_size
 
 DocArgument = Annotated[
@@ -79,12 +77,12 @@ def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def resolve_doc(store: Store, doc: str) -> tuple[str, Path | None]:
+def resolve_doc(library: Library, doc: str) -> tuple[str, Path | None]:
     """(documentId, PDF path or None) for a path or an id prefix."""
     found = path_or_id(doc)
     if isinstance(found, Path):
         return document_id_of_file(found), found
-    return store.resolve(found), None
+    return library.resolve(found), None
 
 
 def clock(seconds: float) -> str:
@@ -145,10 +143,10 @@ class ProgressBar:
 
 
 def _load_document(
-    store: Store, doc: str, pages: str | None, password: str | None
+    library: Library, doc: str, pages: str | None, password: str | None
 ) -> tuple[DocumentText, Path | None, str | None]:
     """The document's blocks (read from the PDF, or its registration) and what to select."""
-    document_id, path = resolve_doc(store, doc)
+    document_id, path = resolve_doc(library, doc)
     if path is not None:
         from preread.pdf import read_document
 
@@ -156,7 +154,7 @@ def _load_document(
         for warning in document.warnings:
             console_err.print(f"preread: warning: {warning}", markup=False)
         return document, path, None
-    registered = store.read_registration(document_id)
+    registered = library.registration(document_id)
     if registered is None:
         raise NotFound(f"document {document_id[:12]} is not registered: give the PDF's path")
     return registered, None, pages
@@ -219,10 +217,13 @@ def preprocess_command(
         format=format,
         instructions=instructions,
     )
-    engine = make_provider(settings)
-    engine.resolve(settings.voice)  # bad settings: exit 2 before reading anything
-    store = Store(settings.home)
-    document, source, select = _load_document(store, doc, pages, password)
+    library = Library(settings)
+    try:
+        library.resolve_voice()  # bad settings: exit 2 before reading anything
+        document, source, select = _load_document(library, doc, pages, password)
+    except BaseException:
+        library.close()
+        raise
     show = not (quiet or json_output) and console_err.is_terminal
     title = document.title or document.source_name
     cancel = threading.Event()
@@ -230,23 +231,22 @@ def preprocess_command(
     try:
         if show:
             with ProgressBar(title) as bar:
-                summary = run_preprocess(
-                    store, engine, document, settings.voice, source=source, pages=select,
-                    force=force, wait=wait, on_progress=bar.update, cancel=cancel,
+                summary = library.pregenerate(
+                    document, source=source, pages=select, force=force, wait=wait,
+                    on_progress=bar.update, cancel=cancel,
                 )  # fmt: skip
         else:
-            summary = run_preprocess(
-                store, engine, document, settings.voice, source=source, pages=select,
-                force=force, wait=wait, cancel=cancel,
-            )  # fmt: skip
+            summary = library.pregenerate(
+                document, source=source, pages=select, force=force, wait=wait, cancel=cancel
+            )
     except KeyboardInterrupt:  # a second Ctrl-C: what was recorded is saved
         summary = None
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        engine.close()
+        library.close()
     if summary is None or summary.state == "cancelled":
-        manifest = store.read_manifest(document.document_id)
+        manifest = library.manifest(document.document_id)
         done = manifest.count("done") if manifest else 0
         total = len(manifest.chunks) if manifest else 0
         typer.echo(
@@ -270,13 +270,13 @@ def status_command(
     debug: DebugOption = False,
 ) -> None:
     """Show how far a document's audio is (state, chunks, size, duration)."""
-    store = Store(load_settings(home, debug).home)
-    document_id, _ = resolve_doc(store, doc)
-    status = document_status(store, document_id)
+    library = Library(load_settings(home, debug))
+    document_id, _ = resolve_doc(library, doc)
+    status = library.status(document_id)
     if json_output:
         typer.echo(json.dumps(status))
         return
-    manifest = store.read_manifest(document_id)
+    manifest = library.manifest(document_id)
     if manifest is None:
         typer.echo(f"{document_id}: no audio yet (preread preprocess DOC.pdf)")
         return
@@ -286,47 +286,23 @@ def status_command(
         + f", {minutes(status['duration'])}, {format_size(status['bytes'])}\n"
         f"  {manifest.title or manifest.source_name} — {manifest.tts_provider}/"
         f"{manifest.tts_model}/{manifest.voice} speed {manifest.native_speed:g} {manifest.format}\n"
-        f"  {store.chunks_dir(document_id)}"
+        f"  {library.chunks_dir(document_id)}"
     )
-
-
-def list_rows(store: Store) -> list[dict[str, Any]]:
-    rows = []
-    for document_id in sorted(store.known_ids()):
-        manifest = store.read_manifest(document_id)
-        registration = None if manifest else store.read_registration(document_id)
-        named = manifest or registration
-        done = [c for c in manifest.chunks if c.status == "done"] if manifest else []
-        rows.append(
-            {
-                "documentId": document_id,
-                "title": named.title if named else "",
-                "sourceName": named.source_name if named else "",
-                "state": state_of(manifest),
-                "total": len(manifest.chunks) if manifest else 0,
-                "done": len(done),
-                "bytes": sum(c.bytes or 0 for c in done),
-                "duration": round(sum(c.duration or 0.0 for c in done), 3),
-                "provider": manifest.tts_provider if manifest else None,
-                "voice": manifest.voice if manifest else None,
-                "format": manifest.format if manifest else None,
-                "updatedAt": manifest.updated_at if manifest else None,
-            }
-        )  # fmt: skip
-    return rows
 
 
 def list_command(
     json_output: JsonOption = False, home: HomeOption = None, debug: DebugOption = False
 ) -> None:
     """List the documents in the store."""
-    store = Store(load_settings(home, debug).home)
-    rows = list_rows(store)
+    library = Library(load_settings(home, debug))
+    rows = library.listing()
     if json_output:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not rows:
-        typer.echo(f"no documents in {store.home} (preread preprocess DOC.pdf adds one)", err=True)
+        typer.echo(
+            f"no documents in {library.home} (preread preprocess DOC.pdf adds one)", err=True
+        )
     for row in rows:
         typer.echo(
             f"{row['documentId'][:12]}  {row['state']:<8} {row['done']:>5}/{row['total']:<5} "
@@ -342,14 +318,9 @@ def delete_command(
     debug: DebugOption = False,
 ) -> None:
     """Delete a document's audio and registration (shared audio other documents use stays)."""
-    from preread.lifecycle import delete_document
-
-    store = Store(load_settings(home, debug).home)
-    document_id, _ = resolve_doc(store, doc)
-    if document_id not in store.known_ids():
-        raise NotFound(f"document {document_id[:12]} is not in the store")
-    result = delete_document(store, document_id)
-    store.unregister(document_id)
+    library = Library(load_settings(home, debug))
+    document_id, _ = resolve_doc(library, doc)
+    result = library.delete(document_id)
     if json_output:
         typer.echo(
             json.dumps(

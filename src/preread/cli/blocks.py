@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from preread.chunk_folder import select_blocks
 from preread.cli.common import (
     DebugOption,
     HomeOption,
@@ -21,10 +19,9 @@ from preread.cli.common import (
     load_settings,
     path_or_id,
 )
-from preread.errors import NotFound
+from preread.library import Library
 from preread.model import DocumentText
 from preread.pdf import read_document
-from preread.store import Store
 
 PagesOption = Annotated[
     str | None,
@@ -68,18 +65,6 @@ def _table(document: DocumentText) -> Table:
     return table
 
 
-def _stored(document_id: str, store: Store, pages: str | None) -> DocumentText:
-    """A stored document's blocks: its registration (what ``preprocess DOC`` speaks, no
-    password needed), else its stored PDF read again."""
-    registration = store.read_registration(document_id)
-    if registration is not None:
-        return replace(registration, blocks=tuple(select_blocks(registration, pages)))
-    source = store.source_path(document_id)
-    if not source.is_file():
-        raise NotFound(f"document {document_id[:12]} has no stored PDF; give the file's path")
-    return read_document(source, pages=pages)
-
-
 def blocks_command(
     document: Annotated[
         str,
@@ -98,8 +83,9 @@ def blocks_command(
     if isinstance(found, Path):
         result = read_document(found, pages=pages, password=password)
     else:
-        store = Store(load_settings(home, debug).home)
-        result = _stored(store.resolve(found), store, pages)
+        library = Library(load_settings(home, debug))
+        # a stored document: what ``preprocess DOC`` speaks (no password needed)
+        result = library.blocks(library.resolve(found), pages)
     for warning in result.warnings:
         console_err.print(f"preread: warning: {warning}", markup=False)
     if json_output:

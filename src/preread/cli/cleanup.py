@@ -9,8 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from preread.cli.common import DebugOption, HomeOption, JsonOption, load_settings
-from preread.lifecycle import CleanupReport, run_cleanup, store_stats
-from preread.store import Store
+from preread.library import CleanupReport, Library
 from preread.units import format_size, parse_duration
 
 MaxSizeOption = Annotated[
@@ -111,13 +110,7 @@ def cleanup_command(
     """Remove least recently used audio until the store is under its limit (for cron)."""
     settings = load_settings(home, debug, max_size=max_size)
     ttl = parse_duration(older_than) if older_than is not None else None
-    report = run_cleanup(
-        Store(settings.home),
-        max_bytes=settings.max_bytes,
-        older_than=ttl,
-        pin_minutes=settings.pin_minutes,
-        dry_run=dry_run,
-    )
+    report = Library(settings).cleanup(older_than=ttl, dry_run=dry_run)
     if json_output:
         typer.echo(json.dumps(report.to_json()))
         return
@@ -130,7 +123,7 @@ def stats_command(
 ) -> None:
     """Size of the audio store against its limit, documents, blobs and dedup savings."""
     settings = load_settings(home, debug)
-    stats = store_stats(Store(settings.home), max_bytes=settings.max_bytes)
+    stats = Library(settings).stats()
     if json_output:
         typer.echo(json.dumps(stats))
         return

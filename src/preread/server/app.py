@@ -53,22 +53,12 @@ def create_app(
     """The server for ``settings``; ``provider`` overrides the configured engine (tests)."""
     options = options or ServerOptions()
     state = ServerState(settings, options, provider)
-    state.jobs = JobManager(
-        state.store,
-        state.provider_for,
-        workers=options.job_workers,
-        on_written=state.note_written,
-    )
+    state.jobs = JobManager(state.library, workers=options.job_workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from preread.lifecycle import BackgroundCleaner
-
-        state.cleaner = BackgroundCleaner(
-            state.store,
-            settings,
-            debounce=options.cleaner_debounce,
-            interval=options.cleaner_interval,
+        state.library.start_cleaner(
+            debounce=options.cleaner_debounce, interval=options.cleaner_interval
         )
         await state.jobs.start()
         try:

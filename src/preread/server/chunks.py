@@ -43,7 +43,7 @@ def content_type(fmt: str) -> str:
 
 async def chunk(request: Request) -> Response:
     state = state_of(request)
-    document_id = document_id_param(request, state.store)
+    document_id = document_id_param(request, state.library)
     index = int_param(request, "index", 0, MAX_INDEX)
     page = block = None
     if index is None:

@@ -70,26 +70,18 @@ async def create(request: Request) -> Response:
     if not data:
         raise BadInput("empty body: send the PDF as the body or as a multipart 'file'")
     document_id = document_id_of_bytes(data)
-    existing = await anyio.to_thread.run_sync(state.store.read_registration, document_id)
+    existing = await anyio.to_thread.run_sync(state.library.registration, document_id)
     if existing is not None:
         return JSONResponse(_summary(existing), status_code=200)
-
-    def parse_and_register() -> DocumentText:
-        from preread.pdf import read_document
-
-        document = read_document(data, name=name)
-        state.store.register(document, data)
-        return document
-
     async with _parsing:
-        document = await anyio.to_thread.run_sync(parse_and_register)
-    return JSONResponse(_summary(document), status_code=201)
+        document, new = await anyio.to_thread.run_sync(state.library.add, data, name)
+    return JSONResponse(_summary(document), status_code=201 if new else 200)
 
 
 def _listing(state: ServerState) -> list[dict[str, Any]]:
     out = []
-    for doc in sorted(state.store.known_ids()):
-        registration = state.store.read_registration(doc)
+    for doc in sorted(state.library.known_ids()):
+        registration = state.library.registration(doc)
         cached = state.manifests.get(doc)
         item: dict[str, Any] = {"documentId": doc}
         if registration is not None:
@@ -119,13 +111,11 @@ async def show(request: Request) -> Response:
     """The document's manifest; for a registered document without audio, its blocks."""
     state = state_of(request)
     value = check_id_or_prefix(str(request.path_params["document_id"]))
-    doc = value if len(value) == 64 else state.store.resolve(value)
-    try:
-        raw = await anyio.to_thread.run_sync(state.store.manifest_path(doc).read_bytes)
+    doc = value if len(value) == 64 else state.library.resolve(value)
+    raw = await anyio.to_thread.run_sync(state.library.manifest_bytes, doc)
+    if raw is not None:
         return Response(raw, media_type="application/json")
-    except FileNotFoundError:
-        pass
-    registration = await anyio.to_thread.run_sync(state.store.read_registration, doc)
+    registration = await anyio.to_thread.run_sync(state.library.registration, doc)
     if registration is None:
         raise NotFound(f"no document {doc}")
     return JSONResponse(registration.to_json())

@@ -1,10 +1,10 @@
 """Background preprocess jobs in the server process, resumed after a restart.
 
 ``JobManager.submit(spec)`` queues a job; ``workers`` asyncio tasks each run one
-document at a time through ``preread.preprocess.run_preprocess`` (the CLI's
-pipeline) in a thread. A job's request is saved as ``jobs/{documentId}.json``
-under the store home until the job ends, so a server stopped or killed mid-job
-picks it up again when it starts (``resume``). Progress is kept in memory for
+document at a time through ``Library.pregenerate`` (the CLI's pipeline) in a
+thread. A job's request is saved as ``jobs/{documentId}.json`` under the store
+home until the job ends, so a server stopped or killed mid-job picks it up again
+when it starts (``resume``). Progress is kept in memory for
 the status and event routes; the rest of the status comes from the disk.
 """
 
@@ -26,9 +26,8 @@ import anyio
 from preread.errors import Conflict, NotFound, PrereadError
 from preread.fsutil import atomic_write
 from preread.ids import is_full_id
+from preread.library import Library
 from preread.settings import VoiceSettings
-from preread.store import Store
-from preread.tts.base import Provider
 
 ACTIVE = ("queued", "running")
 HEARTBEAT = 15.0  # watch() yields an unchanged job again after this long (keeps SSE alive)
@@ -77,19 +76,15 @@ class Job:
 class JobManager:
     def __init__(
         self,
-        store: Store,
-        provider_for: Callable[[str], Provider],
+        library: Library,
         *,
         workers: int = 1,
         on_progress: Callable[[str], None] | None = None,
-        on_written: Callable[[int], None] | None = None,
     ) -> None:
-        self.store = store
-        self.provider_for = provider_for
+        self.library = library
         self.workers = max(1, workers)
         self.on_progress = on_progress
-        self.on_written = on_written  # bytes a finished job wrote (for the cleaner)
-        self.jobs_dir = store.home / "jobs"
+        self.jobs_dir = library.home / "jobs"
         self._jobs: dict[str, Job] = {}  # latest job per document
         self._queue: asyncio.Queue[Job] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -238,10 +233,8 @@ class JobManager:
             self._touch(job)
 
     def _run(self, job: Job) -> str:
-        from preread.preprocess import run_preprocess
-
         spec = job.spec
-        document = self.store.read_registration(spec.document_id)
+        document = self.library.registration(spec.document_id)
         if document is None:
             raise NotFound(f"document {spec.document_id} is not registered")
         loop = self._loop
@@ -252,9 +245,7 @@ class JobManager:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._touch, job)
 
-        summary = run_preprocess(
-            self.store,
-            self.provider_for(spec.voice.provider),
+        summary = self.library.pregenerate(
             document,
             spec.voice,
             pages=spec.pages,
@@ -264,8 +255,6 @@ class JobManager:
             list_all=True,  # every registered block stays known (live fallback)
         )
         job.progress = summary.progress.to_json()
-        if self.on_written is not None and summary.generated + summary.reused:
-            self.on_written(int(summary.progress.bytes))
         if summary.failures:
             job.error = summary.failures[0][1]
         return str(summary.state)

@@ -14,8 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from preread.errors import PrereadError
+from preread.library import Library
 from preread.manifest import ChunkEntry, Manifest
-from preread.store import Store
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}$")
 
@@ -58,8 +58,8 @@ class CachedManifest:
 
 
 class ManifestCache:
-    def __init__(self, store: Store, size: int = 64) -> None:
-        self.store = store
+    def __init__(self, library: Library, size: int = 64) -> None:
+        self.library = library
         self.size = size
         self._items: OrderedDict[str, CachedManifest] = OrderedDict()
         self._lock = threading.Lock()
@@ -71,7 +71,7 @@ class ManifestCache:
         if path is None:
             if len(self._paths) > 10_000:
                 self._paths.clear()
-            path = self._paths[document_id] = str(self.store.manifest_path(document_id))
+            path = self._paths[document_id] = str(self.library.manifest_path(document_id))
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -95,7 +95,7 @@ class ManifestCache:
         except (ValueError, KeyError, TypeError) as exc:
             raise PrereadError(f"the manifest of {document_id} is unreadable: {exc}") from None
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        fresh = CachedManifest.of(manifest, stamp, str(self.store.chunks_dir(document_id)))
+        fresh = CachedManifest.of(manifest, stamp, str(self.library.chunks_dir(document_id)))
         with self._lock:
             self._items[document_id] = fresh
             self._items.move_to_end(document_id)

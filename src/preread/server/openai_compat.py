@@ -66,36 +66,11 @@ def _resolve(state: ServerState, data: dict[str, Any]) -> tuple[Provider, Resolv
     return provider, provider.resolve(settings), text
 
 
-def _synthesize(
-    state: ServerState, provider: Provider, voice: ResolvedVoice, text: str
-) -> tuple[bytes, bool]:
-    """The audio for ``text`` and whether it was stored already (else it is now)."""
-    from preread.blobs import BlobStore, blob_key
-    from preread.generate import sentence_times, store_audio
-    from preread.pdf import split_sentences
-
-    blobs = BlobStore(state.store)
-    key = blob_key(text, voice)
-    info = blobs.read(key, voice.format)
-    if info is not None:
-        return blobs.audio_path(key, voice.format).read_bytes(), True
-    sentences = [s for p in text.splitlines() if p.strip() for s in split_sentences(p)]
-    chunks = list(provider.synthesize(sentences or [text.strip()], voice))
-    pcm = b"".join(c.pcm for c in chunks)
-    _, data = store_audio(
-        blobs, key, pcm, chunks[0].sample_rate, sentence_times(chunks), voice.format
-    )
-    state.note_written(len(data))
-    return data, False
-
-
 async def speech(request: Request) -> Response:
     state = state_of(request)
     data = await json_body(request, state.options.max_json_bytes)
-    provider, voice, text = await anyio.to_thread.run_sync(_resolve, state, data)
-    from preread.blobs import blob_key
-
-    key = blob_key(text, voice)
+    _, voice, text = await anyio.to_thread.run_sync(_resolve, state, data)
+    key = state.library.speech_key(text, voice)
     headers = {"Cache-Control": "no-cache"}
     lock = state.speech_locks.setdefault(key, asyncio.Lock())
     if state.speech_waiting >= state.options.live_workers + state.options.live_queue:
@@ -103,7 +78,7 @@ async def speech(request: Request) -> Response:
     state.speech_waiting += 1
     try:
         async with lock:  # one synthesis per text and settings, however many ask
-            audio, hit = await anyio.to_thread.run_sync(_synthesize, state, provider, voice, text)
+            audio, hit = await anyio.to_thread.run_sync(state.library.speech, text, voice)
     finally:
         state.speech_waiting -= 1
         if not lock.locked() and state.speech_locks.get(key) is lock:

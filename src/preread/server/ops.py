@@ -31,9 +31,7 @@ def _store_bytes(state: ServerState) -> int | None:
     now = time.monotonic()
     if cached is not None and now - cached[0] < STORE_SIZE_TTL:
         return cached[1]
-    from preread.lifecycle import scan_store
-
-    total = int(scan_store(state.store).total_bytes)
+    total = state.library.store_bytes()
     state.store_size_cache = (now, total)
     return total
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from preread.errors import BadInput, PayloadTooLarge
 from preread.ids import check_id_or_prefix
-from preread.store import Store
+from preread.library import Library
 
 MAX_PAGE = 100_000
 MAX_INDEX = 10_000_000
@@ -54,18 +54,18 @@ def float_value(value: object, name: str) -> float:
     return number
 
 
-def document_id(store: Store, value: str | None) -> str:
+def document_id(library: Library, value: str | None) -> str:
     """A full, known document id from a query value (id or prefix ≥ 8 hex chars)."""
     if not value:
         raise BadInput("documentId is required")
     checked = check_id_or_prefix(value)
     if len(checked) == 64:
         return checked
-    return store.resolve(checked)
+    return library.resolve(checked)
 
 
-def document_id_param(request: Request, store: Store, name: str = "documentId") -> str:
-    return document_id(store, request.query_params.get(name))
+def document_id_param(request: Request, library: Library, name: str = "documentId") -> str:
+    return document_id(library, request.query_params.get(name))
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -56,9 +56,7 @@ def _pages(data: dict[str, Any]) -> str | None:
 
 
 def status_object(state: ServerState, doc: str, voice: VoiceSettings | None) -> dict[str, Any]:
-    from preread.preprocess import document_status
-
-    status = document_status(state.store, doc, voice)
+    status = state.library.status(doc, voice)
     job: Job | None = state.jobs.job(doc)
     if job is not None:
         status["jobId"] = job.id
@@ -78,32 +76,15 @@ async def start(request: Request) -> Response:
     value = data.get("documentId")
     if not isinstance(value, str):
         raise BadInput("documentId is required")
-    doc = document_id(state.store, value)
+    doc = document_id(state.library, value)
     voice = _voice(state, data)
     pages = _pages(data)
     force = data.get("force", False) is True
 
-    def check() -> tuple[int, bool]:
-        from preread.generate import manifest_matches
-        from preread.preprocess import same_blocks, select_blocks, state_of
-
-        document = state.store.read_registration(doc)
-        if document is None:
-            raise NotFound(f"document {doc} is not registered: POST it to /api/documents first")
-        resolved = state.provider_for(voice.provider).resolve(voice)
-        blocks = select_blocks(document, pages)
-        manifest = state.store.read_manifest(doc)
-        complete = (  # jobs list every block (list_all) and generate the pages asked
-            not force
-            and manifest is not None
-            and manifest_matches(manifest, resolved)
-            and same_blocks(manifest, list(document.blocks), resolved.format)
-            and state_of(manifest, {b.page for b in blocks}) == "complete"
-        )
-        return len(blocks), complete
-
     try:
-        total, complete = await anyio.to_thread.run_sync(check)
+        total, complete = await anyio.to_thread.run_sync(
+            state.library.is_complete, doc, voice, pages, force
+        )
     except BadInput as exc:  # the page parser speaks of the CLI's --pages
         if "bad --pages" not in exc.message:
             raise
@@ -137,7 +118,7 @@ def _query_voice(state: ServerState, request: Request) -> VoiceSettings:
 
 async def status(request: Request) -> Response:
     state = state_of(request)
-    doc = document_id_param(request, state.store)
+    doc = document_id_param(request, state.library)
     voice = _query_voice(state, request)
     return JSONResponse(await anyio.to_thread.run_sync(status_object, state, doc, voice))
 
@@ -155,7 +136,7 @@ async def events(request: Request) -> Response:
     happened since, the answer is 204, which tells it to stop for good.
     """
     state = state_of(request)
-    doc = document_id_param(request, state.store)
+    doc = document_id_param(request, state.library)
     job: Job | None = state.jobs.job(doc)
     last_seen = request.headers.get("last-event-id")
     ended = job is None or not job.active
@@ -180,22 +161,16 @@ async def events(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     state = state_of(request)
-    doc = document_id_param(request, state.store)
+    doc = document_id_param(request, state.library)
     had_job = await state.jobs.cancel(doc)
-    if not had_job and not state.store.doc_dir(doc).exists():
+    if not had_job and not state.library.has_audio(doc):
         raise NotFound(f"document {doc} has no audio in the store")
-    from preread.lifecycle import delete_document
-
-    await anyio.to_thread.run_sync(delete_document, state.store, doc)
+    await anyio.to_thread.run_sync(state.library.delete_audio, doc)
     state.manifests.forget(doc)
     return Response(status_code=204)
 
 
 async def stats(request: Request) -> Response:
-    from preread.lifecycle import store_stats
-
     state = state_of(request)
-    body = await anyio.to_thread.run_sync(
-        lambda: store_stats(state.store, max_bytes=state.settings.max_bytes)
-    )
+    body = await anyio.to_thread.run_sync(state.library.stats)
     return JSONResponse(body)
