@@ -68,10 +68,7 @@ class BlobInfo:
             bytes=int(data["bytes"]),
             sha256=str(data["sha256"]),
             duration=float(data["duration"]),
-            sentences=tuple(
-                SentenceTime(str(s["text"]), float(s["start"]), float(s["end"]))
-                for s in data.get("sentences", [])
-            ),
+            sentences=tuple(SentenceTime.from_json(s) for s in data.get("sentences", [])),
         )
 
 
@@ -104,8 +101,16 @@ class BlobStore:
             return False
 
     def write(
-        self, key: str, ext: str, data: bytes, duration: float, sentences: list[SentenceTime]
+        self,
+        key: str,
+        ext: str,
+        data: bytes,
+        duration: float,
+        sentences: list[SentenceTime],
+        voice: str | None = None,
     ) -> BlobInfo:
+        """Store ``data`` as blob ``key``; ``voice`` (a ``speech.index.voice_id``) is
+        recorded in the sidecar so the speech index can be rebuilt from sidecars."""
         info = BlobInfo(
             key=key,
             format=ext,
@@ -114,8 +119,11 @@ class BlobStore:
             duration=duration,
             sentences=tuple(sentences),
         )
+        sidecar = info.to_json()
+        if voice is not None:
+            sidecar["voice"] = voice
         atomic_write(self.audio_path(key, ext), data)
-        atomic_write(self.sidecar_path(key), json.dumps(info.to_json()).encode("utf-8"))
+        atomic_write(self.sidecar_path(key), json.dumps(sidecar).encode("utf-8"))
         return info
 
     def claim(self, info: BlobInfo) -> bool:

@@ -46,13 +46,19 @@ class Prepared:
 
 
 def sentence_times(chunks: list[AudioChunk]) -> list[SentenceTime]:
-    """Start/end of each sentence from the sample counts of its PCM (exact)."""
+    """Start/end of each sentence from the sample counts of its PCM (exact unless the
+    provider says its cuts are estimated), and of each word when the voice timed them.
+    """
     times: list[SentenceTime] = []
     position = 0
     for chunk in chunks:
-        start = position / chunk.sample_rate
+        rate = chunk.sample_rate
+        start = position / rate
+        words = None
+        if chunk.words is not None:
+            words = [((position + a) / rate, (position + b) / rate) for a, b in chunk.words]
         position += chunk.samples
-        times.append(SentenceTime(chunk.text, start, position / chunk.sample_rate))
+        times.append(SentenceTime(chunk.text, start, position / rate, words, chunk.estimated))
     return times
 
 
@@ -63,19 +69,34 @@ def store_audio(
     sample_rate: int,
     times: list[SentenceTime],
     fmt: str,
+    voice: ResolvedVoice | None = None,
+    *,
+    index: bool = True,
 ) -> tuple[BlobInfo, bytes]:
     """Encode ``pcm`` as ``fmt`` and store it as blob ``key``; its info and the bytes.
 
     Sentence times are fitted to the encoded length (mp3 is exact; opus may differ by
-    a resampled sample), the last sentence ending where the audio does.
+    a resampled sample), the last sentence ending where the audio does. With
+    ``voice`` the blob is added to the speech index (unless ``index`` is False: audio
+    assembled from speech the index already has).
     """
     encoded = encode(pcm, sample_rate, fmt)
+    end = encoded.duration
     for sentence in times:
-        sentence.start = min(sentence.start, encoded.duration)
-        sentence.end = min(sentence.end, encoded.duration)
+        sentence.start = min(sentence.start, end)
+        sentence.end = min(sentence.end, end)
+        if sentence.words is not None:
+            sentence.words = [(min(a, end), min(b, end)) for a, b in sentence.words]
     if times:
-        times[-1].end = encoded.duration
-    info = blobs.write(key, fmt, encoded.data, encoded.duration, times)
+        times[-1].end = end
+    if voice is None:
+        return blobs.write(key, fmt, encoded.data, encoded.duration, times), encoded.data
+    from preread.speech.index import entry_json, record, voice_id
+
+    vid = voice_id(voice)
+    info = blobs.write(key, fmt, encoded.data, encoded.duration, times, voice=vid)
+    if index:
+        record(blobs.store, entry_json(key, fmt, vid, info.duration, info.sentences))
     return info, encoded.data
 
 
@@ -84,17 +105,21 @@ def fit_times(
 ) -> list[SentenceTime]:
     """The blob's sentence times, renamed to this entry's sentences.
 
-    Same sentences (normally): the stored times. Otherwise (a different split of the
-    same text): times by character share of ``duration``.
+    Same sentences (normally): the stored times, word times included. Otherwise (a
+    different split of the same text): times by character share of ``duration``,
+    marked estimated.
     """
     wanted = [s.text for s in entry.sentences] or [entry.text]
     if [normalize_text(s.text) for s in stored] == [normalize_text(t) for t in wanted]:
-        return [SentenceTime(t, s.start, s.end) for t, s in zip(wanted, stored, strict=True)]
+        return [
+            SentenceTime(t, s.start, s.end, None if s.words is None else list(s.words), s.estimated)
+            for t, s in zip(wanted, stored, strict=True)
+        ]
     total = sum(max(1, len(t)) for t in wanted)
     times, position = [], 0.0
     for text in wanted:
         length = duration * max(1, len(text)) / total
-        times.append(SentenceTime(text, position, position + length))
+        times.append(SentenceTime(text, position, position + length, estimated=True))
         position += length
     return times
 
@@ -230,6 +255,7 @@ class ChunkMaker:
                 prepared.sample_rate,
                 prepared.sentences or [],
                 voice.format,
+                voice,
             )
         entry = replace(prepared.entry)
         if link:

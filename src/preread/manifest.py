@@ -24,12 +24,46 @@ def chunk_file_name(index: int, page: int, block_index: int, ext: str) -> str:
 
 @dataclass
 class SentenceTime:
+    """A sentence's place in its chunk, in seconds from the chunk's start.
+
+    ``words``: (start, end) of each whitespace-separated word of ``text``, or None
+    when the voice gave no word timings. ``estimated``: start and end are a guess
+    (a character share of a piece of audio), not exact sample counts.
+    """
+
     text: str
     start: float
     end: float
+    words: list[tuple[float, float]] | None = None
+    estimated: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "start": round(self.start, 3), "end": round(self.end, 3)}
+        data: dict[str, Any] = {
+            "text": self.text,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+        }
+        if self.words is not None:
+            # compact: milliseconds from the chunk's start, start and end of each word
+            data["words"] = [round(t * 1000) for pair in self.words for t in pair]
+        if self.estimated:
+            data["estimated"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SentenceTime:
+        flat = data.get("words")
+        words: list[tuple[float, float]] | None = None
+        if isinstance(flat, list) and len(flat) % 2 == 0:
+            values = [float(v) / 1000 for v in flat]
+            words = list(zip(values[0::2], values[1::2], strict=True))
+        return cls(
+            str(data["text"]),
+            float(data.get("start", 0)),
+            float(data.get("end", 0)),
+            words,
+            bool(data.get("estimated", False)),
+        )
 
 
 @dataclass
@@ -63,6 +97,7 @@ class ChunkEntry:
         self.sha256 = self.error = None
         for sentence in self.sentences:
             sentence.start = sentence.end = 0.0
+            sentence.words, sentence.estimated = None, False
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -94,10 +129,7 @@ class ChunkEntry:
             duration=data.get("duration"),
             bytes=data.get("bytes"),
             sha256=data.get("sha256"),
-            sentences=[
-                SentenceTime(str(s["text"]), float(s.get("start", 0)), float(s.get("end", 0)))
-                for s in data.get("sentences", [])
-            ],
+            sentences=[SentenceTime.from_json(s) for s in data.get("sentences", [])],
             error=data.get("error"),
         )
 

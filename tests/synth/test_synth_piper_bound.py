@@ -26,14 +26,22 @@ class CountingEngine:
         self.most = 0
         self._lock = threading.Lock()
 
-    def synthesize(self, sentence: str, config: Any) -> list[SimpleNamespace]:
+    def synthesize(
+        self, sentence: str, config: Any, include_alignments: bool = False
+    ) -> list[SimpleNamespace]:
         with self._lock:
             self.running += 1
             self.most = max(self.most, self.running)
         time.sleep(0.05)
         with self._lock:
             self.running -= 1
-        return [SimpleNamespace(audio_int16_array=np.zeros(100, dtype=np.int16))]
+        return [
+            SimpleNamespace(
+                audio_int16_array=np.zeros(100, dtype=np.int16),
+                audio_float_array=np.zeros(100, dtype=np.float32),
+                phoneme_alignments=None,  # a model without alignments: no word times
+            )
+        ]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -41,7 +49,7 @@ def test_concurrent_callers_never_exceed_the_bound(
     monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     engine = CountingEngine()
-    monkeypatch.setattr(piper_module, "load_voice", lambda: engine)
+    monkeypatch.setattr(piper_module, "load_voice", lambda models_dir=None: engine)
     provider = PiperProvider(workers=workers)
     voice = provider.resolve(VoiceSettings())
 

@@ -25,7 +25,7 @@ def make_provider(settings: Settings) -> Provider:
     if name == "piper":
         from preread.tts.piper import PiperProvider
 
-        return PiperProvider(workers=settings.synth_workers)
+        return PiperProvider(workers=settings.synth_workers, models_dir=settings.home / "models")
     if name == "openai":
         from preread.tts.openai import OpenAIProvider
 

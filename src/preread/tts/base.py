@@ -17,11 +17,19 @@ from preread.settings import VoiceSettings
 
 @dataclass(frozen=True)
 class AudioChunk:
-    """PCM audio for one sentence: signed 16-bit little-endian, mono."""
+    """PCM audio for one sentence: signed 16-bit little-endian, mono.
+
+    ``words``: where each whitespace-separated word of ``text`` starts and ends, in
+    samples from the start of ``pcm`` (None when the engine gives no timings).
+    ``estimated``: the cut between this sentence and its neighbours is a guess (a
+    provider that speaks a block in one piece), not an exact sample count.
+    """
 
     text: str
     pcm: bytes
     sample_rate: int
+    words: tuple[tuple[int, int], ...] | None = None
+    estimated: bool = False
 
     @property
     def samples(self) -> int:

@@ -2,8 +2,10 @@
 
 It speaks no words: each sentence becomes a sine tone whose length follows the
 text (``seconds_per_char``) and speed, so tests and demos can exercise the whole
-pipeline with real, non-silent audio but without a neural voice. Tests pass
-``fail`` to make chosen sentences fail.
+pipeline with real, non-silent audio but without a neural voice. Each word is a
+burst of tone followed by a short silence, and its times are reported like the
+Piper voice's (``AudioChunk.words``), so cutting at word times is testable. Tests
+pass ``fail`` to make chosen sentences fail.
 """
 
 from __future__ import annotations
@@ -70,4 +72,23 @@ class FakeProvider(Provider):
             t = np.arange(n, dtype=np.float64) / self.sample_rate
             freq = base * (1 + 0.1 * (number % 4))
             wave = 0.3 * np.sin(2 * math.pi * freq * t)
-            yield AudioChunk(sentence, (wave * 32767).astype("<i2").tobytes(), self.sample_rate)
+            words = word_spans(sentence.split(), n)
+            voiced = np.zeros(n, dtype=bool)
+            for start, end in words:
+                voiced[start:end] = True
+            if words:
+                wave[~voiced] = 0.0
+            pcm = (wave * 32767).astype("<i2").tobytes()
+            yield AudioChunk(sentence, pcm, self.sample_rate, words=tuple(words) or None)
+
+
+def word_spans(words: Sequence[str], samples: int) -> list[tuple[int, int]]:
+    """(start, end) in samples of each word: a share of ``samples`` by its length + 1,
+    the last fifth of each share silent (the pause after the word)."""
+    total = sum(len(w) + 1 for w in words)
+    spans, position = [], 0
+    for word in words:
+        share = samples * (len(word) + 1) // total if total else 0
+        spans.append((position, position + max(1, share * 4 // 5)))
+        position += share
+    return spans

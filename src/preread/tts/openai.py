@@ -236,8 +236,11 @@ class OpenAIProvider(Provider):
                 yield AudioChunk(sentence, b"", PCM_RATE)
             return
         pcm, rate = pcm_from_response(self.request(text, voice))
+        estimated = len(sentences) > 1  # cut at pauses near each sentence's share
         for sentence, piece in zip(sentences, split_by_share(pcm, rate, sentences), strict=True):
-            yield AudioChunk(sentence, piece.astype("<i2", copy=False).tobytes(), rate)
+            yield AudioChunk(
+                sentence, piece.astype("<i2", copy=False).tobytes(), rate, estimated=estimated
+            )
 
     def close(self) -> None:
         with self._lock:

