@@ -307,7 +307,13 @@ class Library:
         chunks = list(provider.synthesize(sentences or [text.strip()], voice))
         pcm = b"".join(c.pcm for c in chunks)
         _, data = store_audio(
-            self.blobs, key, pcm, chunks[0].sample_rate, sentence_times(chunks), voice.format
+            self.blobs,
+            key,
+            pcm,
+            chunks[0].sample_rate,
+            sentence_times(chunks),
+            voice.format,
+            voice,
         )
         self.note_written(len(data))
         return data, False
