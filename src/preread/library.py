@@ -158,7 +158,7 @@ class Library:
             return existing, False
         from preread.pdf import read_document
 
-        document = read_document(data, name=name)
+        document = read_document(data, name=name, text=self.settings.text)
         self.register(document, data)
         return document, True
 
@@ -173,7 +173,7 @@ class Library:
             raise NotFound(f"document {document_id[:12]} has no stored PDF; give the file's path")
         from preread.pdf import read_document
 
-        return read_document(source, pages=pages)
+        return read_document(source, pages=pages, text=self.settings.text)
 
     # -- making audio -------------------------------------------------------------------------
     def pregenerate(

@@ -38,6 +38,56 @@ class VoiceSettings:
             raise BadSettings(f"bad format {self.format!r}: use one of {', '.join(FORMATS)}")
 
 
+TOC_MODES = ("skip", "titles")
+FOOTNOTE_MODES = ("read", "drop")
+CITATION_MODES = ("keep", "drop")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise BadSettings(f"bad {name} {value!r}: use one of {', '.join(choices)}")
+    return text
+
+
+@dataclass(frozen=True)
+class TextSettings:
+    """How a document's text is read (every reader, every format).
+
+    ``toc``: a table of contents is skipped (default) or read as its entries' titles;
+    ``footnotes``: read after the paragraph that references them, announced as a note
+    (default), or dropped; ``citations``: bracketed numeric citations (``[12]``) kept
+    (default) or dropped; ``language``: an ISO 639-1 code that overrides detection.
+    """
+
+    toc: str = "skip"
+    footnotes: str = "read"
+    citations: str = "keep"
+    language: str | None = None
+
+    @classmethod
+    def load(
+        cls, env: Mapping[str, str] | None = None, language: str | None = None
+    ) -> TextSettings:
+        env = os.environ if env is None else env
+        raw = language if language is not None else env.get("PREREAD_LANGUAGE") or None
+        lang = None
+        if raw is not None:
+            lang = raw.strip().lower().replace("_", "-").split("-")[0]
+            if not (2 <= len(lang) <= 3 and lang.isalpha() and lang.isascii()):
+                raise BadSettings(f"bad language {raw!r}: an ISO 639-1 code like en, fr, de")
+        return cls(
+            toc=_choice("PREREAD_TOC", env.get("PREREAD_TOC") or "skip", TOC_MODES),
+            footnotes=_choice(
+                "PREREAD_FOOTNOTES", env.get("PREREAD_FOOTNOTES") or "read", FOOTNOTE_MODES
+            ),
+            citations=_choice(
+                "PREREAD_CITATIONS", env.get("PREREAD_CITATIONS") or "keep", CITATION_MODES
+            ),
+            language=lang,
+        )
+
+
 def _workers(value: Any) -> int | None:
     if value is None:
         return None
@@ -61,6 +111,7 @@ def _float_or(value: Any, default: float) -> float:
 class Settings:
     home: Path
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    text: TextSettings = field(default_factory=TextSettings)
     max_bytes: int = DEFAULT_MAX_BYTES
     pin_minutes: float = DEFAULT_PIN_MINUTES
     api_token: str | None = field(default=None, repr=False)
@@ -126,6 +177,7 @@ class Settings:
         return cls(
             home=home,
             voice=voice,
+            text=TextSettings.load(env, pick("language", None)),
             max_bytes=max_bytes,
             pin_minutes=pin_minutes,
             api_token=pick("api_token", "PREREAD_API_TOKEN"),

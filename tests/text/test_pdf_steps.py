@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -31,12 +32,14 @@ class _SlowPage:
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
 
-    def extract_text(self) -> str:
+    def extract_text(self, visitor_text: Callable[..., None]) -> str:
         if self.seconds is None:
             raise ValueError("broken content stream")
         end = time.monotonic() + self.seconds
         while time.monotonic() < end:  # pure-Python busy loop, like a pypdf loop
             pass
+        identity = (1, 0, 0, 1, 0, 0)
+        visitor_text("Done.", identity, identity, None, 10)
         return "Done."
 
 

@@ -150,7 +150,8 @@ def _load_document(
     if path is not None:
         from preread.pdf import read_document
 
-        document = read_document(path, pages=pages, password=password)
+        text = library.settings.text
+        document = read_document(path, pages=pages, password=password, text=text)
         for warning in document.warnings:
             console_err.print(f"preread: warning: {warning}", markup=False)
         return document, path, None

@@ -80,10 +80,11 @@ def blocks_command(
 ) -> None:
     """Print the blocks that will be spoken (no synthesis)."""
     found = path_or_id(document)
+    settings = load_settings(home, debug)
     if isinstance(found, Path):
-        result = read_document(found, pages=pages, password=password)
+        result = read_document(found, pages=pages, password=password, text=settings.text)
     else:
-        library = Library(load_settings(home, debug))
+        library = Library(settings)
         # a stored document: what ``preprocess DOC`` speaks (no password needed)
         result = library.blocks(library.resolve(found), pages)
     for warning in result.warnings:

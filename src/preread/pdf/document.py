@@ -23,11 +23,14 @@ from preread.model import Block, Chapter, DocumentText
 from preread.pdf.blocks import Unit, pack
 from preread.pdf.edges import WINDOW, strip_edges
 from preread.pdf.extract import PAGE_TIMEOUT, iter_pages, open_pdf
+from preread.pdf.furniture import Furniture, is_toc_page, strip_notes, strip_toc
 from preread.pdf.hyphenation import Evidence
+from preread.pdf.layout import size_of
 from preread.pdf.outline import chapters, metadata_title, page_labels
 from preread.pdf.pages import format_pages, parse_pages
 from preread.pdf.paragraphs import Paragraph, build_paragraphs, join_across_pages
 from preread.pdf.sentences import sentence_spans, split_sentences
+from preread.settings import TextSettings
 
 
 def _load(source: Path | bytes, name: str | None) -> tuple[bytes, str]:
@@ -44,7 +47,39 @@ def _load(source: Path | bytes, name: str | None) -> tuple[bytes, str]:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _units(paragraphs: list[Paragraph]) -> list[Unit]:
+_CITATION = re.compile(r"\s?\[\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*\]")
+_ENDS = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+
+
+class _Notes:
+    """One page's footnotes as units, taken as the paragraphs that cite them are read."""
+
+    def __init__(self, notes: list[tuple[str, str]], read: bool) -> None:
+        self.by_label: dict[str, list[Unit]] = {}
+        if not read:
+            return
+        for label, text in notes:
+            sentences = split_sentences(text) or [text]
+            sentences[0] = f"Note: {sentences[0]}"
+            self.by_label.setdefault(label, []).extend(Unit(s) for s in sentences)
+
+    def take(self, markers: tuple[str, ...]) -> list[Unit]:
+        return [u for m in markers for u in self.by_label.pop(m, [])]
+
+    def rest(self) -> list[Unit]:
+        units = [u for us in self.by_label.values() for u in us]
+        self.by_label.clear()
+        return units
+
+
+def _text_of(paragraph: Paragraph, drop_citations: bool) -> str:
+    text = _CITATION.sub("", paragraph.text) if drop_citations else paragraph.text
+    if paragraph.closed and not _ENDS.search(text):
+        text += "."  # a title-page line: a sentence of its own
+    return text
+
+
+def _units(paragraphs: list[Paragraph], notes: _Notes, drop_citations: bool = False) -> list[Unit]:
     units: list[Unit] = []
     for paragraph in paragraphs:
         if paragraph.heading:
@@ -52,9 +87,11 @@ def _units(paragraphs: list[Paragraph]) -> list[Unit]:
             # it a full stop, so a voice that gets the block's text in one piece (OpenAI
             # and compatible servers do) pauses after it instead of running it into the
             # paragraph: "1 The Path Along the Cliffs The lighthouse stands…".
-            units.append(Unit(paragraph.text + ".", heading=True))
+            text = paragraph.text.rstrip()
+            units.append(Unit(text if _ENDS.search(text) else text + ".", heading=True))
         else:
-            units.extend(Unit(s) for s in split_sentences(paragraph.text))
+            units.extend(Unit(s) for s in split_sentences(_text_of(paragraph, drop_citations)))
+        units.extend(notes.take(paragraph.markers))
     return units
 
 
@@ -108,8 +145,13 @@ class _Pipeline:
         labels: tuple[str, ...],
         warnings: list[str],
         chapter_list: tuple[Chapter, ...] = (),
+        text: TextSettings | None = None,
     ) -> None:
         self.reader = reader
+        self.text = text or TextSettings()
+        self.sizes: Counter[float] = Counter()
+        self.after_toc = False
+        self.furniture: dict[int, Furniture] = {}
         self.labels = labels
         self.headings: dict[int, set[str]] = {}
         for chapter in chapter_list:
@@ -127,6 +169,10 @@ class _Pipeline:
         for page in iter_pages(self.reader, numbers, self.warnings, page_timeout):
             if page.lines:
                 self.text_pages.add(page.number)
+            for line in page.lines:
+                size = size_of(line)
+                if size > 0 and len(line) >= 20:
+                    self.sizes[size] += len(line)
             tokens = Evidence.tokens(page.lines)
             self.evidence.add(tokens)
             self._window.append((page.number, tokens))
@@ -136,43 +182,74 @@ class _Pipeline:
         while self._window and self._window[0][0] < number - WINDOW:
             self.evidence.remove(self._window.popleft()[1])
 
+    def body_size(self) -> float:
+        """The body's font size: the size most characters of long lines have so far."""
+        return self.sizes.most_common(1)[0][0] if self.sizes else 0.0
+
+    def _furniture(self, number: int, lines: list[str]) -> tuple[list[str], Furniture]:
+        furniture = Furniture()
+        kept = strip_toc(lines, self.text.toc, self.after_toc, furniture)
+        self.after_toc = is_toc_page(furniture, lines)
+        kept = strip_notes(kept, self.body_size(), furniture)
+        return kept, furniture
+
     def pages(self, numbers: list[int], page_timeout: float) -> Iterator[tuple[int, list[Unit]]]:
         """``(page, units)`` for each page of ``numbers`` in order."""
-        previous: tuple[int, list[Unit], str | None] | None = None
+        previous: tuple[int, list[Unit], str | None, list[Unit]] | None = None
+        drop = self.text.citations == "drop"
         stream = strip_edges(
             self._extracted(numbers, page_timeout), self.labels, WINDOW, self.headings
         )
-        for number, lines in stream:
+        for number, all_lines in stream:
             self._forget_before(number)
-            paragraphs = build_paragraphs(lines, self.evidence)
+            lines, furniture = self._furniture(number, all_lines)
+            if furniture.toc or furniture.notes:
+                self.furniture[number] = furniture
+            notes = _Notes(furniture.notes, self.text.footnotes == "read")
+            paragraphs = build_paragraphs(lines, self.evidence, self.body_size())
             if self.first_heading is None and number == 1:
                 self.first_heading = next(
                     (p.text for p in paragraphs if p.heading and _title_like(p.text)), None
                 )
             carried: list[Unit] = []
             if previous is not None:
-                prev_number, prev_units, open_text = previous
+                prev_number, prev_units, open_text, open_notes = previous
                 if open_text is not None:
                     if paragraphs and not paragraphs[0].heading and number == prev_number + 1:
-                        joined = join_across_pages(open_text, paragraphs[0].text, self.evidence)
+                        first = paragraphs[0]
+                        following = _text_of(first, drop)
+                        joined = join_across_pages(open_text, following, self.evidence)
                         cut = len(open_text) - 1
                         for start, end in sentence_spans(joined):
                             text = joined[start:end].strip()
                             if text:
                                 (prev_units if start < cut else carried).append(Unit(text))
+                        # the notes the paragraph cites come after it, never inside
+                        prev_units.extend(open_notes)
+                        carried.extend(notes.take(first.markers))
                         paragraphs = paragraphs[1:]
                     else:
                         prev_units.extend(Unit(s) for s in split_sentences(open_text))
+                        prev_units.extend(open_notes)
                 yield prev_number, prev_units
             open_text = None
+            open_paragraph = None
             if paragraphs and paragraphs[-1].is_open:
-                open_text = paragraphs[-1].text
+                open_paragraph = paragraphs[-1]
+                open_text = _text_of(open_paragraph, drop)
                 paragraphs = paragraphs[:-1]
-            previous = (number, carried + _units(paragraphs), open_text)
+            units = carried + _units(paragraphs, notes, drop)
+            pending = notes.take(open_paragraph.markers) if open_paragraph else []
+            if open_text is None:
+                units.extend(notes.rest())
+            else:
+                pending.extend(notes.rest())
+            previous = (number, units, open_text, pending)
         if previous is not None:
-            number, units, open_text = previous
+            number, units, open_text, open_notes = previous
             if open_text is not None:
                 units.extend(Unit(s) for s in split_sentences(open_text))
+            units.extend(open_notes)
             yield number, units
 
 
@@ -183,6 +260,7 @@ def read_document(
     pages: str | None = None,
     password: str | None = None,
     page_timeout: float = PAGE_TIMEOUT,
+    text: TextSettings | None = None,
 ) -> DocumentText:
     """Read a PDF (a path or its bytes) into the blocks a listener should hear.
 
@@ -201,7 +279,7 @@ def read_document(
     labels = page_labels(reader)
     chapter_list = chapters(reader)
     warnings: list[str] = []
-    pipeline = _Pipeline(reader, labels, warnings, chapter_list)
+    pipeline = _Pipeline(reader, labels, warnings, chapter_list, text)
     blocks: list[Block] = []
     for number, units in pipeline.pages(needed, page_timeout):
         if number not in wanted:

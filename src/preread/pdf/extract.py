@@ -1,7 +1,8 @@
 """Opening a PDF and extracting its text page by page, with a time bound per page.
 
-pypdf's plain ``extract_text()`` keeps columns in reading order. Each page runs under a
-watchdog: if it takes longer than ``page_timeout`` seconds, an exception is raised
+pypdf's plain ``extract_text()`` keeps columns in reading order; its text visitor gives
+each run's font and position (``layout``), so lines come out as ``Line`` objects. Each
+page runs under a watchdog: if it takes longer than ``page_timeout`` seconds, an exception is raised
 inside the extracting thread (pypdf is pure Python, so it stops at the next bytecode),
 the page is skipped and a warning is recorded. Only one page of text is held here at a
 time; callers decide what to keep.
@@ -22,6 +23,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PyPdfError
 
 from preread.errors import BadDocument
+from preread.pdf.layout import Line, RunCollector, styled_lines
 
 PAGE_TIMEOUT = 20.0
 """Seconds one page may take before it is skipped."""
@@ -43,7 +45,8 @@ _INVISIBLE = re.compile(
 
 @dataclass(frozen=True)
 class PageText:
-    """The cleaned lines of one page (1-based ``number``); blank lines mark breaks."""
+    """The cleaned lines of one page (1-based ``number``); blank lines mark breaks.
+    Non-blank lines are ``layout.Line`` objects when the page's layout was read."""
 
     number: int
     lines: tuple[str, ...]
@@ -92,16 +95,43 @@ def _decrypt(reader: PdfReader, name: str, password: str | None) -> None:
         raise BadDocument(f"{name} is encrypted and the password given is wrong")
 
 
+def clean_line(raw: str) -> str:
+    """One line: NFKC (ligatures), no soft hyphens or control characters, spaces
+    collapsed, stripped."""
+    text = unicodedata.normalize("NFKC", raw)
+    return _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
+
+
 def clean_text(raw: str) -> list[str]:
-    """Raw page text → lines: NFKC (ligatures), no soft hyphens or control characters,
-    spaces collapsed, lines stripped; runs of blank lines collapse to one."""
-    text = unicodedata.normalize("NFKC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _INVISIBLE.sub("", text)
+    """Raw page text → lines (``clean_line``); runs of blank lines collapse to one."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
     lines: list[str] = []
     for line in text.split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+        line = clean_line(line)
         if line or (lines and lines[-1]):
             lines.append(line)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def clean_runs(collector: RunCollector) -> list[str]:
+    """The collected runs → cleaned ``Line`` objects (blank lines collapse to one); each
+    knows its main font size, baseline, boldness, the gap above it and its markers."""
+    if collector.overflow:
+        return clean_text(collector.text())
+    lines: list[str] = []
+    previous_y: float | None = None
+    for raw, (size, y, x, bold), markers in styled_lines(collector.runs):
+        text = clean_line(raw.replace("\r", ""))
+        if not text:
+            if lines and lines[-1]:
+                lines.append("")
+            continue
+        gap = previous_y - y if previous_y is not None and size > 0 else 0.0
+        lines.append(Line(text, size, y, x, bold, round(gap, 1), tuple(markers)))
+        if size > 0:
+            previous_y = y
     while lines and not lines[-1]:
         lines.pop()
     return lines
@@ -174,11 +204,13 @@ def iter_pages(
     watchdog = _Watchdog(threading.get_ident())
     try:
         for generation, number in enumerate(numbers, start=1):
-            raw = ""
+            collector = RunCollector()
+            lines: list[str] = []
             try:
                 watchdog.arm(generation, page_timeout)
                 try:
-                    raw = reader.pages[number - 1].extract_text()
+                    reader.pages[number - 1].extract_text(visitor_text=collector)
+                    lines = clean_runs(collector)
                 finally:
                     watchdog.disarm()
             except PageTimeout:
@@ -187,6 +219,6 @@ def iter_pages(
                 warnings.append(f"page {number} skipped: its content loops")
             except Exception as exc:  # pypdf raises many things on broken pages
                 warnings.append(f"page {number} skipped: {type(exc).__name__}: {exc}"[:200])
-            yield PageText(number, tuple(clean_text(raw)) if raw else ())
+            yield PageText(number, tuple(lines))
     finally:
         watchdog.close()

@@ -6,6 +6,13 @@ A heading is a short line standing alone: at the top of the page or after a para
 end, not ending in sentence punctuation, followed by a line starting with a capital
 (or nothing), and shaped like a heading (numbered, Title Case or CAPITALS, few words).
 Line-end hyphens are repaired as lines are joined (see ``hyphenation``).
+
+When the layout is known (``layout.Line``): a line set clearly larger than the body is a
+heading whatever its shape (consecutive such lines are one heading), a line the
+furniture pass made a heading (a contents entry's title) is one, a line of figure
+residue (no two letters: axis numbers, symbols) standing alone is dropped, and on a
+sparse page (a title page) a line after a wide gap starts a paragraph of its own that
+ends with the line, so title-page lines are sentences of their own.
 """
 
 from __future__ import annotations
@@ -16,9 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from preread.pdf.hyphenation import Evidence, join_broken
+from preread.pdf.layout import Line, size_of
 
 MAX_HEADING_LEN = 90
 MAX_HEADING_WORDS = 12
+LARGER = 1.15
+"""A line at least this much larger than the body is a heading."""
+WIDE_GAP = 1.9
+"""On a sparse page, a gap above a line of this many times its size starts a paragraph."""
 _TERMINAL = re.compile(r"[.!?…:][\"'”’»)\]]*(?:\s?\d{1,2})?$")  # may end in a footnote mark
 _NUMBERED = re.compile(
     r"^(?:(?:\d+(?:\.\d+)*\.?)|(?:[IVXLC]+\.)|(?:[A-Z]\.)|"
@@ -34,11 +46,13 @@ _SMALL_WORDS = frozenset([*_SMALL.split(), "von", "zu", "im", "des"])
 class Paragraph:
     text: str
     heading: bool = False
+    markers: tuple[str, ...] = ()
+    closed: bool = False  # ends where it ends even without sentence punctuation
 
     @property
     def is_open(self) -> bool:
         """Ends mid-sentence, so the next page's first paragraph may continue it."""
-        return not self.heading and _TERMINAL.search(self.text) is None
+        return not self.heading and not self.closed and _TERMINAL.search(self.text) is None
 
 
 def _typical_length(lines: Sequence[str]) -> float:
@@ -71,18 +85,46 @@ def _starts_new_sentence(line: str) -> bool:
     return first.isupper() or first.isdigit()
 
 
-def build_paragraphs(lines: Sequence[str], evidence: Evidence | None = None) -> list[Paragraph]:
-    """Paragraphs of a page, in order; headings are their own paragraphs."""
+def _large(line: str, body_size: float) -> bool:
+    size = size_of(line)
+    return (
+        body_size > 0
+        and size >= LARGER * body_size
+        and len(line) <= MAX_HEADING_LEN
+        and _TWO_LETTERS.search(line) is not None
+    )
+
+
+def build_paragraphs(
+    lines: Sequence[str], evidence: Evidence | None = None, body_size: float = 0.0
+) -> list[Paragraph]:
+    """Paragraphs of a page, in order; headings are their own paragraphs.
+
+    ``body_size`` is the document's body font size (0: unknown, shapes only)."""
     typical = _typical_length(lines)
+    sparse = typical == 0.0 and any(size_of(line) > 0 for line in lines)
     paragraphs: list[Paragraph] = []
     current: str | None = None
+    markers: list[str] = []
     previous_ended = True  # the previous line closed a paragraph (or page start)
+    spread = False  # a sparse page whose lines stand apart: a title page
 
-    def flush() -> None:
+    def flush(closed: bool = False) -> None:
         nonlocal current
         if current:
-            paragraphs.append(Paragraph(current))
+            paragraphs.append(Paragraph(current, markers=tuple(markers), closed=closed))
         current = None
+        markers.clear()
+
+    def heading(text: str, line: str) -> None:
+        flush()
+        marks = line.markers if isinstance(line, Line) else ()
+        if paragraphs and paragraphs[-1].heading and _large(line, body_size):
+            last = paragraphs[-1]
+            if isinstance(line, Line) and line.gap <= WIDE_GAP * line.size:
+                paragraphs[-1] = Paragraph(f"{last.text} {text}", True, last.markers + marks)
+                return
+        paragraphs.append(Paragraph(text, heading=True, markers=marks))
 
     following = [""] * len(lines)  # the next non-blank line after each line
     upcoming = ""
@@ -97,16 +139,28 @@ def build_paragraphs(lines: Sequence[str], evidence: Evidence | None = None) -> 
             continue
         next_line = following[i]
         short = len(line) < 0.75 * typical if typical else len(line) <= 60
+        styled = isinstance(line, Line) and line.size > 0
+        gap, size = (line.gap, line.size) if isinstance(line, Line) else (0.0, 0.0)
+        if (isinstance(line, Line) and line.role == "heading") or _large(line, body_size):
+            heading(line, line)
+            previous_ended = True
+            continue
         if (
             previous_ended
             and short
             and (not next_line or _starts_new_sentence(next_line))
             and _looks_like_heading(line)
         ):
-            flush()
-            paragraphs.append(Paragraph(line, heading=True))
+            heading(line, line)
             previous_ended = True
             continue
+        if styled and previous_ended and _TWO_LETTERS.search(line) is None:
+            continue  # figure residue standing alone: axis numbers, a lone symbol
+        if sparse and styled and gap > WIDE_GAP * size and (current or paragraphs):
+            flush(closed=True)
+            spread = True
+        if isinstance(line, Line):
+            markers.extend(line.markers)
         if current is None:
             current = line
         else:
@@ -117,7 +171,7 @@ def build_paragraphs(lines: Sequence[str], evidence: Evidence | None = None) -> 
         previous_ended = ends or _TWO_LETTERS.search(line) is None
         if ends and short and next_line and _starts_new_sentence(next_line):
             flush()
-    flush()
+    flush(closed=spread)
     return paragraphs
 
 
