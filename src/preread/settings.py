@@ -17,6 +17,8 @@ from preread.units import parse_size
 
 DEFAULT_MAX_BYTES = 5 * 10**9
 DEFAULT_PIN_MINUTES = 30.0
+DEFAULT_GRACE_MINUTES = 10.0  # cleanup leaves anything changed this recently alone
+MIN_GRACE_MINUTES = 1.0
 FORMATS = ("mp3", "opus")
 
 
@@ -114,6 +116,7 @@ class Settings:
     text: TextSettings = field(default_factory=TextSettings)
     max_bytes: int = DEFAULT_MAX_BYTES
     pin_minutes: float = DEFAULT_PIN_MINUTES
+    grace_minutes: float = DEFAULT_GRACE_MINUTES
     api_token: str | None = field(default=None, repr=False)
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
@@ -168,6 +171,16 @@ class Settings:
             pin_minutes = float(pin_value) if pin_value is not None else DEFAULT_PIN_MINUTES
         except ValueError:
             raise BadSettings(f"bad PREREAD_PIN_MINUTES {pin_value!r}") from None
+        grace_value = pick("grace_minutes", "PREREAD_GRACE_MINUTES")
+        try:
+            grace = float(grace_value) if grace_value is not None else DEFAULT_GRACE_MINUTES
+        except ValueError:
+            raise BadSettings(f"bad PREREAD_GRACE_MINUTES {grace_value!r}") from None
+        if not MIN_GRACE_MINUTES <= grace < float("inf"):
+            raise BadSettings(
+                f"bad PREREAD_GRACE_MINUTES {grace_value!r}: at least {MIN_GRACE_MINUTES:g}"
+                " (a writer's fresh files must not be removed under it)"
+            )
         origins = pick("cors_origins", "PREREAD_CORS_ORIGINS") or ""
         port_value = pick("port", "PREREAD_PORT")
         try:
@@ -180,6 +193,7 @@ class Settings:
             text=TextSettings.load(env, pick("language", None)),
             max_bytes=max_bytes,
             pin_minutes=pin_minutes,
+            grace_minutes=grace,
             api_token=pick("api_token", "PREREAD_API_TOKEN"),
             openai_api_key=pick("openai_api_key", "OPENAI_API_KEY"),
             openai_base_url=pick("openai_base_url", "OPENAI_BASE_URL"),

@@ -150,5 +150,36 @@ def test_kept_documents_read_as_a_sentence() -> None:
     ]
     lines = format_report(report, pin_minutes=30, now=T0)
     assert lines[-1] == (
-        "  still over the limit; kept 3 documents: 2 being preprocessed, 1 used in the last 30 min"
+        "  still over the limit; kept 3 documents: 2 being preprocessed now (a run holds its"
+        " lock), 1 used in the last 30 min (PREREAD_PIN_MINUTES)"
     )
+
+
+@pytest.mark.parametrize(
+    ("pin", "reason"),
+    [
+        (None, "2 used in the last 30 min (PREREAD_PIN_MINUTES)"),
+        ("0", "2 changed in the last 10 min (PREREAD_GRACE_MINUTES)"),
+    ],
+)
+def test_right_after_a_run_cleanup_says_which_setting_keeps_the_documents(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    home: Path,
+    pin: str | None,
+    reason: str,
+) -> None:
+    from conftest import SAMPLE_PDF
+
+    h = ["--home", str(home)]
+    copy = home.parent / "copy.pdf"  # a second document: other bytes, same text
+    copy.write_bytes(SAMPLE_PDF.read_bytes() + b"\n% another file, another document\n")
+    for pdf in (SAMPLE_PDF, copy):
+        code, _, _ = run(capsys, "preprocess", str(pdf), *h, "--provider", "fake", "--quiet")
+        assert code == 0
+    if pin is not None:
+        monkeypatch.setenv("PREREAD_PIN_MINUTES", pin)
+    code, out, _ = run(capsys, "cleanup", *h, "--max-size", "1KB")
+    assert code == 0
+    assert out.splitlines()[-1] == f"  still over the limit; kept 2 documents: {reason}"
+    assert "being written" not in out

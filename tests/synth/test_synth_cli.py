@@ -152,6 +152,7 @@ def test_second_run_is_refused_while_one_holds_the_document(
     finally:
         lock.release()
     assert code == 1 and "being preprocessed by another run" in err and err.count("\n") == 1
+    assert "--wait" in err
 
 
 def test_status_list_delete(capsys: pytest.CaptureFixture[str], home: Path, sample: Path) -> None:

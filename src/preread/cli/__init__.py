@@ -23,7 +23,7 @@ app = typer.Typer(
     name="preread",
     help="Pre-generate text-to-speech audio for documents and stream it from disk.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

@@ -33,7 +33,7 @@ from preread.cli.common import (
     load_settings,
     path_or_id,
 )
-from preread.errors import NotFound
+from preread.errors import Conflict, NotFound
 from preread.ids import document_id_of_file
 from preread.library import Library, Summary
 from preread.library import Progress as JobProgress
@@ -242,6 +242,8 @@ def preprocess_command(
             )
     except KeyboardInterrupt:  # a second Ctrl-C: what was recorded is saved
         summary = None
+    except Conflict as exc:  # another run holds the document (with --wait we waited)
+        raise Conflict(f"{exc.message}; or add --wait to wait for it here") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

@@ -10,6 +10,7 @@ import typer
 
 from preread.cli.common import DebugOption, HomeOption, JsonOption, load_settings
 from preread.library import CleanupReport, Library
+from preread.settings import DEFAULT_GRACE_MINUTES
 from preread.units import format_size, parse_duration
 
 MaxSizeOption = Annotated[
@@ -44,7 +45,13 @@ def _describe(document_id: str, title: str, detail: str) -> str:
     return f"{document_id[:12]}{named} ({detail})"
 
 
-def format_report(report: CleanupReport, *, pin_minutes: float, now: float) -> list[str]:
+def format_report(
+    report: CleanupReport,
+    *,
+    pin_minutes: float,
+    now: float,
+    grace_minutes: float = DEFAULT_GRACE_MINUTES,
+) -> list[str]:
     """The lines ``preread cleanup`` prints; none when there was nothing to do."""
     if report.skipped:
         return [f"preread cleanup: {report.skipped}; nothing done"]
@@ -67,10 +74,10 @@ def format_report(report: CleanupReport, *, pin_minutes: float, now: float) -> l
     if report.blobs_removed:
         lines.append(f"  blobs: {verb} {report.blobs_removed} (audio no document uses any more)")
     if kept:
-        reasons = {
-            "pinned": f"used in the last {pin_minutes:g} min",
-            "busy": "being preprocessed",
-            "writing": "being written",
+        reasons = {  # each with the setting that decides it
+            "pinned": f"used in the last {pin_minutes:g} min (PREREAD_PIN_MINUTES)",
+            "busy": "being preprocessed now (a run holds its lock)",
+            "writing": f"changed in the last {grace_minutes:g} min (PREREAD_GRACE_MINUTES)",
         }
         counts: dict[str, int] = {}
         for k in kept:
@@ -114,7 +121,13 @@ def cleanup_command(
     if json_output:
         typer.echo(json.dumps(report.to_json()))
         return
-    for line in format_report(report, pin_minutes=settings.pin_minutes, now=time.time()):
+    lines = format_report(
+        report,
+        pin_minutes=settings.pin_minutes,
+        grace_minutes=settings.grace_minutes,
+        now=time.time(),
+    )
+    for line in lines:
         typer.echo(line)
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from preread.lifecycle.cleanup import GRACE_SECONDS, CleanupReport, run_cleanup
+from preread.lifecycle.cleanup import CleanupReport, run_cleanup
 from preread.settings import Settings
 from preread.store import Store
 
@@ -30,7 +30,7 @@ class BackgroundCleaner:
         *,
         debounce: float = 5.0,
         interval: float | None = 600.0,
-        grace_seconds: float = GRACE_SECONDS,
+        grace_seconds: float | None = None,  # None: the settings' grace_minutes
         on_report: Callable[[CleanupReport], None] | None = None,
     ) -> None:
         self.store = store
@@ -38,7 +38,9 @@ class BackgroundCleaner:
         self.pin_minutes = settings.pin_minutes
         self.debounce = debounce
         self.interval = interval
-        self.grace_seconds = grace_seconds
+        self.grace_seconds = (
+            settings.grace_minutes * 60.0 if grace_seconds is None else grace_seconds
+        )
         self.on_report = on_report
         self.runs = 0
         self.last_report: CleanupReport | None = None

@@ -2,7 +2,9 @@
 
 ``PrereadError`` subclasses carry their status and code (``preread.errors``);
 Starlette's own ``HTTPException`` (unknown route 404, wrong method 405) gets the
-same JSON shape; anything else is a bug and answers 500 without details (the
+same JSON shape; a client that went away before its body was read
+(``ClientDisconnect``) is logged as 499 (nginx's "client closed request"), with no
+traceback and no 5xx; anything else is a bug and answers 500 without details (the
 traceback goes to stderr with the request id, never to the client).
 """
 
@@ -14,7 +16,7 @@ import traceback
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from preread.errors import PrereadError, Unauthorized
@@ -73,6 +75,14 @@ def _route_message(request: Request, exc: HTTPException) -> str:
     return f"no such route: {request.url.path[:200]}"
 
 
+CLIENT_CLOSED_REQUEST = 499
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """Nobody will read this answer; its status is for the access log and /metrics."""
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     request_id = request.scope.get("preread.request_id", "-")
     print(f"preread: internal error in request {request_id}:", file=sys.stderr)
@@ -83,5 +93,6 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     PrereadError: _preread_error,
     HTTPException: _http_exception,
+    ClientDisconnect: _client_gone,
     Exception: _unexpected,
 }
