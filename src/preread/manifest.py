@@ -151,6 +151,7 @@ class Manifest:
     chunks: list[ChunkEntry] = field(default_factory=list)
     instructions: str | None = None
     version: int = MANIFEST_VERSION
+    language: str = ""  # ISO 639-1 code of the document's text ("" when unknown)
 
     @classmethod
     def new(cls, document: DocumentText, blocks: list[Block], voice: ResolvedVoice) -> Manifest:
@@ -168,6 +169,7 @@ class Manifest:
             chapters=list(document.chapters),
             chunks=[ChunkEntry.for_block(b, voice.format) for b in blocks],
             instructions=voice.instructions,
+            language=document.language,
         )
 
     def settings_match(self, provider: str, model: str, voice: str, speed: float, fmt: str) -> bool:
@@ -211,6 +213,8 @@ class Manifest:
         }
         if self.instructions:
             data["instructions"] = self.instructions
+        if self.language:
+            data["language"] = self.language
         return data
 
     def dumps(self) -> bytes:
@@ -231,9 +235,10 @@ class Manifest:
             format=str(data.get("format", "mp3")),
             created_at=int(data.get("createdAt", 0)),
             updated_at=int(data.get("updatedAt", 0)),
-            chapters=[Chapter(str(c["title"]), int(c["page"])) for c in data.get("chapters", [])],
+            chapters=[Chapter.from_json(c) for c in data.get("chapters", [])],
             chunks=[ChunkEntry.from_json(c) for c in data.get("chunks", [])],
             instructions=data.get("instructions"),
+            language=str(data.get("language", "")),
         )
 
     @classmethod

@@ -19,16 +19,20 @@ class Block:
     block_index: int
     text: str
     sentences: tuple[str, ...]
+    language: str = ""  # ISO 639-1 code the text was read in ("" when unknown)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``preread blocks --json`` shape from the contract."""
-        return {
+        """The ``preread blocks --json`` shape from the contract (plus ``language``)."""
+        data: dict[str, Any] = {
             "index": self.index,
             "page": self.page,
             "blockIndex": self.block_index,
             "text": self.text,
             "sentences": list(self.sentences),
         }
+        if self.language:
+            data["language"] = self.language
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Block:
@@ -38,6 +42,7 @@ class Block:
             block_index=int(data["blockIndex"]),
             text=str(data["text"]),
             sentences=tuple(str(s) for s in data["sentences"]),
+            language=str(data.get("language", "")),
         )
 
 
@@ -45,9 +50,17 @@ class Block:
 class Chapter:
     title: str
     page: int  # 1-based
+    language: str = ""  # set only when the chapter's language differs from the document's
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "page": self.page}
+        data: dict[str, Any] = {"title": self.title, "page": self.page}
+        if self.language:
+            data["language"] = self.language
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Chapter:
+        return cls(str(data["title"]), int(data["page"]), str(data.get("language", "")))
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ class DocumentText:
     blocks: tuple[Block, ...] = ()
     page_labels: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    language: str = ""  # ISO 639-1 code of most of the text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +83,7 @@ class DocumentText:
             "sourceName": self.source_name,
             "title": self.title,
             "pages": self.pages,
+            "language": self.language,
             "chapters": [c.to_json() for c in self.chapters],
             "pageLabels": list(self.page_labels),
             "blocks": [b.to_json() for b in self.blocks],
@@ -81,9 +96,8 @@ class DocumentText:
             source_name=str(data.get("sourceName", "")),
             title=str(data.get("title", "")),
             pages=int(data.get("pages", 0)),
-            chapters=tuple(
-                Chapter(str(c["title"]), int(c["page"])) for c in data.get("chapters", [])
-            ),
+            chapters=tuple(Chapter.from_json(c) for c in data.get("chapters", [])),
             blocks=tuple(Block.from_json(b) for b in data.get("blocks", [])),
             page_labels=tuple(str(p) for p in data.get("pageLabels", [])),
+            language=str(data.get("language", "")),
         )

@@ -21,7 +21,8 @@ def test_blocks_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(out.out)
     assert isinstance(data, list) and data
     for i, item in enumerate(data):
-        assert set(item) == {"index", "page", "blockIndex", "text", "sentences"}
+        assert set(item) == {"index", "page", "blockIndex", "text", "sentences", "language"}
+        assert item["language"] == "en"
         assert item["index"] == i
         assert item["text"] == " ".join(item["sentences"])
         assert len(item["text"]) <= MAX_BLOCK

@@ -8,7 +8,7 @@ from pathlib import Path
 from pdfmaker import Page, make_pdf
 
 from preread.pdf import read_document
-from preread.pdf.layout import read_superscript
+from preread.pdf.layout import read_superscript, speak_powers
 from preread.settings import TextSettings
 
 BODY = [
@@ -94,10 +94,18 @@ def test_superscripts_are_read_as_powers_or_dropped(tmp_path: Path) -> None:
     ]
 
 
+def _spoken(before: str, raised: str, language: str = "en") -> str:
+    text, marker = read_superscript(before, raised)
+    assert marker is None
+    return speak_powers(before + text, language)
+
+
 def test_read_superscript_rules() -> None:
-    assert read_superscript("in x", "n") == (" to the n", None)
-    assert read_superscript("in R", "n+1") == (" to the n plus 1", None)
-    assert read_superscript("e", "-1") == (" to the minus 1", None)
+    assert _spoken("in x", "n") == "in x to the n"
+    assert _spoken("in R", "n+1") == "in R to the n plus 1"
+    assert _spoken("e", "-1") == "e to the minus 1"
+    assert _spoken("x", "2", "fr") == "x au carré"
+    assert _spoken("10", "6", "de") == "10 hoch 6"
     assert read_superscript("aloud.", "1") == ("", "1")
     assert read_superscript("word", "†") == ("", "†")
     assert read_superscript("", "2") == ("2 ", None)  # a footnote's own label

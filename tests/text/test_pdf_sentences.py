@@ -131,3 +131,18 @@ if __name__ == "__main__":
                 f"  {label:36} precision {p:.3f}  recall {r:.3f}  F1 {f1:.3f}  "
                 f"paragraphs wrong {len(missed)}"
             )
+
+
+@pytest.mark.parametrize("language", ["fr", "de"])
+def test_french_and_german_labelled_sets(language: str) -> None:
+    """≥ 100 labelled boundaries per language with the held-out part (never tuned on)."""
+    tuned = DATA.with_name(f"tricky_sentences_{language}.txt")
+    held_out = DATA.with_name(f"tricky_sentences_{language}_heldout.txt")
+    total = sum(len(c) - 1 for path in (tuned, held_out) for c in load_cases(path))
+    assert total >= 100
+    goal = 0.97 if language == "fr" else 0.95
+    for path in (tuned, held_out):
+        precision, recall, misses = score(lambda t: split_sentences(t, language), path)
+        print(f"\n{path.name}: precision {precision:.3f} recall {recall:.3f}; misses: {misses}")
+        assert precision >= goal, misses
+        assert recall >= (goal if path == tuned else 0.95), misses

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Column
 
-from preread.cli.blocks import PagesOption, PasswordOption
+from preread.cli.blocks import LanguageOption, PagesOption, PasswordOption
 from preread.cli.common import (
     DebugOption,
     HomeOption,
@@ -38,6 +38,7 @@ from preread.ids import document_id_of_file
 from preread.library import Library, Summary
 from preread.library import Progress as JobProgress
 from preread.model import DocumentText
+from preread.tts.languages import check_voice_speaks
 from preread.units import format_size
 
 DocArgument = Annotated[
@@ -204,6 +205,7 @@ def preprocess_command(
     password: PasswordOption = None,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
+    language: LanguageOption = None,
     home: HomeOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -217,11 +219,13 @@ def preprocess_command(
         model=model,
         format=format,
         instructions=instructions,
+        language=language,
     )
     library = Library(settings)
     try:
-        library.resolve_voice()  # bad settings: exit 2 before reading anything
+        resolved = library.resolve_voice()  # bad settings: exit 2 before reading anything
         document, source, select = _load_document(library, doc, pages, password)
+        check_voice_speaks(document.language, resolved, document.source_name)
     except BaseException:
         library.close()
         raise

@@ -27,6 +27,15 @@ PagesOption = Annotated[
     str | None,
     typer.Option("--pages", help="Pages to read, e.g. 3-7,10 (default: all).", show_default=False),
 ]
+LanguageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--language",
+        help="The document's language (ISO 639-1: en, fr, de…) instead of the detected one "
+        "(else PREREAD_LANGUAGE).",
+        show_default=False,
+    ),
+]
 PasswordOption = Annotated[
     str | None,
     typer.Option(
@@ -43,7 +52,7 @@ def _table(document: DocumentText) -> Table:
     table = Table(
         title=Text(
             f"{document.title} — {document.source_name}, {document.pages} pages, "
-            f"{len(document.blocks)} blocks"
+            f"{len(document.blocks)} blocks, language {document.language or '?'}"
         ),
         title_justify="left",
         expand=False,
@@ -75,12 +84,13 @@ def blocks_command(
     pages: PagesOption = None,
     json_output: JsonOption = False,
     password: PasswordOption = None,
+    language: LanguageOption = None,
     home: HomeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Print the blocks that will be spoken (no synthesis)."""
     found = path_or_id(document)
-    settings = load_settings(home, debug)
+    settings = load_settings(home, debug, language=language)
     if isinstance(found, Path):
         result = read_document(found, pages=pages, password=password, text=settings.text)
     else:

@@ -8,6 +8,13 @@ The decision uses evidence, in this order:
    ~270k words, with plural/verb inflections stripped): a known joined word is joined; two known
    halves (``well`` + ``known``, ``state-of-the`` + ``art``) keep the hyphen;
 3. otherwise the hyphen is a syllable break and the halves are joined.
+
+Other languages (``language``, ISO 639-1) use the document's evidence, then that
+language's hyphenation dictionary from ``pyphen`` (LibreOffice's patterns): the halves
+are joined when the break falls on one of the joined word's syllable breaks, else the
+hyphen is kept. A capitalized or numeric second half keeps it in every language
+(``Hausdorff-Räume``, ``Covid-19``), and so do French enclitics (``celle-ci``,
+``dit-il``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _LINE_END_HYPHEN = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)-$")
@@ -124,7 +132,57 @@ def split_line_end(line: str) -> str | None:
     return match.group(1)
 
 
-def keep_hyphen(left: str, right: str, evidence: Evidence | None = None) -> bool:
+_FRENCH_ENCLITICS = frozenset(
+    (
+        "ci",
+        "là",
+        "ce",
+        "je",
+        "tu",
+        "il",
+        "elle",
+        "on",
+        "nous",
+        "vous",
+        "ils",
+        "elles",
+        "le",
+        "la",
+        "les",
+        "lui",
+        "leur",
+        "moi",
+        "toi",
+        "y",
+        "en",
+        "même",
+        "être",
+        "dire",
+        "t",
+    )
+)
+
+
+@lru_cache(maxsize=8)
+def _dictionary(language: str) -> Any:
+    import pyphen
+
+    found = pyphen.language_fallback(language)
+    return pyphen.Pyphen(lang=found) if found else None
+
+
+def _keep_by_dictionary(last: str, right: str, language: str) -> bool:
+    if language == "fr" and right.casefold() in _FRENCH_ENCLITICS:
+        return True
+    dictionary = _dictionary(language)
+    if dictionary is None:
+        return False  # no dictionary: a line-end hyphen is most often a syllable break
+    return len(last) not in dictionary.positions((last + right).casefold())
+
+
+def keep_hyphen(
+    left: str, right: str, evidence: Evidence | None = None, language: str = "en"
+) -> bool:
     """Whether ``left-`` at a line end + ``right`` is a real compound (keep the hyphen).
 
     ``left`` may itself contain hyphens (``state-of-the``); ``right`` is the next line's
@@ -140,12 +198,16 @@ def keep_hyphen(left: str, right: str, evidence: Evidence | None = None) -> bool
         if has_compound != has_joined:
             return has_compound
     last = left.rsplit("-", 1)[-1]
+    if language != "en":
+        return _keep_by_dictionary(last, right, language)
     if is_word(last + right):
         return False
     return len(last) >= 2 and is_word(last) and is_word(right) and len(right) >= 2
 
 
-def join_broken(line: str, next_line: str, evidence: Evidence | None = None) -> str | None:
+def join_broken(
+    line: str, next_line: str, evidence: Evidence | None = None, language: str = "en"
+) -> str | None:
     """``line`` + ``next_line`` joined across a line-end hyphen, or None if ``line``
     does not end in a hyphenated word."""
     left = split_line_end(line)
@@ -158,6 +220,6 @@ def join_broken(line: str, next_line: str, evidence: Evidence | None = None) -> 
     if right[:1].isupper() and not left[:1].isupper():
         return None  # a dash before a name or a new sentence, not a broken word
     head = line[:-1]
-    if keep_hyphen(left, right, evidence):
+    if keep_hyphen(left, right, evidence, language):
         return f"{head}-{next_line}"
     return head + next_line

@@ -6,8 +6,9 @@ put together, are exactly the page's text. This module collects them (``RunColle
 and cuts them into ``Line`` objects: strings (what the rest of the pipeline reads)
 that also know their main font size, baseline, left edge, boldness and the space above
 them. Superscripts are decided here, where their size and height are known: a footnote
-marker after a word is dropped (and recorded), ``x`` ² and ``10`` ⁶ become "x squared"
-and "10 to the 6", anything else raised and small is dropped rather than glued on.
+marker after a word is dropped (and recorded), a power (``x`` ², ``10`` ⁶) is marked
+(``⟨^2⟩``) for ``speak_powers`` to say in the page's language ("x squared", "10 to the
+6", "x au carré"), anything else raised and small is dropped rather than glued on.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ _SUPERSCRIPT_CHARS = frozenset("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿⁱ")
 _MARKER = re.compile(r"^(?:\d{1,3}|[*†‡§¶#]{1,3}|[a-z])$")
 _POWER = re.compile(r"^[-+−]?(?:\d{1,3}|[a-z])(?:[-+−](?:\d{1,3}|[a-z]))?$")
 _BASE = re.compile(r"(?:^|[\s(=+\-−*/·×])(?P<base>[A-Za-z]|10|[)\]])$")
-_SPOKEN_POWERS = {"2": "squared", "3": "cubed"}
+POWER_OPEN, POWER_CLOSE = "\u27e8^", "\u27e9"
+_POWER_MARK = re.compile("\u27e8\\^([^\u27e9]{1,12})\u27e9")
+_POWER_WORDS = {
+    # squared, cubed, "to the n", minus, plus
+    "en": ("squared", "cubed", "to the {}", "minus", "plus"),
+    "fr": ("au carré", "au cube", "puissance {}", "moins", "plus"),
+    "de": ("Quadrat", "hoch drei", "hoch {}", "minus", "plus"),
+}
 MAX_RUNS = 100_000
 """Pieces collected per page at most; beyond that the page's styles are not kept."""
 
@@ -186,18 +194,33 @@ def read_superscript(before: str, raised: str) -> tuple[str, str | None]:
         return sup + " ", None  # a footnote's own label at the line start: kept
     base = _BASE.search(before.rstrip() if before.endswith(" ") else before)
     if base is not None and not before.endswith(" ") and _POWER.match(sup):
-        value = sup.replace("−", "-")
-        if value in _SPOKEN_POWERS:
-            return f" {_SPOKEN_POWERS[value]}", None
-        spoken = value[0] + value[1:].replace("+", " plus ").replace("-", " minus ")
-        if spoken.startswith("-"):
-            spoken = "minus " + spoken[1:]
-        return f" to the {spoken.lstrip('+')}", None
+        return f" {POWER_OPEN}{sup.replace('−', '-')}{POWER_CLOSE}", None
     if _MARKER.match(sup) and before[-1:] not in "([{":
         return "", sup
     if sup[:1].isupper():
         return raised, None  # a raised capital (the A of LaTeX): kept as printed
     return "", None
+
+
+def speak_powers(text: str, language: str = "en") -> str:
+    """The powers ``read_superscript`` marked, in words of ``language``: "x squared",
+    "10 to the 6", "x au carré", "10 hoch 6"."""
+    if POWER_OPEN not in text:
+        return text
+    squared, cubed, power, minus, plus = _POWER_WORDS.get(language, _POWER_WORDS["en"])
+
+    def words(match: re.Match[str]) -> str:
+        value = match.group(1)
+        if value == "2":
+            return squared
+        if value == "3":
+            return cubed
+        spoken = value[0] + value[1:].replace("+", f" {plus} ").replace("-", f" {minus} ")
+        if spoken.startswith("-"):
+            spoken = f"{minus} {spoken[1:]}"
+        return power.format(spoken.lstrip("+"))
+
+    return _POWER_MARK.sub(words, text)
 
 
 def _unicode_superscripts(text: str, markers: list[str]) -> str:

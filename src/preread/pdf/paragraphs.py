@@ -96,11 +96,15 @@ def _large(line: str, body_size: float) -> bool:
 
 
 def build_paragraphs(
-    lines: Sequence[str], evidence: Evidence | None = None, body_size: float = 0.0
+    lines: Sequence[str],
+    evidence: Evidence | None = None,
+    body_size: float = 0.0,
+    language: str = "en",
 ) -> list[Paragraph]:
     """Paragraphs of a page, in order; headings are their own paragraphs.
 
-    ``body_size`` is the document's body font size (0: unknown, shapes only)."""
+    ``body_size`` is the document's body font size (0: unknown, shapes only);
+    ``language`` picks the hyphenation rules."""
     typical = _typical_length(lines)
     sparse = typical == 0.0 and any(size_of(line) > 0 for line in lines)
     paragraphs: list[Paragraph] = []
@@ -164,7 +168,7 @@ def build_paragraphs(
         if current is None:
             current = line
         else:
-            joined = join_broken(current, line, evidence)
+            joined = join_broken(current, line, evidence, language)
             current = joined if joined is not None else f"{current} {line}"
         ends = _TERMINAL.search(line) is not None
         # a line of figure residue (axis numbers, symbols) does not hold a sentence open
@@ -175,7 +179,9 @@ def build_paragraphs(
     return paragraphs
 
 
-def join_across_pages(first: str, second: str, evidence: Evidence | None = None) -> str:
+def join_across_pages(
+    first: str, second: str, evidence: Evidence | None = None, language: str = "en"
+) -> str:
     """A paragraph cut by a page break, put back together."""
-    joined = join_broken(first, second, evidence)
+    joined = join_broken(first, second, evidence, language)
     return joined if joined is not None else f"{first} {second}"

@@ -19,63 +19,53 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from preread.pdf.sentence_rules import ENGLISH, Rules, rules_for
+
 if TYPE_CHECKING:  # nltk is imported on first use: importing it costs ~0.2 s and ~30 MB
     from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+# The English lists, kept under their old names for callers and tests.
+TITLES = ENGLISH.titles
+EXTRA_ABBREVIATIONS = ENGLISH.abbreviations
+STARTERS = ENGLISH.starters
+NEVER_END = ENGLISH.never_end
+NUMERIC_ONLY = ENGLISH.numeric_only
 
-
-TITLES = _words(
-    "mr mrs ms mx dr prof capt cpt col gen lt sgt maj cmdr adm gov pres sen rep rev hon fr"
-    " st jr sr messrs mme mlle"
-)
-EXTRA_ABBREVIATIONS = _words(
-    "etc al approx ca cf vs viz fig figs eq eqs vol vols ch chap sec secs pp ed eds"
-    " dept univ inc ltd corp co est incl resp"
-)
-STARTERS = _words(
-    "The Then We He She It They His Her Its Our Their All This That These Those There I You"
-    " In On At But And So However After Before When If As My Your Some Many Most One What"
-    " Why How Who Finally First Next Later Meanwhile Also Yet Still Thus Therefore Such Each"
-    " Every Both Nobody Everyone Nothing Today Now"
-)
-_CAN_END = _words("st jr sr")
-NEVER_END = _words("e.g i.e cf viz vs approx ca fig figs eq eqs no nos vol pp p ch sec")
-"""Abbreviations that do not end a sentence even before a sentence starter."""
-NUMERIC_ONLY = _words(
-    "fig figs sec secs no nos vol vols pp p ch chap chaps art arts eq eqs ref refs tab"
-    " tabs para paras pt pts bk bks col cols ln lns approx ca circa nr num"
-)
-
-_NUMERIC_BEFORE = re.compile(r"(?:^|[\s(\[])(?P<word>[A-Za-z]+)\.$")
-_INITIAL_END = re.compile(r"(?:^|[\s.(])(?P<initial>[A-Z])\.$")
-_WORD_BEFORE_INITIAL = re.compile(r"(?P<word>\S+)\s+[A-Z]\.$")
+_NUMERIC_BEFORE = re.compile(r"(?:^|[\s(\['’])(?P<word>[^\W\d_]+)\.$")
+_ORDINAL_THEN = re.compile(r"(?:^|(?<=\s))\d{1,3}\.(?P<gap>\s+)(?=[A-ZÀ-ÖØ-Þ])")
+_OPENING_MARKS = "«„‚‹(["
+_INITIAL_END = re.compile(r"(?:^|[\s.(])(?P<initial>[A-ZÀ-ÖØ-Þ])\.$")
+_WORD_BEFORE_INITIAL = re.compile(r"(?P<word>\S+)\s+[A-ZÀ-ÖØ-Þ]\.$")
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,3}|[a-zA-Z])\.$")
-_NEXT_INITIAL = re.compile(r"^[A-Z]\.(?:\s|$)")
-_ABBREV_THEN_STARTER = re.compile(
-    r"(?:^|(?<=\s))(?P<abbr>[A-Za-z][A-Za-z.]*)\.(?P<gap>\s+)(?=(?:"
-    + "|".join(sorted(STARTERS, key=len, reverse=True))
-    + r")\b)"
-)
-_ELLIPSIS_SPLIT = re.compile(r"(?:\.\.\.|…)[\"'”’)]*(?P<gap>\s+)(?=[\"“‘(]?[A-Z])")
-_OPENERS = "\"'“‘«([*–—- "
+_NEXT_INITIAL = re.compile(r"^[A-ZÀ-ÖØ-Þ]\.(?:\s|$)")
+_ORDINAL_END = re.compile(r"(?:^|[\s(])\d{1,3}\.$")
+_ELLIPSIS_SPLIT = re.compile(r"(?:\.\.\.|…)[\"'”’»“)]*(?P<gap>\s+)(?=[\"“‘«„(]?[A-ZÀ-ÖØ-Þ])")
+_OPENERS = "\"'“‘«„‚‹([*–—- "
+_CLOSERS = '»”“’‘›")]'
 
 
-@lru_cache(maxsize=1)
-def tokenizer() -> PunktSentenceTokenizer:
-    """Punkt with NLTK's English parameters and the curated additions."""
+@lru_cache(maxsize=8)
+def tokenizer(language: str = "en") -> PunktSentenceTokenizer:
+    """Punkt with the language's trained parameters (NLTK's, from the ``punkt`` package)
+    and the curated additions."""
+    from importlib import import_module
+
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
-    from punkt.data import curated, english
+    from punkt.data import curated, prefixes
 
+    rules = rules_for(language)
+    model = import_module(f"punkt.data.{rules.model}")
+    always, numeric = prefixes.PREFIXES.get(rules.model, (frozenset(), frozenset()))
     params = PunktParameters()
-    params.abbrev_types = (
-        set(english.ABBREV_TYPES) | set(curated.ENGLISH_ALWAYS) | TITLES | EXTRA_ABBREVIATIONS
-    ) - set(curated.ENGLISH_EXCLUDE)
-    params.collocations = set(english.COLLOCATIONS)
-    params.sent_starters = set(english.SENT_STARTERS)
-    params.ortho_context = defaultdict(int, english.ORTHO_CONTEXT)
+    abbreviations = set(model.ABBREV_TYPES) | set(always) | set(numeric)
+    if rules.model == "english":
+        abbreviations = (abbreviations | set(curated.ENGLISH_ALWAYS)) - set(curated.ENGLISH_EXCLUDE)
+    abbreviations |= rules.titles | rules.abbreviations
+    params.abbrev_types = {a for a in abbreviations if not a.isdigit() or rules.ordinal_nouns}
+    params.collocations = set(model.COLLOCATIONS)
+    params.sent_starters = set(model.SENT_STARTERS)
+    params.ortho_context = defaultdict(int, model.ORTHO_CONTEXT)
     return PunktSentenceTokenizer(params)
 
 
@@ -83,21 +73,29 @@ def _first_char(text: str) -> str:
     return text.lstrip(_OPENERS)[:1]
 
 
-def _should_merge(previous: str, following: str) -> bool:
+def _should_merge(previous: str, following: str, rules: Rules = ENGLISH) -> bool:
     first = _first_char(following)
     if not first:
         return True
-    if first.islower():
-        return True  # "Are you coming?" she asked.  /  etc. are common
-    if _LIST_NUMBER.match(previous):
+    if first.islower() or first in ",;:" or (first in _CLOSERS and following[1:2] != " "):
+        return True  # "Are you coming?" she asked.  /  „Komm!“, rief er.
+    if first in _CLOSERS:
+        rest = following.lstrip(_CLOSERS + " ")[:1]
+        if not rest or rest.islower() or rest in ",;:":
+            return True  # « Viens ! » cria-t-il.
+    if _LIST_NUMBER.match(previous) and not (rules.ordinal_nouns and len(previous) > 3):
         return True  # "1." of a numbered item
     if _NEXT_INITIAL.match(following.lstrip()) and _INITIAL_END.search(previous):
         return True  # A. B. Smith
     numeric = _NUMERIC_BEFORE.search(previous)
-    if numeric and first.isdigit() and numeric.group("word").casefold() in NUMERIC_ONLY:
+    word = numeric.group("word").casefold() if numeric else ""
+    if numeric and first.isdigit() and word in rules.numeric_only:
         return True
-    if numeric and numeric.group("word").casefold() in TITLES and first.isupper():
+    if numeric and word in rules.titles and first.isupper():
         return True
+    if rules.ordinal_nouns and _ORDINAL_END.search(previous) and first.isupper():
+        # am 3. Oktober, im 2. Stock — unless a sentence plainly starts after it
+        return following.lstrip(_OPENERS).split(" ", 1)[0] not in rules.starters
     if _INITIAL_END.search(previous) and first.isupper():
         before = _WORD_BEFORE_INITIAL.search(previous)
         if before is None:
@@ -108,21 +106,30 @@ def _should_merge(previous: str, following: str) -> bool:
     return False
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each sentence of ``text`` (one paragraph), in order."""
+def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text`` (one paragraph), in order, split
+    with the rules of ``language`` (an ISO 639-1 code)."""
     if not text.strip():
         return []
-    spans = list(tokenizer().span_tokenize(text))
+    rules = rules_for(language)
+    spans = list(tokenizer(rules.language).span_tokenize(text))
     merged: list[tuple[int, int]] = []
     for start, end in spans:
-        if merged and _should_merge(text[merged[-1][0] : merged[-1][1]], text[start:end]):
+        previous = text[merged[-1][0] : merged[-1][1]] if merged else ""
+        if merged and _should_merge(previous, text[start:end], rules):
             merged[-1] = (merged[-1][0], end)
         else:
             merged.append((start, end))
+    for i in range(len(merged) - 1):  # an opening quote belongs to the next sentence
+        (a, b), (_, d) = merged[i], merged[i + 1]
+        stripped = text[a:b].rstrip()
+        if len(stripped) > 1 and stripped[-1] in _OPENING_MARKS:
+            cut = a + len(stripped) - 1
+            merged[i], merged[i + 1] = (a, cut), (cut, d)
     out: list[tuple[int, int]] = []
     for start, end in merged:
         piece_start = start
-        for gap_start, gap_end in _splits(text, start, end):
+        for gap_start, gap_end in _splits(text, start, end, rules):
             if gap_start > piece_start:
                 out.append((piece_start, gap_start))
                 piece_start = gap_end
@@ -130,12 +137,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _splits(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def _splits(text: str, start: int, end: int, rules: Rules) -> list[tuple[int, int]]:
     """Gaps inside one Punkt sentence that are boundaries after all: after an ellipsis
     or an abbreviation that can end a sentence (``etc.``, ``Inc.``, ``p.m.``) when a
     capitalized sentence starter follows."""
     gaps = [m.span("gap") for m in _ELLIPSIS_SPLIT.finditer(text, start, end)]
-    for match in _ABBREV_THEN_STARTER.finditer(text, start, end):
+    abbreviations = tokenizer(rules.language)._params.abbrev_types
+    if rules.ordinal_nouns:  # "Bemerkung 4. Dort steht mehr": a number ends this one
+        for match in _ORDINAL_THEN.finditer(text, start, end):
+            word = text[match.end() :].split(" ", 1)[0]
+            if word in rules.starters:
+                gaps.append(match.span("gap"))
+    for match in rules.starter_pattern.finditer(text, start, end):
         abbr = match.group("abbr").casefold()
         if len(abbr) == 1:
             # vitamin C. It / plan B. Then — but not J. It (an initial after a name)
@@ -143,13 +156,14 @@ def _splits(text: str, start: int, end: int) -> list[tuple[int, int]]:
             if before and before[-1][:1].islower() and before[-1].isalpha():
                 gaps.append(match.span("gap"))
             continue
-        if abbr in NEVER_END or (abbr in TITLES and abbr not in _CAN_END):
+        if abbr in rules.never_end or (abbr in rules.titles and abbr not in rules.can_end):
             continue
-        if abbr in tokenizer()._params.abbrev_types or "." in abbr:
+        if abbr in abbreviations or "." in abbr:
             gaps.append(match.span("gap"))
     return sorted(set(gaps))
 
 
-def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text`` (one paragraph), whitespace-trimmed."""
-    return [text[a:b].strip() for a, b in sentence_spans(text) if text[a:b].strip()]
+def split_sentences(text: str, language: str = "en") -> list[str]:
+    """The sentences of ``text`` (one paragraph), whitespace-trimmed, split with the
+    rules of ``language`` (ISO 639-1; English's for a language without its own)."""
+    return [text[a:b].strip() for a, b in sentence_spans(text, language) if text[a:b].strip()]
