@@ -15,6 +15,7 @@ from preread.lifecycle.cleanup import CLEANUP_LOCK_NAME
 from preread.store import Store
 
 DAY = 86400.0
+SAMPLE_PDF = Path(__file__).resolve().parents[2] / "examples" / "sample.pdf"
 
 
 @pytest.fixture
@@ -169,8 +170,6 @@ def test_right_after_a_run_cleanup_says_which_setting_keeps_the_documents(
     pin: str | None,
     reason: str,
 ) -> None:
-    from conftest import SAMPLE_PDF
-
     h = ["--home", str(home)]
     copy = home.parent / "copy.pdf"  # a second document: other bytes, same text
     copy.write_bytes(SAMPLE_PDF.read_bytes() + b"\n% another file, another document\n")
