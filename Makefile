@@ -30,6 +30,7 @@ run: $(RUN_STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
+	sh tests/browser/install_chromium.sh
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -16,13 +16,22 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from preread.server import chunks, documents, openai_compat, ops, preprocess_api
+from preread.server import (
+    chunks,
+    documents,
+    estimate,
+    openai_compat,
+    ops,
+    preprocess_api,
+    reader_api,
+)
 from preread.server.access_log import AccessLogMiddleware
 from preread.server.auth import BearerAuthMiddleware
 from preread.server.cors import cors_middleware
 from preread.server.errors import EXCEPTION_HANDLERS
 from preread.server.jobs import JobManager
 from preread.server.state import ServerOptions, ServerState
+from preread.server.web import web_routes
 from preread.settings import Settings
 from preread.tts.base import Provider
 
@@ -33,14 +42,17 @@ ROUTES = [
     Route("/api/tts/preprocess/status", preprocess_api.status, methods=["GET"]),
     Route("/api/tts/preprocess/events", preprocess_api.events, methods=["GET"]),
     Route("/api/tts/preprocess/stats", preprocess_api.stats, methods=["GET"]),
+    Route("/api/tts/preprocess/cancel", reader_api.cancel, methods=["POST"]),
     Route("/api/documents", documents.create, methods=["POST"]),
     Route("/api/documents", documents.listing, methods=["GET"]),
     Route("/api/documents/{document_id}", documents.show, methods=["GET"]),
+    Route("/api/documents/{document_id}/estimate", estimate.show, methods=["GET"]),
     Route("/v1/audio/speech", openai_compat.speech, methods=["POST"]),
     Route("/v1/models", openai_compat.models, methods=["GET"]),
     Route("/v1/audio/voices", openai_compat.voices, methods=["GET"]),
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/metrics", ops.metrics, methods=["GET"]),
+    *web_routes(),
 ]
 
 

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from preread.errors import BadInput, NotFound
 from preread.ids import check_id_or_prefix, document_id_of_bytes
+from preread.lifecycle.access import last_used
 from preread.model import DocumentText
 from preread.server.params import read_body
 from preread.server.state import ServerState, state_of
@@ -90,14 +91,32 @@ def _listing(state: ServerState) -> list[dict[str, Any]]:
             item.update(title=cached.manifest.title, pages=cached.manifest.pages)
         if cached is not None:
             chunks = cached.manifest.chunks
+            done = [c for c in chunks if c.status == "done"]
             item["audio"] = {
                 "total": len(chunks),
-                "done": sum(1 for c in chunks if c.status == "done"),
+                "done": len(done),
+                "pagesTotal": len({c.page for c in chunks}),
+                "pagesDone": len(
+                    {c.page for c in done} - {c.page for c in chunks if c.status != "done"}
+                ),
+                "bytes": sum(c.bytes or 0 for c in done),
                 "format": cached.manifest.format,
                 "voice": cached.manifest.voice,
+                "speed": cached.manifest.native_speed,
             }
         else:
             item["audio"] = None
+        item["lastUsed"] = last_used(state.store, doc) or None
+        job = state.jobs.job(doc)
+        item["job"] = (
+            None
+            if job is None or not job.active
+            else {
+                "state": job.state,
+                "done": int((job.progress or {}).get("done", 0)),
+                "total": int((job.progress or {}).get("total", 0)),
+            }
+        )
         out.append(item)
     return out
 

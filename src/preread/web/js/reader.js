@@ -1,0 +1,398 @@
+// The reader page: text by page and block, the player, the highlight that follows the
+// voice, navigation (sentence, block, page, chapter), keyboard, Media Session, the
+// position remembered per document, voices, offline copies, downloads.
+
+import { askToken, getJSON, h, registerServiceWorker, setupTheme } from "./api.js";
+import { keepOffline, offlineIds, removeOffline, storageLine } from "./offline.js";
+import { Player } from "./player.js";
+import { openPregen, setupPregen } from "./pregen.js";
+import { chapterAt, normalize, render, sentenceTimes } from "./text.js";
+
+const $ = (id) => document.getElementById(id);
+const idFromPath = decodeURIComponent(location.pathname.split("/").pop() || "");
+const POS_KEY = (id) => `preread.pos.${id}`;
+
+const app = {
+  doc: null, player: null, spans: [], pageEls: {}, ci: 0, si: 0, wi: -1, times: [], lastSaved: 0,
+};
+window.prereadReader = app; // for tests and the benchmark: app.player.stats
+
+function say(text, kind = "") {
+  const el = $("player-message");
+  el.textContent = text;
+  el.className = kind;
+}
+
+function timesOf(ci) {
+  const duration = app.player && app.player.ci === ci ? app.player.duration : undefined;
+  return sentenceTimes(app.doc.chunks[ci], duration);
+}
+
+// Move the highlight to (ci, si[, wi]); keeps it in view.
+function highlight(ci, si, wi = -1, { scroll = true } = {}) {
+  if (ci === app.ci && si === app.si && wi === app.wi && app.spans[ci][si].classList.contains("now")) return;
+  const old = app.spans[app.ci] && app.spans[app.ci][app.si];
+  if (old) {
+    old.classList.remove("now");
+    old.removeAttribute("aria-current");
+    for (const w of old.querySelectorAll(".w.now")) w.classList.remove("now");
+  }
+  const span = app.spans[ci][si];
+  span.classList.add("now");
+  span.setAttribute("aria-current", "true");
+  if (wi >= 0) {
+    const w = span.querySelector(`.w[data-w="${wi}"]`);
+    if (w) w.classList.add("now");
+  }
+  const moved = ci !== app.ci || si !== app.si;
+  app.ci = ci; app.si = si; app.wi = wi;
+  if (moved) {
+    if (scroll) keepInView(span);
+    updateWhere();
+  }
+}
+
+function keepInView(el) {
+  const r = el.getBoundingClientRect();
+  const bottom = window.innerHeight - document.querySelector(".player").offsetHeight;
+  if (r.top < 70 || r.bottom > bottom - 20) {
+    el.scrollIntoView({ block: "center", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+  }
+}
+
+function updateWhere() {
+  const chunk = app.doc.chunks[app.ci];
+  const chapter = chapterAt(app.doc, chunk.page);
+  $("where").textContent = `Page ${chunk.page}${chapter ? " · " + chapter.title : ""} · sentence ${app.si + 1} of ${chunk.sentences.length}`;
+  $("jump-page").placeholder = chunk.page;
+  if (chapter) $("chapter").value = String(app.doc.chapters.indexOf(chapter));
+  mediaMetadata();
+}
+
+function savePosition(force = false) {
+  const now = performance.now();
+  if (!force && now - app.lastSaved < 1000) return;
+  app.lastSaved = now;
+  const chunk = app.doc.chunks[app.ci];
+  const t = app.player && app.player.ci === app.ci ? app.player.time : (app.times[app.si] || [0])[0];
+  localStorage.setItem(POS_KEY(app.doc.documentId), JSON.stringify({
+    page: chunk.page, blockIndex: chunk.blockIndex, sentence: app.si, time: Math.max(0, t), at: Date.now(),
+  }));
+}
+
+function restorePosition() {
+  let saved = null;
+  try { saved = JSON.parse(localStorage.getItem(POS_KEY(app.doc.documentId)) || "null"); } catch (_) { /* bad JSON */ }
+  if (!saved) return { ci: 0, si: 0, time: 0 };
+  const ci = app.doc.chunks.findIndex((c) => c.page === saved.page && c.blockIndex === saved.blockIndex);
+  if (ci < 0) return { ci: 0, si: 0, time: 0 };
+  const si = Math.min(saved.sentence || 0, app.doc.chunks[ci].sentences.length - 1);
+  return { ci, si, time: saved.time || 0 };
+}
+
+// Follow the voice: which sentence (and word) is at the player's time.
+function tick() {
+  const p = app.player;
+  if (p && p.playing) {
+    const ci = p.ci;
+    const t = p.time;
+    const times = timesOf(ci);
+    app.times = times;
+    let si = times.findIndex(([s, e]) => t >= s && t < e);
+    if (si < 0) si = t >= (times[times.length - 1] || [0, 0])[1] ? times.length - 1 : 0;
+    let wi = -1;
+    const words = app.doc.chunks[ci].sentences[si].words;
+    if (Array.isArray(words)) wi = words.findIndex((w) => t >= w.start && t < w.end);
+    highlight(ci, si, wi);
+    savePosition();
+  }
+  requestAnimationFrame(tick);
+}
+
+// -- navigation ------------------------------------------------------------------------------
+function goSentence(ci, si, { play = true } = {}) {
+  const times = timesOf(ci);
+  highlight(ci, si);
+  savePosition(true);
+  if (play) app.player.seek(ci, times[si] ? times[si][0] : 0);
+}
+
+function step(delta) {
+  let { ci, si } = app;
+  si += delta;
+  if (si < 0) {
+    if (ci === 0) si = 0;
+    else { ci--; si = app.doc.chunks[ci].sentences.length - 1; }
+  } else if (si >= app.doc.chunks[ci].sentences.length) {
+    if (ci === app.doc.chunks.length - 1) return;
+    ci++; si = 0;
+  }
+  goSentence(ci, si, { play: app.player.playing || app.player.wantPlay });
+}
+
+function stepBlock(delta) {
+  let ci = app.ci + delta;
+  if (delta < 0 && app.si > 0) ci = app.ci; // to the block's start first
+  ci = Math.max(0, Math.min(app.doc.chunks.length - 1, ci));
+  goSentence(ci, 0, { play: app.player.playing || app.player.wantPlay });
+}
+
+function goPage(page) {
+  const ci = app.doc.chunks.findIndex((c) => c.page >= page);
+  if (ci < 0) { say(`No text on page ${page} or after it.`, "warn"); return; }
+  goSentence(ci, 0, { play: app.player.playing });
+  app.pageEls[app.doc.chunks[ci].page].scrollIntoView({ block: "start" });
+}
+
+// -- controls ----------------------------------------------------------------------------------
+function setupControls() {
+  const p = app.player;
+  $("play").addEventListener("click", () => {
+    if (p.playing) p.pause();
+    else if (p.slots[p.cur] && p.slots[p.cur].ci === app.ci && p.slots[p.cur].ready) p.resume();
+    else {
+      const r = app.restored;
+      const exact = r && r.ci === app.ci && r.si === app.si;
+      app.restored = null;
+      p.start(app.ci, exact ? r.time : (timesOf(app.ci)[app.si] || [0])[0]);
+    }
+  });
+  $("prev-sentence").addEventListener("click", () => step(-1));
+  $("next-sentence").addEventListener("click", () => step(1));
+  $("prev-block").addEventListener("click", () => stepBlock(-1));
+  $("next-block").addEventListener("click", () => stepBlock(1));
+  $("text").addEventListener("click", (e) => {
+    const span = e.target.closest(".s");
+    if (span) goSentence(Number(span.dataset.ci), Number(span.dataset.si));
+  });
+  $("jump-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const page = Number($("jump-page").value);
+    if (page >= 1) goPage(page);
+  });
+  $("chapter").addEventListener("change", () => {
+    const chapter = app.doc.chapters[Number($("chapter").value)];
+    if (chapter) goPage(chapter.page);
+  });
+  const rate = $("rate");
+  rate.value = localStorage.getItem("preread.rate") || "1";
+  p.setRate(Number(rate.value) || 1);
+  rate.addEventListener("change", () => {
+    p.setRate(Number(rate.value));
+    localStorage.setItem("preread.rate", rate.value);
+  });
+  p.addEventListener("state", () => {
+    const playing = p.playing || (p.wantPlay && !p.el.ended);
+    $("play").textContent = playing ? "❚❚" : "▶";
+    $("play").setAttribute("aria-label", playing ? "Pause" : "Play");
+    if ("mediaSession" in navigator) navigator.mediaSession.playbackState = p.playing ? "playing" : "paused";
+    if (!p.playing) savePosition(true);
+  });
+  p.addEventListener("status", (e) => say(e.detail.message, e.detail.kind));
+  p.addEventListener("chunk", (e) => {
+    $("live-badge").hidden = !e.detail.live;
+    if (!e.detail.loading && e.detail.ci !== app.ci) highlight(e.detail.ci, 0);
+  });
+  p.addEventListener("live", () => setTimeout(refreshManifest, 1500));
+  p.addEventListener("finished", () => say("End of the document."));
+  document.addEventListener("keydown", onKey);
+}
+
+function onKey(e) {
+  if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+  const tag = e.target.tagName;
+  if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || document.querySelector("dialog[open]")) return;
+  const p = app.player;
+  const actions = {
+    " ": () => $("play").click(),
+    k: () => $("play").click(),
+    ArrowLeft: () => step(-1),
+    ArrowRight: () => step(1),
+    ArrowUp: () => stepBlock(-1),
+    ArrowDown: () => stepBlock(1),
+    "+": () => bumpRate(1),
+    "-": () => bumpRate(-1),
+  };
+  const action = actions[e.key];
+  if (!action) return;
+  if (e.key === " " && tag === "BUTTON" && e.target.id !== "play") return; // the button's own action
+  e.preventDefault();
+  action(p);
+}
+
+function bumpRate(delta) {
+  const rate = $("rate");
+  rate.selectedIndex = Math.max(0, Math.min(rate.options.length - 1, rate.selectedIndex + delta));
+  rate.dispatchEvent(new Event("change"));
+}
+
+function mediaMetadata() {
+  if (!("mediaSession" in navigator) || !window.MediaMetadata) return;
+  const chunk = app.doc.chunks[app.ci];
+  const chapter = chapterAt(app.doc, chunk.page);
+  navigator.mediaSession.metadata = new MediaMetadata({
+    title: chapter ? chapter.title : `Page ${chunk.page}`,
+    artist: "preread",
+    album: app.doc.title,
+    artwork: [{ src: "/static/icon.svg", sizes: "64x64", type: "image/svg+xml" }],
+  });
+}
+
+function setupMediaSession() {
+  if (!("mediaSession" in navigator)) return;
+  const handlers = {
+    play: () => app.player.resume(),
+    pause: () => app.player.pause(),
+    stop: () => app.player.pause(),
+    previoustrack: () => stepBlock(-1),
+    nexttrack: () => stepBlock(1),
+    seekbackward: () => step(-1),
+    seekforward: () => step(1),
+  };
+  for (const [action, handler] of Object.entries(handlers)) {
+    try { navigator.mediaSession.setActionHandler(action, handler); } catch (_) { /* not supported */ }
+  }
+}
+
+// -- the document ------------------------------------------------------------------------------
+async function loadDoc() {
+  return normalize(await getJSON(`/api/documents/${idFromPath}`));
+}
+
+export async function refreshManifest() {
+  try {
+    const fresh = await loadDoc();
+    if (fresh.chunks.length !== app.doc.chunks.length) return;
+    fresh.chunks.forEach((c, i) => {
+      const old = app.doc.chunks[i];
+      if (c.page !== old.page || c.blockIndex !== old.blockIndex) return;
+      Object.assign(old, c);
+      const block = app.spans[i][0].parentElement;
+      block.classList.toggle("done", c.status === "done");
+      block.classList.toggle("pending", c.status !== "done");
+    });
+    Object.assign(app.doc, { raw: fresh.raw, voice: fresh.voice, speed: fresh.speed, manifest: fresh.manifest });
+    describeState();
+  } catch (_) { /* offline: keep what we have */ }
+}
+
+export function describeState() {
+  const chunks = app.doc.chunks;
+  const done = chunks.filter((c) => c.status === "done").length;
+  const pages = new Set(chunks.map((c) => c.page)).size;
+  const donePages = new Set(chunks.filter((c) => c.status === "done").map((c) => c.page));
+  for (const c of chunks) if (c.status !== "done") donePages.delete(c.page);
+  let text;
+  if (done === chunks.length) text = `Pre-generated ✓ · ${chunks.length} blocks, voice ${app.doc.voice} at ${app.doc.speed}×`;
+  else if (done) text = `${donePages.size} of ${pages} pages pre-generated (voice ${app.doc.voice}); the rest plays live.`;
+  else text = "Not generated: it plays live, or pre-generate it.";
+  $("doc-state").textContent = text;
+  renderDownloads();
+}
+
+function renderDownloads() {
+  const box = $("downloads");
+  const done = app.doc.chunks.length && app.doc.chunks.every((c) => c.status === "done");
+  box.hidden = !done;
+  if (!done) return;
+  const base = `/api/documents/${app.doc.documentId}/export`;
+  const chapter = $("chapter-field").hidden ? "" : $("chapter").value;
+  const links = [["mp3", "Download MP3"], ["m4b", "M4B"], ["vtt", "WebVTT"], ["srt", "SRT"]];
+  box.replaceChildren(
+    ...links.map(([fmt, label]) => h("a", { class: "button", href: `${base}?format=${fmt}`, download: "" }, label)),
+    chapter !== "" ? h("a", { class: "button", href: `${base}?format=mp3&chapter=${Number(chapter) + 1}`, download: "" }, "This chapter (MP3)") : null,
+  );
+}
+
+async function setupVoices() {
+  const select = $("voice");
+  let voices = [];
+  try { voices = (await getJSON("/v1/audio/voices")).voices; } catch (_) { /* offline */ }
+  if (app.doc.voice && !voices.includes(app.doc.voice)) voices.unshift(app.doc.voice);
+  select.replaceChildren(...voices.map((v) => h("option", { value: v }, v)));
+  select.value = app.doc.voice || localStorage.getItem("preread.voice") || voices[0] || "";
+  select.addEventListener("change", () => {
+    localStorage.setItem("preread.voice", select.value);
+    const stored = app.doc.chunks.some((c) => c.status === "done");
+    if (stored && app.doc.voice && select.value !== app.doc.voice) {
+      openPregen(app, { voice: select.value, reason: "voice" });
+    }
+  });
+  return voices;
+}
+
+async function setupOffline() {
+  const button = $("offline");
+  if (!("caches" in window) || !("serviceWorker" in navigator)) { button.hidden = true; return; }
+  const mark = async () => {
+    const kept = (await offlineIds()).has(app.doc.documentId);
+    button.setAttribute("aria-pressed", String(kept));
+    button.textContent = kept ? "Offline ✓ (remove)" : "Keep for offline";
+    storageLine().then((t) => { if (t) button.title = t; });
+    return kept;
+  };
+  button.addEventListener("click", async () => {
+    if (button.getAttribute("aria-pressed") === "true") {
+      await removeOffline(app.doc.documentId);
+      $("doc-state").textContent = `Removed the offline copy. ${await storageLine()}`;
+      await mark();
+      return;
+    }
+    const done = app.doc.chunks.filter((c) => c.status === "done").length;
+    if (!done) { $("doc-state").textContent = "Pre-generate the document first: only stored audio can be kept offline."; return; }
+    button.disabled = true;
+    try {
+      await refreshManifest();
+      const { stored, missing } = await keepOffline(app.doc.raw, (n, total) => {
+        button.textContent = `Storing ${n} of ${total}…`;
+      });
+      $("doc-state").textContent = `Kept for offline: ${stored} chunks${missing ? `, ${missing} not generated (they need the network)` : ""}. ${await storageLine()}`;
+    } catch (err) {
+      $("doc-state").textContent = `Could not keep it offline: ${err.message}`;
+    } finally {
+      button.disabled = false;
+      await mark();
+    }
+  });
+  await mark();
+}
+
+async function main() {
+  setupTheme();
+  registerServiceWorker();
+  $("token-button").addEventListener("click", () => askToken("Enter the server's API token."));
+  try {
+    app.doc = await loadDoc();
+  } catch (err) {
+    $("doc-state").textContent = `Cannot open this document: ${err.message}`;
+    $("doc-state").classList.add("error");
+    for (const b of document.querySelectorAll(".player button, .reader-tools button")) b.disabled = true;
+    return;
+  }
+  document.title = `${app.doc.title} · preread`;
+  $("doc-name").textContent = app.doc.title;
+  ({ spans: app.spans, pageEls: app.pageEls } = render($("text"), app.doc));
+  if (!app.doc.chunks.length) { $("doc-state").textContent = "This document has no text to read."; return; }
+  $("jump-page").max = app.doc.pages;
+  if (app.doc.chapters.length) {
+    $("chapter-field").hidden = false;
+    $("chapter").replaceChildren(...app.doc.chapters.map((c, i) => h("option", { value: i }, `${c.title} (p. ${c.page})`)));
+  }
+  app.player = new Player(app.doc);
+  setupControls();
+  setupMediaSession();
+  const pos = restorePosition();
+  highlight(pos.ci, pos.si, -1, { scroll: false });
+  app.spans[pos.ci][pos.si].scrollIntoView({ block: "center" });
+  app.restored = pos;
+  describeState();
+  const voices = await setupVoices();
+  setupPregen(app, { voices, describeState, refreshManifest });
+  $("open-pregen").addEventListener("click", () => openPregen(app));
+  $("chapter").addEventListener("change", renderDownloads);
+  await setupOffline();
+  requestAnimationFrame(tick);
+  document.body.dataset.ready = "true";
+}
+
+main();

@@ -1,0 +1,112 @@
+"""The web reader's pages and the routes it adds: security headers, static files,
+the pre-generation estimate, cancelling a job while keeping its audio."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from serverkit import TEXTS, register_document, write_synthetic
+from starlette.testclient import TestClient
+
+from preread.server.web import WEB_DIR
+from preread.store import Store
+
+DOC = "ab" * 32
+
+
+def _secured(headers: object) -> None:
+    csp = headers["content-security-policy"]  # type: ignore[index]
+    assert "script-src 'self'" in csp and "default-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
+    assert headers["x-content-type-options"] == "nosniff"  # type: ignore[index]
+    assert headers["x-frame-options"] == "DENY"  # type: ignore[index]
+    assert headers["referrer-policy"] == "no-referrer"  # type: ignore[index]
+
+
+def test_library_and_reader_pages_are_html_with_a_strict_policy(client: TestClient) -> None:
+    for url in ("/", f"/read/{DOC}", f"/read/{DOC[:8]}"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["content-type"].startswith("text/html")
+        _secured(response.headers)
+        html = response.text
+        scripts = re.findall(r"<script\b[^>]*>", html)
+        assert scripts and all('src="/static/' in s for s in scripts)  # no inline script
+        assert "<style" not in html
+        assert not re.search(r"<[^>]*\s(on[a-z]+|style)=", html)  # no inline handler or style
+        assert "http://" not in html and "https://" not in html  # no third-party origin
+
+
+def test_reader_page_refuses_a_bad_id(client: TestClient) -> None:
+    response = client.get("/read/not-an-id")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+def test_static_files_revalidate_and_stay_inside_the_package(client: TestClient) -> None:
+    css = client.get("/static/app.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    _secured(css.headers)
+    assert css.headers["cache-control"] == "no-cache"
+    again = client.get("/static/app.css", headers={"If-None-Match": css.headers["etag"]})
+    assert again.status_code == 304
+    script = client.get("/static/js/reader.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/../server/web.py").status_code == 404
+    assert client.get("/static/%2e%2e/__init__.py").status_code == 404
+    worker = client.get("/sw.js")
+    assert worker.status_code == 200 and worker.headers["service-worker-allowed"] == "/"
+    assert client.get("/favicon.ico").headers["content-type"] == "image/svg+xml"
+
+
+def test_every_module_the_pages_load_is_shipped(client: TestClient) -> None:
+    imported = set()
+    for path in (WEB_DIR / "js").glob("*.js"):
+        imported |= set(re.findall(r'from "\./([a-z]+\.js)"', path.read_text()))
+    assert imported
+    for name in imported:
+        assert client.get(f"/static/js/{name}").status_code == 200, name
+
+
+def test_estimate_counts_the_selected_blocks_and_measures_the_voice(
+    client: TestClient, store: Store
+) -> None:
+    doc = register_document(store)
+    whole = client.get(f"/api/documents/{doc}/estimate").json()
+    assert whole["characters"] == sum(len(t) for t in TEXTS)
+    assert whole["charactersToGenerate"] == whole["characters"]
+    assert whole["blocks"] == 3 and whole["pages"] == [1, 2]
+    assert whole["audioSeconds"] > 0 and whole["bytes"] > 0
+    measured = whole["measured"]
+    assert measured["charsPerSecond"] > 0  # the fake voice is timed too: fast, never free
+    expected = whole["characters"] / measured["charsPerSecond"]
+    assert whole["seconds"] == pytest.approx(expected, abs=0.01)
+    page_two = client.get(f"/api/documents/{doc}/estimate?pages=2").json()
+    assert page_two["characters"] == len(TEXTS[2]) and page_two["pages"] == [2]
+    slower = client.get(f"/api/documents/{doc}/estimate?pages=2&speed=0.5").json()
+    assert slower["audioSeconds"] > page_two["audioSeconds"]
+    assert client.get(f"/api/documents/{doc}/estimate?pages=9").status_code == 400
+    assert client.get(f"/api/documents/{'cd' * 32}/estimate").status_code == 404
+
+
+def test_estimate_counts_stored_chunks_as_done(client: TestClient, store: Store) -> None:
+    synthetic = write_synthetic(store, [6000, 6000], register=True)
+    body = client.get(f"/api/documents/{synthetic.document_id}/estimate").json()
+    assert body["charactersToGenerate"] == 0 and body["seconds"] == 0
+    assert body["measured"]["bytesPerAudioSecond"] == 6000  # read from the stored chunks
+
+
+def test_listing_says_size_last_use_and_job(client: TestClient, store: Store) -> None:
+    synthetic = write_synthetic(store, [100, 300], register=True)
+    (item,) = client.get("/api/documents").json()["documents"]
+    assert item["documentId"] == synthetic.document_id
+    assert item["audio"]["bytes"] == 400 and item["audio"]["pagesDone"] == 1
+    assert item["lastUsed"] > 0 and item["job"] is None
+
+
+def test_cancel_without_a_job_is_404_and_keeps_audio(client: TestClient, store: Store) -> None:
+    synthetic = write_synthetic(store, [100], register=True)
+    response = client.post(f"/api/tts/preprocess/cancel?documentId={synthetic.document_id}")
+    assert response.status_code == 404
+    assert store.manifest_path(synthetic.document_id).exists()
