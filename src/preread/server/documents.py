@@ -106,7 +106,7 @@ def _listing(state: ServerState) -> list[dict[str, Any]]:
             }
         else:
             item["audio"] = None
-        item["lastUsed"] = last_used(state.store, doc) or None
+        item["lastUsed"] = last_used(state.library.store, doc) or None
         job = state.jobs.job(doc)
         item["job"] = (
             None

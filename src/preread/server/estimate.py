@@ -42,7 +42,7 @@ def _probe(state: ServerState, voice: ResolvedVoice) -> tuple[float, float]:
     known = _probes.setdefault(state, {})
     if key in known:
         return known[key]
-    provider = state.provider_for(voice.provider)
+    provider = state.library.provider_for(voice.provider)
     began = time.perf_counter()
     sentences = [s.strip() + "." for s in PROBE_TEXT.split(".") if s.strip()]
     audio = sum(len(c.pcm) / 2 / c.sample_rate for c in provider.synthesize(sentences, voice))
@@ -55,18 +55,15 @@ def _probe(state: ServerState, voice: ResolvedVoice) -> tuple[float, float]:
 def estimate(
     state: ServerState, doc: str, pages: str | None, voice: VoiceSettings
 ) -> dict[str, Any]:
-    from preread.generate import manifest_matches
-    from preread.preprocess import select_blocks
-
-    document = state.store.read_registration(doc)
-    if document is None:
+    library = state.library
+    if library.registration(doc) is None:
         raise NotFound(f"document {doc} is not registered: POST it to /api/documents first")
-    resolved = state.provider_for(voice.provider).resolve(voice)
-    blocks = select_blocks(document, pages)
-    manifest = state.store.read_manifest(doc)
+    resolved = library.resolve_voice(voice)
+    blocks = library.blocks(doc, pages).blocks
+    manifest = library.manifest(doc)
     stored: set[tuple[int, int]] = set()
     bytes_per_second = DEFAULT_BYTES_PER_SECOND.get(resolved.format, 5000.0)
-    if manifest is not None and manifest_matches(manifest, resolved):
+    if manifest is not None and library.matches(manifest, resolved):
         done = [c for c in manifest.chunks if c.status == "done"]
         stored = {(c.page, c.block_index) for c in done}
         seconds = sum(c.duration or 0.0 for c in done)
@@ -99,7 +96,7 @@ async def show(request: Request) -> Response:
     from preread.server.preprocess_api import _query_voice
 
     state = state_of(request)
-    doc = document_id(state.store, str(request.path_params["document_id"]))
+    doc = document_id(state.library, str(request.path_params["document_id"]))
     voice = _query_voice(state, request)
     pages = request.query_params.get("pages") or None
     body = await anyio.to_thread.run_sync(estimate, state, doc, pages, voice)

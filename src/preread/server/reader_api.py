@@ -19,7 +19,7 @@ from preread.server.state import state_of
 
 async def cancel(request: Request) -> Response:
     state = state_of(request)
-    doc = document_id_param(request, state.store)
+    doc = document_id_param(request, state.library)
     if not await state.jobs.cancel(doc):
         raise NotFound(f"document {doc} has no running or queued job")
     return JSONResponse(await anyio.to_thread.run_sync(status_object, state, doc, None))

@@ -123,8 +123,11 @@ export function sleep(ms, signal) {
   });
 }
 
+// A stored chunk's URL carries its sha256 (the server ignores it): chunks are cached as
+// immutable, so audio made again with another voice or speed gets a new URL.
 export function chunkUrl(documentId, chunk) {
-  return `/api/tts/chunk?documentId=${documentId}&page=${chunk.page}&blockIndex=${chunk.blockIndex}`;
+  const v = chunk.status === "done" && chunk.sha256 ? `&v=${chunk.sha256.slice(0, 16)}` : "";
+  return `/api/tts/chunk?documentId=${documentId}&page=${chunk.page}&blockIndex=${chunk.blockIndex}${v}`;
 }
 
 export function formatBytes(n) {
