@@ -43,8 +43,10 @@ def _why_no_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per module: Playwright's sync API runs an event loop while it is open,
+    which later tests' ``asyncio.run`` would trip over."""
     why = _why_no_browser()
     if why:
         pytest.skip(why)
