@@ -103,10 +103,11 @@ def test_speech_is_stored_once_and_shared_with_chunks(
     library: Library, provider: FakeProvider
 ) -> None:
     voice = library.resolve_voice()
-    audio, hit = library.speech("Page two speaks once.", voice)
-    assert not hit and audio
-    again, hit = library.speech("Page two   speaks once.", voice)  # same normalized text
-    assert hit and again == audio
+    first = library.speech("Page two speaks once.", voice)
+    assert first.cache == "MISS" and first.data
+    assert first.synthesized_chars == len("Page two speaks once.")
+    again = library.speech("Page two   speaks once.", voice)  # same normalized text
+    assert again.cache == "HIT" and again.data == first.data and not again.synthesized_chars
     library.pregenerate(_document(), pages="2")
     assert provider.calls == ["Page two speaks once."]  # the chunk reused the speech blob
 

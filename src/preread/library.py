@@ -33,19 +33,21 @@ from preread.chunk_folder import (
     state_of,
 )
 from preread.errors import Conflict, NotFound
-from preread.generate import ChunkMaker, manifest_matches, sentence_times, store_audio
+from preread.generate import ChunkMaker, manifest_matches
 from preread.lifecycle import CleanupReport
 from preread.manifest import ChunkEntry, Manifest
 from preread.model import Block, DocumentText
 from preread.preprocess import Progress, Summary, run_preprocess
 from preread.settings import Settings, VoiceSettings
+from preread.speech.assemble import Answer
+from preread.speech.index import SpeechIndex, index_path, rebuild
 from preread.store import Store
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
 
 if TYPE_CHECKING:
     from preread.lifecycle import BackgroundCleaner, Eviction
 
-__all__ = ["CleanupReport", "Library", "Progress", "Summary"]
+__all__ = ["Answer", "CleanupReport", "Library", "Progress", "Summary"]
 
 
 class Library:
@@ -62,6 +64,7 @@ class Library:
         self._makers: dict[str, ChunkMaker] = {}
         self._lock = threading.Lock()
         self.cleaner: BackgroundCleaner | None = None
+        self._speech_index: SpeechIndex | None = None
 
     # -- providers and voice identity -----------------------------------------------------
     def provider(self) -> Provider:
@@ -294,29 +297,26 @@ class Library:
         self.note_written(entry.bytes or 0)
         return entry
 
-    def speech(self, text: str, voice: ResolvedVoice) -> tuple[bytes, bool]:
-        """The audio for ``text`` and whether it was stored already (else it is now)."""
-        from preread.pdf import split_sentences
+    def speech(self, text: str, voice: ResolvedVoice) -> Answer:
+        """The audio for any ``text``: stored verbatim (HIT), built from stored speech
+        of the same voice (ASSEMBLED) or synthesized (MISS); see ``preread.speech``."""
+        from preread.speech.assemble import answer
 
-        key = blob_key(text, voice)
-        info = self.blobs.read(key, voice.format)
-        if info is not None:
-            return self.blobs.audio_path(key, voice.format).read_bytes(), True
-        sentences = [s for p in text.splitlines() if p.strip() for s in split_sentences(p)]
         provider = self.provider_for(voice.provider)
-        chunks = list(provider.synthesize(sentences or [text.strip()], voice))
-        pcm = b"".join(c.pcm for c in chunks)
-        _, data = store_audio(
-            self.blobs,
-            key,
-            pcm,
-            chunks[0].sample_rate,
-            sentence_times(chunks),
-            voice.format,
-            voice,
+        return answer(
+            self.store, provider, voice, text, self.speech_index(), on_written=self.note_written
         )
-        self.note_written(len(data))
-        return data, False
+
+    def speech_index(self) -> SpeechIndex:
+        """The index of stored speech, loaded on first need, then kept up to date."""
+        with self._lock:
+            if self._speech_index is None:
+                self._speech_index = SpeechIndex(index_path(self.store))
+            return self._speech_index
+
+    def rebuild_speech_index(self) -> tuple[int, int]:
+        """Rewrite the speech index from the blobs' sidecars: (indexed, skipped)."""
+        return rebuild(self.store)
 
     def speech_key(self, text: str, voice: ResolvedVoice) -> str:
         return blob_key(text, voice)

@@ -76,6 +76,9 @@ class DocumentText:
     page_labels: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     language: str = ""  # ISO 639-1 code of most of the text
+    # Lines the pipeline removed as page furniture (running headers and footers, page
+    # numbers), each once: ``/v1/audio/speech`` skips them in a reader's text.
+    furniture: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,7 @@ class DocumentText:
             "language": self.language,
             "chapters": [c.to_json() for c in self.chapters],
             "pageLabels": list(self.page_labels),
+            "furniture": list(self.furniture),
             "blocks": [b.to_json() for b in self.blocks],
         }
 
@@ -100,4 +104,5 @@ class DocumentText:
             blocks=tuple(Block.from_json(b) for b in data.get("blocks", [])),
             page_labels=tuple(str(p) for p in data.get("pageLabels", [])),
             language=str(data.get("language", "")),
+            furniture=tuple(str(line) for line in data.get("furniture", [])),
         )

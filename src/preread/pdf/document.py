@@ -117,6 +117,7 @@ def read_document(
         blocks=tuple(blocks),
         page_labels=labels,
         language=language,
+        furniture=tuple(dict.fromkeys(pipeline.removed)),
         warnings=tuple(w for w in warnings if _warning_page(w) in wanted | {0}),
     )
 

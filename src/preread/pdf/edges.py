@@ -164,12 +164,15 @@ def strip_edges(
     labels: Sequence[str] = (),
     window: int = WINDOW,
     headings: Mapping[int, Collection[str]] | None = None,
+    removed: list[str] | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Stream ``(page number, lines)`` → the same without running lines.
 
     Holds at most ``2 * window + 1`` pages. Pages are compared only with pages whose
     number is within ``window`` of theirs (gaps in the numbering are allowed).
     ``headings`` maps a page to the casefolded outline titles pointing at it (kept).
+    ``removed`` collects the lines taken away (a reader app that keeps them can be
+    told they are page furniture).
     """
     buffer: list[tuple[int, Sequence[str], frozenset[EdgeKey]]] = []
     done = 0  # index in buffer of the next page to emit
@@ -183,7 +186,15 @@ def strip_edges(
         )
         label = labels[number - 1] if 0 < number <= len(labels) else None
         protected = headings.get(number, ()) if headings else ()
-        return number, strip_page(lines, others, label, protected, number)
+        kept = strip_page(lines, others, label, protected, number)
+        if removed is not None:  # kept is lines with some taken out: walk both
+            position = 0
+            for line in lines:
+                if position < len(kept) and kept[position] == line:
+                    position += 1
+                elif line.strip():
+                    removed.append(line.strip())
+        return number, kept
 
     for number, lines in pages:
         buffer.append((number, lines, edge_keys(lines, number)))

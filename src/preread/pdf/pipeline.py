@@ -151,6 +151,7 @@ class Pipeline:
         self._samples: dict[int, str] = {}
         self.text_pages: set[int] = set()
         self.first_heading: str | None = None
+        self.removed: list[str] = []  # running lines and page numbers taken away
         self.languages = LanguageTracker(self.text.language)
         self.page_languages: dict[int, str] = {}
 
@@ -206,7 +207,7 @@ class Pipeline:
         drop = self.text.citations == "drop"
         read_notes = self.text.footnotes == "read"
         stream = strip_edges(
-            self._extracted(numbers, page_timeout), self.labels, WINDOW, self.headings
+            self._extracted(numbers, page_timeout), self.labels, WINDOW, self.headings, self.removed
         )
         for number, all_lines in stream:
             self._forget_before(number)

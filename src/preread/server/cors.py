@@ -10,7 +10,8 @@ other error.
   would refuse their preflights. Credentials (cookies) are never allowed, so
   this grants nothing a page could not already send without them.
 - The headers a player or ``fetch`` reads are exposed: ``Content-Range``,
-  ``Accept-Ranges``, ``ETag``, ``X-Cache``, ``X-Request-ID``, ``Retry-After``.
+  ``Accept-Ranges``, ``ETag``, ``X-Cache``, ``X-Preread-Synthesized-Chars``,
+  ``X-Request-ID``, ``Retry-After``.
 - A configured origin may reach a server on a private network (Chrome's
   ``Access-Control-Request-Private-Network`` preflight): the operator named it.
 """
@@ -31,6 +32,7 @@ EXPOSED_HEADERS = [
     "Accept-Ranges",
     "ETag",
     "X-Cache",
+    "X-Preread-Synthesized-Chars",
     "X-Request-ID",
     "Retry-After",
 ]

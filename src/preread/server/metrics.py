@@ -55,6 +55,8 @@ class Metrics:
         self.live_first_audio = Histogram()
         self.live_total = Histogram()
         self.live_failures = 0
+        self.speech: Counter[str] = Counter()  # hit, assembled, miss
+        self.speech_chars = 0
 
     def request(self, route: str, method: str, status: int, sent: int) -> None:
         with self._lock:
@@ -64,6 +66,11 @@ class Metrics:
     def cache_result(self, result: str) -> None:
         with self._lock:
             self.cache[result] += 1
+
+    def speech_result(self, result: str, synthesized_chars: int) -> None:
+        with self._lock:
+            self.speech[result] += 1
+            self.speech_chars += synthesized_chars
 
     def live_done(self, first_audio: float | None, total: float, ok: bool) -> None:
         with self._lock:
@@ -104,6 +111,17 @@ class Metrics:
                 "# HELP preread_live_generation_seconds Live generation: time to the whole chunk.",
                 "# TYPE preread_live_generation_seconds histogram",
                 *self.live_total.lines("preread_live_generation_seconds"),
+                "# HELP preread_speech_requests_total /v1/audio/speech answers: stored verbatim"
+                " (hit), built from stored speech (assembled), synthesized (miss).",
+                "# TYPE preread_speech_requests_total counter",
+                *(
+                    f'preread_speech_requests_total{{result="{r}"}} {self.speech[r]}'
+                    for r in ("hit", "assembled", "miss")
+                ),
+                "# HELP preread_speech_synthesized_chars_total Characters /v1/audio/speech"
+                " had synthesized.",
+                "# TYPE preread_speech_synthesized_chars_total counter",
+                f"preread_speech_synthesized_chars_total {self.speech_chars}",
                 "# HELP preread_live_failures_total Live generations that failed.",
                 "# TYPE preread_live_failures_total counter",
                 f"preread_live_failures_total {self.live_failures}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from typing import Any
 
 import anyio
@@ -32,6 +33,18 @@ OPENAI_VOICES = (
     "verse",
 )  # fmt: skip
 FORMATS = {"mp3": "mp3", "opus": "opus"}
+KOKORO_MODELS = ("kokoro",)
+# Kokoro's voices: American/British, female/male (af_bella, bm_george, af_sky+af_bella)
+KOKORO_VOICE = re.compile(r"[ab][fm]_[A-Za-z0-9_+.()]+")
+
+
+def _alias(name: str | None, provider: Provider, known: tuple[str, ...]) -> str | None:
+    """None (the configured default) for another engine's name a local voice stands in for."""
+    if name is None or provider.name == "openai":
+        return name
+    if name in known or (known is OPENAI_VOICES and KOKORO_VOICE.fullmatch(name)):
+        return None
+    return name
 
 
 def _resolve(state: ServerState, data: dict[str, Any]) -> tuple[Provider, ResolvedVoice, str]:
@@ -44,12 +57,9 @@ def _resolve(state: ServerState, data: dict[str, Any]) -> tuple[Provider, Resolv
     if fmt not in FORMATS:
         raise BadSettings(f"response_format {fmt!r} is not supported here: use mp3 or opus")
     provider = state.provider()
-    model = optional_str(data, "model")
-    if model in OPENAI_MODELS and provider.name != "openai":
-        model = None
-    voice = optional_str(data, "voice")
-    if voice in OPENAI_VOICES and provider.name != "openai":
-        voice = None
+    model = _alias(optional_str(data, "model"), provider, (*OPENAI_MODELS, *KOKORO_MODELS))
+    voice = _alias(optional_str(data, "voice"), provider, OPENAI_VOICES)
+    optional_str(data, "language", 40)  # accepted (OpenReader sends it); the voice decides
     speed = data.get("speed")
     instructions = optional_str(data, "instructions", 2000)
     if provider.name != "openai":  # a local voice cannot follow them: ignored, like "alloy"
@@ -78,15 +88,16 @@ async def speech(request: Request) -> Response:
     state.speech_waiting += 1
     try:
         async with lock:  # one synthesis per text and settings, however many ask
-            audio, hit = await anyio.to_thread.run_sync(state.library.speech, text, voice)
+            answer = await anyio.to_thread.run_sync(state.library.speech, text, voice)
     finally:
         state.speech_waiting -= 1
         if not lock.locked() and state.speech_locks.get(key) is lock:
             state.speech_locks.pop(key, None)
-    headers["X-Cache"] = "HIT" if hit else "MISS"
-    state.metrics.cache_result("hit" if hit else "miss")
-    headers["ETag"] = '"' + hashlib.sha256(audio).hexdigest() + '"'
-    return Response(audio, media_type=content_type(voice.format), headers=headers)
+    headers["X-Cache"] = answer.cache
+    headers["X-Preread-Synthesized-Chars"] = str(answer.synthesized_chars)
+    state.metrics.speech_result(answer.cache.lower(), answer.synthesized_chars)
+    headers["ETag"] = '"' + hashlib.sha256(answer.data).hexdigest() + '"'
+    return Response(answer.data, media_type=content_type(voice.format), headers=headers)
 
 
 async def models(request: Request) -> Response:
