@@ -41,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pypdf import PdfReader
@@ -197,14 +198,20 @@ class Watch:
 
 
 def replay(
-    base: str, home: Path, pdf: str, plan: list[tuple[str, str]], watch: Watch
+    base: str,
+    home: Path,
+    provider: str,
+    pdf: str,
+    plan: list[tuple[str, str]],
+    watch: Watch,
+    explain: bool,
 ) -> list[Result]:
     from preread.blobs import blob_key
     from preread.settings import Settings, VoiceSettings
     from preread.store import Store
     from preread.tts import make_provider
 
-    settings = Settings.load(home=str(home))
+    settings = Settings.load(home=str(home), provider=provider)
     voice = make_provider(settings).resolve(VoiceSettings(provider=settings.voice.provider))
     store = Store(home)
     results = []
@@ -228,10 +235,25 @@ def replay(
             synthesized = int(response.headers["x-preread-synthesized-chars"])
             if synthesized:
                 watch.synthesized = True
+                if explain:
+                    _explain(store, voice, text, cache, synthesized)
             results.append(
                 Result(pdf, kind, len(text), cache, synthesized, first or total, total, verbatim)
             )
     return results
+
+
+def _explain(store: Any, voice: Any, text: str, cache: str, synthesized: int) -> None:
+    """What was synthesized for one request: the plan's gaps, as this process sees them."""
+    from preread.speech.index import SpeechIndex, index_path, voice_id
+    from preread.speech.plan import plan, registered_furniture
+
+    index = SpeechIndex(index_path(store))
+    index.refresh()
+    found = plan(text, index, voice_id(voice), registered_furniture(store.documents_dir))
+    print(f"  {cache} {synthesized} chars of {len(text)}: {text[:70]!r}…")
+    for gap in found.gaps:
+        print(f"      synthesized: {gap.text[:100]!r}")
 
 
 def _ms(values: list[float], q: float) -> str:
@@ -270,6 +292,9 @@ def main() -> None:
     parser.add_argument("--provider", default="piper", choices=["piper", "fake"])
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the temporary store")
+    parser.add_argument(
+        "--explain", action="store_true", help="print what was synthesized for each request"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-reader-"))
     home = work / "home"
@@ -279,9 +304,10 @@ def main() -> None:
     env = {**os.environ, "PREREAD_PROVIDER": args.provider, "PREREAD_HOME": str(home)}
     print(f"provider {args.provider}, first {args.pages} pages of {len(pdfs)} PDFs, store {home}")
     for pdf in pdfs:
+        pages = min(args.pages, len(PdfReader(pdf).pages))
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", LAUNCH, "preprocess", str(pdf), "--pages", f"1-{args.pages}"],
+            [sys.executable, "-c", LAUNCH, "preprocess", str(pdf), "--pages", f"1-{pages}"],
             env=env, capture_output=True, text=True,
         )  # fmt: skip
         if done.returncode not in (0,):
@@ -311,7 +337,9 @@ def main() -> None:
         everything: list[Result] = []
         for pdf in pdfs:
             plan = reading_plan(page_texts(pdf, args.pages))
-            everything += replay(base, home, pdf.name, plan, watch)
+            everything += replay(
+                base, home, args.provider, pdf.name, plan, watch, args.explain
+            )
         watch.stop.set()
         print()
         for pdf in pdfs:
