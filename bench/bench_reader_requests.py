@@ -11,12 +11,12 @@ Run: .venv/bin/python bench/bench_reader_requests.py [--provider piper|fake] [--
    public source (v3 splitter and v4 planning), not copied from it:
    * page text from pypdf, every line kept (running headers, page numbers), joined
      with spaces, line-end hyphens joined (``exam- ple`` → ``example``);
-   * a sentence cut by a page break is completed from the next page and not read
-     again there (the reader carries context over page breaks);
-   * sentences split at ``.!?`` + space + capital, packed greedily into blocks of at
-     most 450 characters (a longer sentence cut at punctuation, else a space);
-   * before leaving a page it preloads the next page's first two blocks as that page
-     splits alone (no carried context), then plays the next page as above;
+   * the pages' texts are one stream: sentences split at ``.!?`` + space + capital,
+     packed greedily into blocks of at most 450 characters (a longer sentence cut at
+     punctuation, else a space) over page breaks, so blocks carry context from one
+     page into the next and rarely start where preread's do;
+   * when playback reaches a page it preloads the next page's first two blocks as
+     that page packs alone (another starting point than when they are played);
    * each request is ``{"model": "kokoro", "voice": "af_sky", "input": …, "speed": 1,
      "response_format": "mp3", "language": "en"}``, OpenReader's default for a
      custom server.
@@ -98,29 +98,29 @@ def pack(text: str) -> list[str]:
     return blocks
 
 
-def _open_end(text: str) -> bool:
-    return bool(text) and text.rstrip()[-1:] not in ".!?\"”’)"
-
-
 def reading_plan(texts: list[str]) -> list[tuple[str, str]]:
-    """(kind, input) requests in order: ``play`` and ``preload``."""
+    """(kind, input) requests in order: ``play`` and ``preload``.
+
+    Played blocks are packed over the text of all pages as one stream (so a block runs
+    over a page break, and block starts drift away from page starts). When playback
+    reaches a page, the next page's first two blocks are preloaded as that page packs
+    alone (another starting point, no carried context).
+    """
+    joined, starts = "", []
+    for text in texts:
+        starts.append(len(joined) + (1 if joined else 0))
+        joined = f"{joined} {text}" if joined else text
     requests: list[tuple[str, str]] = []
-    skip_head = False
-    for number, text in enumerate(texts):
-        own = text
-        if skip_head:  # its first sentence was read with the previous page
-            parts = sentences(own)
-            own = " ".join(parts[1:])
-        after = texts[number + 1] if number + 1 < len(texts) else ""
-        carried = _open_end(text) and bool(after)
-        if carried:
-            own = f"{own} {sentences(after)[0]}" if sentences(after) else own
-        blocks = pack(own)
-        for i, block in enumerate(blocks):
-            requests.append(("play", block))
-            if after and i == max(0, len(blocks) - 2):  # near the end: preload next page
-                requests.extend(("preload", b) for b in pack(after)[:2])
-        skip_head = carried
+    position, page = 0, -1
+    for block in pack(joined):
+        found = joined.find(block[:40], position)
+        position = found if found >= 0 else position
+        on = max(i for i, start in enumerate(starts) if start <= position) if starts else 0
+        while page < on:
+            page += 1
+            if page + 1 < len(texts):
+                requests.extend(("preload", b) for b in pack(texts[page + 1])[:2])
+        requests.append(("play", block))
     return requests
 
 

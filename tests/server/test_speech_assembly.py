@@ -29,7 +29,7 @@ from preread.settings import VoiceSettings
 from preread.store import Store
 from preread.tts.fake import FakeProvider
 
-HEADER = "The Lighthouse Keeper 12"
+HEADER = "The Long Stairs at Dusk 12"  # a running header that repeats words of the text
 PAGE_1 = (
     "The keeper climbed the long stairs at dusk.",
     "Far out at sea, a ship saw the light and turned.",
@@ -110,15 +110,16 @@ def test_a_running_header_in_the_middle_is_skipped(server: tuple[str, Path]) -> 
     assert abs(_seconds(data) - expected) <= 0.050
 
 
-def test_a_partial_sentence_is_cut_at_word_times(server: tuple[str, Path]) -> None:
+@pytest.mark.parametrize("first", [5, 8])  # from "saw", or just "and turned."
+def test_a_partial_sentence_is_cut_at_word_times(server: tuple[str, Path], first: int) -> None:
     base, home = server
     times = _sentences(home)
     ship = times[PAGE_1[1]]
     assert ship.words is not None
     words = PAGE_1[1].split()
-    # from "saw" (the 6th word) to the sentence's end, then the next sentence whole
-    cut = (ship.words[4][1] + ship.words[5][0]) / 2
-    text = " ".join(words[5:]) + " " + PAGE_1[2]
+    # from word ``first`` to the sentence's end, then the next sentence whole
+    cut = (ship.words[first - 1][1] + ship.words[first][0]) / 2
+    text = " ".join(words[first:]) + " " + PAGE_1[2]
     data, headers = _ask(base, text)
     assert headers["x-cache"] == "ASSEMBLED"
     assert headers["x-preread-synthesized-chars"] == "0"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import SAMPLE_PDF
+from pathlib import Path
+
 from preread.model import DocumentText
 from preread.pdf import read_document
 from preread.speech.plan import furniture_of
+
+SAMPLE_PDF = Path(__file__).resolve().parents[2] / "examples" / "sample.pdf"
 
 
 def test_removed_running_lines_and_page_numbers_are_recorded() -> None:

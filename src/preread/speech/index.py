@@ -181,7 +181,9 @@ class SpeechIndex:
     blobs: list[IndexedBlob] = field(default_factory=list)
     keys: dict[str, int] = field(default_factory=dict)
     grams: dict[str, dict[Gram, list[int]]] = field(default_factory=dict)
-    short: dict[str, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
+    # the first and last one or two tokens of each sentence: short runs that start or
+    # end a stored sentence (a reader splitting a sentence elsewhere) are found too
+    edges: dict[str, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
     _inode: int = -1
     _offset: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -202,11 +204,16 @@ class SpeechIndex:
             slot = grams.setdefault((words[p], words[p + 1], words[p + 2]), [])
             if len(slot) < self.MAX_POSITIONS:
                 slot.append(number << 20 | p)
-        short = self.short.setdefault(blob.voice, {})
+        edges = self.edges.setdefault(blob.voice, {})
         for s in range(len(blob.sentence_first) - 1):
             a, b = blob.sentence_first[s], blob.sentence_first[s + 1]
-            if 0 < b - a < 3:
-                short.setdefault(tuple(words[a:b]), []).append(number << 20 | a)
+            for k in (1, 2):
+                if b - a < k:
+                    break
+                for start in {a, b - k}:
+                    slot = edges.setdefault(tuple(words[start : start + k]), [])
+                    if len(slot) < self.MAX_POSITIONS:
+                        slot.append(number << 20 | start)
 
     def refresh(self) -> None:
         """Read what was appended since the last call (everything if rebuilt)."""
@@ -216,7 +223,7 @@ class SpeechIndex:
             except FileNotFoundError:
                 return
             if stat.st_ino != self._inode or stat.st_size < self._offset:
-                self.blobs, self.keys, self.grams, self.short = [], {}, {}, {}
+                self.blobs, self.keys, self.grams, self.edges = [], {}, {}, {}
                 self._inode, self._offset = stat.st_ino, 0
             if stat.st_size == self._offset:
                 return
@@ -231,14 +238,15 @@ class SpeechIndex:
 
     def positions(self, vid: str, words: list[str], at: int) -> Iterator[tuple[int, int]]:
         """(blob number, token position) where stored speech of ``vid`` may match
-        ``words[at:]`` (a trigram or a whole short sentence agrees)."""
+        ``words[at:]`` (a trigram agrees, or one or two words that start or end a
+        stored sentence)."""
         if at + 3 <= len(words):
             gram = (words[at], words[at + 1], words[at + 2])
             for packed in self.grams.get(vid, {}).get(gram, ()):
                 yield packed >> 20, packed & 0xFFFFF
-        short = self.short.get(vid, {})
+        edges = self.edges.get(vid, {})
         for length in (1, 2):
-            for packed in short.get(tuple(words[at : at + length]), ()):
+            for packed in edges.get(tuple(words[at : at + length]), ()):
                 yield packed >> 20, packed & 0xFFFFF
 
     def forget(self, key: str) -> None:

@@ -3,10 +3,12 @@
 The request is normalized into tokens (``preread.speech.normalize``). From left to
 right, the longest run of tokens that some stored blob of the same voice says in a
 row is taken (a tie goes to the run that starts and ends on sentence boundaries);
-a run must be three tokens or more, or a whole stored sentence. Runs inside a blob
-without word times must be whole sentences. What no run covers is a gap: page
-furniture a registered document had removed (its running headers, footers, page
-numbers) is dropped from a gap's edges, the rest will be synthesized.
+a run must be three tokens or more, or start or end a stored sentence. Runs inside a
+blob without word times must be whole sentences. Page furniture a registered
+document had removed (its running headers, footers, page numbers) is skipped where
+it is at least as long as the run found there (a heading that is also a running
+header is spoken where it is a whole stored sentence); what no run covers is a gap,
+synthesized, less any furniture at its edges.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ class Run:
     @property
     def end(self) -> float:
         return self.blob.cut_after(self.first + self.count - 1)
+
+    @property
+    def whole(self) -> bool:
+        """Whole stored sentences (it starts and ends on sentence boundaries)."""
+        last = self.first + self.count - 1
+        return self.blob.starts_sentence(self.first) and self.blob.ends_sentence(last)
 
 
 @dataclass(frozen=True)
@@ -112,12 +120,22 @@ def _longest(index: SpeechIndex, vid: str, words: list[str], at: int) -> Run | N
             if k == 0:
                 continue
         ends = blob.ends_sentence(p + k - 1)
-        if k < MIN_RUN and not (starts and ends):
+        if k < MIN_RUN and not (starts or ends):
             continue
         score = (k, int(starts) + int(ends))
         if score > best_score:
             best, best_score = Run(blob, p, at, k), score
     return best
+
+
+def _furniture_at(words: list[str], at: int, furniture: frozenset[tuple[str, ...]]) -> int:
+    """The length of the longest furniture line starting at token ``at`` (0: none)."""
+    if not furniture:
+        return 0
+    for k in range(min(MAX_FURNITURE_TOKENS, len(words) - at), 0, -1):
+        if tuple(words[at : at + k]) in furniture:
+            return k
+    return 0
 
 
 def _strip_furniture(words: list[str], furniture: frozenset[tuple[str, ...]]) -> tuple[int, int]:
@@ -157,6 +175,35 @@ def _span_text(text: str, spans: tuple[Token, ...], first: int, last: int) -> st
     return text[spans[first].start : end].strip()
 
 
+def _segments(
+    words: list[str], index: SpeechIndex, vid: str, furniture: frozenset[tuple[str, ...]]
+) -> list[Run | tuple[int, int]]:
+    """Greedy left to right: runs, furniture ``(at, count)`` and uncovered ``(at, 0)``."""
+    found: list[Run | tuple[int, int]] = []
+    at = 0
+    while at < len(words):
+        run = _longest(index, vid, words, at)
+        skip = _furniture_at(words, at, furniture)
+        if skip and (run is None or run.count < skip or (run.count == skip and not run.whole)):
+            found.append((at, skip))
+            at += skip
+        elif run is None:
+            found.append((at, 0))
+            at += 1
+        else:
+            found.append(run)
+            at += run.count
+    # a run of one or two words stands only between runs (or furniture, or an end of
+    # the request): a common word inside new text is synthesized with its neighbours
+    for number, item in enumerate(found):
+        if isinstance(item, Run) and item.count < MIN_RUN:
+            before = found[number - 1] if number else None
+            after = found[number + 1] if number + 1 < len(found) else None
+            if any(isinstance(n, tuple) and n[1] == 0 for n in (before, after)):
+                found[number] = (item.at, -item.count)  # uncovered after all
+    return found
+
+
 def plan(
     text: str,
     index: SpeechIndex,
@@ -180,17 +227,15 @@ def plan(
             items.append(Gap(first, last - first + 1, _span_text(text, spans, first, last)))
         gap_from = None
 
-    at = 0
-    while at < len(words):
-        run = _longest(index, vid, words, at)
-        if run is None:
-            if gap_from is None:
-                gap_from = at
-            at += 1
-            continue
-        close_gap(at)
-        items.append(run)
-        at += run.count
+    for item in _segments(words, index, vid, furniture):
+        if isinstance(item, Run):
+            close_gap(item.at)
+            items.append(item)
+        elif item[1] > 0:  # furniture
+            close_gap(item[0])
+            skipped += item[1]
+        elif gap_from is None:
+            gap_from = item[0]
     close_gap(len(words))
     return Plan(text, spans, tuple(items), skipped)
 
