@@ -20,7 +20,10 @@ Run: .venv/bin/python bench/bench_reader_requests.py [--provider piper|fake] [--
    * each request is ``{"model": "kokoro", "voice": "af_sky", "input": …, "speed": 1,
      "response_format": "mp3", "language": "en"}``, OpenReader's default for a
      custom server.
-3. Prints, per PDF and in total: requests answered with no synthesis (HIT or ASSEMBLED
+3. Replays the last PDF's first ``--baseline`` played blocks at speed 1.1, which the
+   store has no audio for: the time a reader waits when every request is synthesized
+   (the server before assembly, on a miss).
+4. Prints, per PDF and in total: requests answered with no synthesis (HIT or ASSEMBLED
    with ``X-Preread-Synthesized-Chars: 0``), the share of characters synthesized,
    median and p95 time to first byte and to the whole answer for ASSEMBLED and MISS,
    and the server's RSS (peak before its first synthesis, and overall). Baseline from
@@ -205,6 +208,7 @@ def replay(
     plan: list[tuple[str, str]],
     watch: Watch,
     explain: bool,
+    speed: float = 1.0,
 ) -> list[Result]:
     from preread.blobs import blob_key
     from preread.settings import Settings, VoiceSettings
@@ -219,7 +223,7 @@ def replay(
         for kind, text in plan:
             verbatim = store.blob_path(blob_key(text, voice), "mp3").is_file()
             body = {
-                "model": "kokoro", "voice": "af_sky", "input": text, "speed": 1,
+                "model": "kokoro", "voice": "af_sky", "input": text, "speed": speed,
                 "response_format": "mp3", "language": "en",
             }  # fmt: skip
             started = time.perf_counter()
@@ -293,11 +297,17 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the temporary store")
     parser.add_argument(
+        "--home", help="use (and keep) this store; pre-generation resumes what it has"
+    )
+    parser.add_argument(
+        "--baseline", type=int, default=6, help="requests synthesized live for the baseline"
+    )
+    parser.add_argument(
         "--explain", action="store_true", help="print what was synthesized for each request"
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-reader-"))
-    home = work / "home"
+    home = Path(args.home) if args.home else work / "home"
     header_pdf = work / "northern-light.pdf"
     make_header_pdf(header_pdf)
     pdfs = [CORPUS / name for name in CORPUS_PDFS if (CORPUS / name).is_file()] + [header_pdf]
@@ -340,12 +350,17 @@ def main() -> None:
             everything += replay(
                 base, home, args.provider, pdf.name, plan, watch, args.explain
             )
-        watch.stop.set()
         print()
         for pdf in pdfs:
             report(pdf.name, [r for r in everything if r.pdf == pdf.name])
         report("all", everything)
         report("all, played (no preloads)", [r for r in everything if r.kind == "play"])
+        # baseline: the same kind of requests with nothing stored for them (a speed the
+        # store has no audio for), i.e. what every request cost before assembly
+        played = [(k, t) for k, t in plan if k == "play"][: args.baseline]
+        live = replay(base, home, args.provider, "baseline", played, watch, False, speed=1.1)
+        report("baseline: synthesized", live)
+        watch.stop.set()
         print(
             f"server RSS: peak before its first synthesis {watch.peak_clean:.0f} MB,"
             f" peak overall {watch.peak:.0f} MB"

@@ -168,7 +168,8 @@ def answer(
     vid = voice_id(voice)
     furniture = registered_furniture(store.documents_dir)
     for _ in range(ATTEMPTS):
-        plan_ = plan(text, index, vid, furniture)
+        with index.reading():
+            plan_ = plan(text, index, vid, furniture)
         runs = [i for i in plan_.items if isinstance(i, Run)]
         if not runs or plan_.synthesized_chars > MOST * plan_.spoken_chars:
             break

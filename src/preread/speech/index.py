@@ -249,6 +249,12 @@ class SpeechIndex:
             for packed in edges.get(tuple(words[at : at + length]), ()):
                 yield packed >> 20, packed & 0xFFFFF
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[SpeechIndex]:
+        """Hold off ``refresh`` (a rebuilt index is swapped in whole) while planning."""
+        with self._lock:
+            yield self
+
     def forget(self, key: str) -> None:
         """A blob found gone (evicted): not offered again until it is stored anew."""
         number = self.keys.get(key)
