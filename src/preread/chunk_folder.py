@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from preread.errors import BadRange
-from preread.fsutil import is_temp_name, sha256_file
+from preread.fsutil import atomic_link, is_temp_name, sha256_file
 from preread.generate import manifest_matches
 from preread.manifest import ChunkEntry, Manifest
 from preread.model import Block, DocumentText
@@ -100,12 +100,24 @@ def prepare_manifest(
         manifest = Manifest.new(document, blocks, voice)
         keep: set[str] = set()
         if old is not None and same_settings:
-            previous = {(c.file_name, c.text): c for c in old.chunks if c.status == "done"}
+            # a done block keeps its audio wherever it moved (a page selection's manifest
+            # becoming the whole document's renumbers the blocks: its file is linked anew)
+            previous = {
+                (c.page, c.block_index, c.text): c for c in old.chunks if c.status == "done"
+            }
             for entry in manifest.chunks:
-                done = previous.get((entry.file_name, entry.text))
-                if done is not None:
-                    manifest.chunks[entry.index] = replace(done, index=entry.index)
-                    keep.add(entry.file_name)
+                done = previous.get((entry.page, entry.block_index, entry.text))
+                if done is None:
+                    continue
+                if done.file_name != entry.file_name:
+                    try:
+                        atomic_link(chunks_dir / done.file_name, chunks_dir / entry.file_name)
+                    except FileNotFoundError:
+                        continue
+                manifest.chunks[entry.index] = replace(
+                    done, index=entry.index, file_name=entry.file_name
+                )
+                keep.add(entry.file_name)
             manifest.created_at = old.created_at
         store.write_manifest(manifest)
         if chunks_dir.is_dir():

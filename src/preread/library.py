@@ -152,18 +152,32 @@ class Library:
         """Remember a document's blocks (and its source file) so chunks can be made later."""
         self.store.register(document, source)
 
+    def registered(self, document_id: str) -> DocumentText | None:
+        """The document's registration when it is whole (None: none, or one to repair)."""
+        if not self.store.registration_is_whole(document_id):
+            return None
+        return self.registration(document_id)
+
     def add(self, data: bytes, name: str) -> tuple[DocumentText, bool]:
-        """Register an uploaded file: (its document, whether it is new)."""
+        """Register an uploaded file: (its document, whether it is new).
+
+        A registration an older version shortened (``preprocess --pages``) is read
+        again from ``data`` and replaced by the whole document's.
+        """
         from preread.ids import document_id_of_bytes
 
-        existing = self.registration(document_id_of_bytes(data))
+        document_id = document_id_of_bytes(data)
+        existing = self.registered(document_id)
         if existing is not None:
+            self.note_use(document_id)
             return existing, False
         from preread.pdf import read_document
 
+        known = self.store.is_registered(document_id)
         document = read_document(data, name=name, text=self.settings.text)
         self.register(document, data)
-        return document, True
+        self.note_use(document_id)
+        return document, not known
 
     def blocks(self, document_id: str, pages: str | None = None) -> DocumentText:
         """A stored document's blocks (of ``pages``): its registration, else its stored
@@ -251,6 +265,8 @@ class Library:
                 if index is not None
                 else manifest.chunk_at(page or 0, block or 0)
             )
+            if entry is None and prepare and index is None:
+                entry = self._list_every_block(document_id, manifest, page or 0, block or 0)
             if entry is None:
                 raise NotFound(self._not_in_manifest(document_id, index, page, block))
             if manifest.tts_provider != provider.name:
@@ -269,6 +285,28 @@ class Library:
         if prepare:  # not for a HEAD request: it only asks
             prepare_manifest(self.store, document, voice)
         return found, voice
+
+    def _list_every_block(
+        self, document_id: str, manifest: Manifest, page: int, block: int
+    ) -> ChunkEntry | None:
+        """A manifest listing only some pages (an older ``preprocess --pages``) made to list
+        every registered block, its done audio kept, when the block asked for is one of
+        them and no job holds the document; the block's entry, else None."""
+        document = self.registered(document_id)
+        if document is None or not _find_block(document.blocks, index=None, page=page, block=block):
+            return None
+        voice = self.voice_of(manifest)
+        if not self.matches(manifest, voice):
+            return None
+        lock = self.store.job_lock(document_id)
+        try:
+            lock.acquire(blocking=False)
+        except Conflict:
+            return None
+        try:
+            return prepare_manifest(self.store, document, voice).chunk_at(page, block)
+        finally:
+            lock.release()
 
     def _not_in_manifest(
         self, document_id: str, index: int | None, page: int | None, block: int | None

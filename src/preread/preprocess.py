@@ -130,10 +130,12 @@ def run_preprocess(
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
 
-    ``pages`` selects the blocks to generate. The manifest lists the same blocks
-    (the CLI), or with ``list_all`` every block of the document, indexed over the
-    whole document (the server: so a block of any other page stays known, and a
-    reader asking for it gets it generated live).
+    ``document`` holds every block of the document; ``pages`` selects the blocks to
+    generate. The manifest lists the same blocks, or with ``list_all`` (the CLI and
+    the server) every block of the document, indexed over the whole document, so a
+    block of any other page stays known and a reader asking for it gets it generated
+    live. The registration is written from ``document`` when ``source`` (the file
+    it was read from, whole) is given or the store has none yet.
 
     Raises BadSettings before touching the disk, Conflict when another run holds
     the document (unless ``wait``), KeyboardInterrupt after saving what was done.
@@ -155,9 +157,8 @@ def run_preprocess(
             " wait for it to finish (running again afterwards resumes)"
         ) from None
     try:
-        if pages is None or not store.is_registered(document_id):
-            # a page selection never shrinks a registration of the whole document
-            store.register(document, source)
+        if source is not None or not store.is_registered(document_id):
+            store.register(document, source)  # never a page selection: see the docstring
         return _run_locked(
             store, provider, document, blocks, voice, force, on_progress, cancel, wanted
         )

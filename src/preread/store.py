@@ -6,7 +6,7 @@ $PREREAD_HOME/
     tts_cache_v1/{documentId}/chunks/0001__page-001__block-000.mp3   hard links into blobs/
     blobs/{key[:2]}/{key}.{ext}                     content-addressed audio (key: see preread.blobs)
     blobs/{key[:2]}/{key}.json                      its duration and sentence times
-    documents/{documentId}/document.json            registered document: its blocks (DocumentText)
+    documents/{documentId}/document.json            registered document: every block (DocumentText)
     documents/{documentId}/source.pdf               the registered source PDF
     locks/{documentId}.job.lock                     held while a preprocess job writes the document
     locks/{documentId}.manifest.lock                held for each read-modify-write of the manifest
@@ -33,6 +33,7 @@ from preread.manifest import Manifest
 from preread.model import DocumentText
 
 CACHE_DIR_NAME = "tts_cache_v1"
+WHOLE_KEY = "wholeDocument"  # in document.json: every block of the document, whatever was asked
 MANIFEST_NAME = "tts.meta.json"
 
 
@@ -143,15 +144,28 @@ class Store:
         return (self.registration_dir(document_id) / "document.json").is_file()
 
     def register(self, document: DocumentText, source: Path | bytes | None) -> None:
-        """Remember a document's blocks (and its PDF) so chunks can be generated later."""
+        """Remember a document's blocks (and its PDF) so chunks can be generated later.
+
+        ``document`` must hold every block of the document (never a page selection):
+        the registration is marked whole (``WHOLE_KEY``), which registrations written
+        by older versions (a ``preprocess --pages`` run could shorten them) are not.
+        """
         directory = self.registration_dir(document.document_id)
         if source is not None and not self.source_path(document.document_id).exists():
             data = source if isinstance(source, bytes) else source.read_bytes()
             atomic_write(directory / "source.pdf", data)
+        record = {**document.to_json(), WHOLE_KEY: True}
         atomic_write(
-            directory / "document.json",
-            json.dumps(document.to_json(), ensure_ascii=False).encode("utf-8"),
+            directory / "document.json", json.dumps(record, ensure_ascii=False).encode("utf-8")
         )
+
+    def registration_is_whole(self, document_id: str) -> bool:
+        """Whether the registration was written whole (False: none, or an older one)."""
+        try:
+            raw = (self.registration_dir(document_id) / "document.json").read_bytes()
+        except FileNotFoundError:
+            return False
+        return json.loads(raw).get(WHOLE_KEY) is True
 
     def read_registration(self, document_id: str) -> DocumentText | None:
         try:

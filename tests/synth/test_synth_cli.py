@@ -204,12 +204,17 @@ def test_pages_and_preprocess_by_id(
     assert code == 0 and json.loads(out)["total"] == 2
     document_id = document_id_of_file(sample)
     manifest = Store(home).require_manifest(document_id)
-    assert {c.page for c in manifest.chunks} == {2}
-    assert [c.file_name[:4] for c in manifest.chunks] == ["0001", "0002"]
-    # by id: the registered blocks (those of the last run), other settings, no PDF needed
+    # the manifest lists every block, indexed over the whole document; page 2 is made
+    assert {c.page for c in manifest.chunks} == {1, 2, 3}
+    assert [c.index for c in manifest.chunks] == list(range(len(manifest.chunks)))
+    assert {c.page for c in manifest.chunks if c.status == "done"} == {2}
+    registered = Store(home).read_registration(document_id)
+    assert registered is not None and len(registered.blocks) == len(manifest.chunks)
+    # by id: the registered blocks (the whole document), other settings, no PDF needed
     code, out, _ = run(capsys, "preprocess", document_id[:8], *h, "--format", "opus")
     summary = json.loads(out)
-    assert code == 0 and summary["generated"] == 2 and summary["state"] == "complete"
+    total = len(manifest.chunks)
+    assert code == 0 and summary["generated"] == total and summary["state"] == "complete"
     assert Store(home).require_manifest(document_id).format == "opus"
     code, _, err = run(capsys, "preprocess", "0123456789abcdef", *h)
     assert code == 2 and "no document" in err

@@ -146,16 +146,21 @@ class ProgressBar:
 def _load_document(
     library: Library, doc: str, pages: str | None, password: str | None
 ) -> tuple[DocumentText, Path | None, str | None]:
-    """The document's blocks (read from the PDF, or its registration) and what to select."""
+    """The whole document (read from the PDF, or its registration) and the pages to make.
+
+    A PDF is read whole whatever ``pages`` says: the registration always holds every
+    block, so the server knows every page; ``pages`` only chooses what is generated.
+    """
     document_id, path = resolve_doc(library, doc)
     if path is not None:
-        from preread.pdf import read_document
+        from preread.pdf import parse_pages, read_document
 
-        text = library.settings.text
-        document = read_document(path, pages=pages, password=password, text=text)
+        document = read_document(path, password=password, text=library.settings.text)
+        if pages is not None:
+            parse_pages(pages, document.pages)  # a bad --pages: exit 2 before any work
         for warning in document.warnings:
             console_err.print(f"preread: warning: {warning}", markup=False)
-        return document, path, None
+        return document, path, pages
     registered = library.registration(document_id)
     if registered is None:
         raise NotFound(f"document {document_id[:12]} is not registered: give the PDF's path")
@@ -238,12 +243,13 @@ def preprocess_command(
             with ProgressBar(title) as bar:
                 summary = library.pregenerate(
                     document, source=source, pages=select, force=force, wait=wait,
-                    on_progress=bar.update, cancel=cancel,
+                    on_progress=bar.update, cancel=cancel, list_all=True,
                 )  # fmt: skip
         else:
             summary = library.pregenerate(
-                document, source=source, pages=select, force=force, wait=wait, cancel=cancel
-            )
+                document, source=source, pages=select, force=force, wait=wait, cancel=cancel,
+                list_all=True,
+            )  # fmt: skip
     except KeyboardInterrupt:  # a second Ctrl-C: what was recorded is saved
         summary = None
     except Conflict as exc:  # another run holds the document (with --wait we waited)

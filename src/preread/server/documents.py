@@ -65,13 +65,21 @@ async def _pdf_from(request: Request, limit: int) -> tuple[bytes, str]:
     return raw, _safe_name(request.query_params.get("name"))
 
 
+def _known(state: ServerState, document_id: str) -> DocumentText | None:
+    """A whole registration of the document, marked used; None: parse the upload."""
+    found = state.library.registered(document_id)
+    if found is not None:
+        state.library.note_use(document_id)
+    return found
+
+
 async def create(request: Request) -> Response:
     state = state_of(request)
     data, name = await _pdf_from(request, state.options.max_upload_bytes)
     if not data:
         raise BadInput("empty body: send the PDF as the body or as a multipart 'file'")
     document_id = document_id_of_bytes(data)
-    existing = await anyio.to_thread.run_sync(state.library.registration, document_id)
+    existing = await anyio.to_thread.run_sync(_known, state, document_id)
     if existing is not None:
         return JSONResponse(_summary(existing), status_code=200)
     async with _parsing:
