@@ -178,7 +178,13 @@ def document_status(
 
     ``settingsMatch`` compares the fields ``voice`` pins (model/voice None = any).
     """
-    manifest = store.read_manifest(document_id)
+    return status_of(document_id, store.read_manifest(document_id), voice)
+
+
+def status_of(
+    document_id: str, manifest: Manifest | None, voice: VoiceSettings | None = None
+) -> dict[str, Any]:
+    """``document_status`` of a manifest already read (manifest + journal)."""
     if manifest is None:
         return {
             "documentId": document_id,

@@ -26,6 +26,7 @@ from preread.audio import encode
 from preread.blobs import BlobInfo, BlobStore, blob_key, normalize_text
 from preread.errors import Conflict, NotFound, PrereadError
 from preread.fsutil import atomic_link
+from preread.journal import ProgressJournal
 from preread.manifest import ChunkEntry, Manifest, SentenceTime
 from preread.store import Store
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
@@ -147,23 +148,17 @@ def manifest_matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
 def record_entries(
     store: Store, document_id: str, voice: ResolvedVoice, entries: list[ChunkEntry]
 ) -> int:
-    """Write chunk results into the manifest (one locked read-modify-write).
+    """Record chunk results in the document's progress journal (O(1) in its size).
 
-    Entries are applied only while the manifest still has ``voice``'s settings and
-    lists the same blocks; returns how many were applied.
+    Entries are recorded only while the manifest still has ``voice``'s settings and
+    lists the same blocks; returns how many were recorded.
     """
-    applied = 0
+    return len(progress_journal(store, document_id, voice).append(entries))
 
-    def change(manifest: Manifest) -> None:
-        nonlocal applied
-        if not manifest_matches(manifest, voice):
-            return
-        applied = sum(1 for entry in entries if apply_entry(manifest, entry))
-        manifest.updated_at = int(time.time())
 
-    if entries:
-        store.update_manifest(document_id, change)
-    return applied
+def progress_journal(store: Store, document_id: str, voice: ResolvedVoice) -> ProgressJournal:
+    """The document's journal, taking results only while its manifest is for ``voice``."""
+    return store.progress_journal(document_id, lambda manifest: manifest_matches(manifest, voice))
 
 
 class ChunkMaker:
@@ -299,22 +294,17 @@ class ChunkMaker:
             except PrereadError as exc:
                 entry.status, entry.error = "failed", str(exc)
                 record_entries(self.store, document_id, voice, [entry])
+                self.store.fold_journal(document_id)
                 raise
             done = self.store_chunk(document_id, prepared, voice, link=False)
         source = self.blobs.audio_path(prepared.key, voice.format)
         target = self.store.chunks_dir(document_id) / done.file_name
-        linked = False
-
-        def link_and_record(manifest: Manifest) -> None:
-            # under the manifest lock: a preprocess run switching the document to other
-            # settings meanwhile (it rewrites the manifest under this lock) wins
-            nonlocal linked
-            if manifest_matches(manifest, voice) and apply_entry(manifest, done):
-                atomic_link(source, target)
-                manifest.updated_at = int(time.time())
-                linked = True
-
-        self.store.update_manifest(document_id, link_and_record)
-        if not linked:
+        # linked under the manifest lock, once the journal's check passed: a preprocess
+        # run switching the document to other settings meanwhile (under this lock) wins
+        recorded = progress_journal(self.store, document_id, voice).append(
+            [done], before=lambda _: atomic_link(source, target)
+        )
+        if not recorded:
             raise Conflict(f"document {document_id[:12]} changed while its chunk was being made")
+        self.store.fold_journal(document_id)  # no run will fold it: tts.meta.json stays whole
         return done

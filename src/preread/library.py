@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from preread import journal
 from preread.blobs import BlobStore, blob_key
 from preread.chunk_folder import (
     document_status,
@@ -31,6 +32,7 @@ from preread.chunk_folder import (
     same_blocks,
     select_blocks,
     state_of,
+    status_of,
 )
 from preread.errors import Conflict, NotFound
 from preread.generate import ChunkMaker, manifest_matches
@@ -133,14 +135,23 @@ class Library:
         return self.store.read_manifest(document_id)
 
     def manifest_bytes(self, document_id: str) -> bytes | None:
-        """The manifest exactly as stored (the contract's JSON); None without one."""
+        """The manifest (the contract's JSON), with a running job's journal folded in;
+        None without one."""
+        path = self.store.journal_path(document_id)
         try:
-            return self.store.manifest_path(document_id).read_bytes()
+            if not path.exists():
+                return self.store.manifest_path(document_id).read_bytes()
         except FileNotFoundError:
-            return None
+            pass  # the journal was folded meanwhile
+        data = self.store.read_manifest_json(document_id)
+        return None if data is None else journal.dumps_manifest(data)
 
     def manifest_path(self, document_id: str) -> Path:
         return self.store.manifest_path(document_id)
+
+    def journal_path(self, document_id: str) -> Path:
+        """Where a run records chunks before they are folded into the manifest."""
+        return self.store.journal_path(document_id)
 
     def chunks_dir(self, document_id: str) -> Path:
         return self.store.chunks_dir(document_id)
@@ -363,6 +374,13 @@ class Library:
     def status(self, document_id: str, voice: VoiceSettings | None = None) -> dict[str, Any]:
         """The contract's status object, from disk (the server adds its job's state)."""
         return document_status(self.store, document_id, voice)
+
+    @staticmethod
+    def status_of(
+        document_id: str, manifest: Manifest | None, voice: VoiceSettings | None = None
+    ) -> dict[str, Any]:
+        """``status`` of a manifest already read (e.g. the server's cached one)."""
+        return status_of(document_id, manifest, voice)
 
     def listing(self) -> list[dict[str, Any]]:
         """One row per stored document: title, state, chunks, size, voice."""

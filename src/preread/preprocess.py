@@ -6,10 +6,12 @@ manifest listing every selected block (``prepare_manifest``), checks the chunks
 already done (size + SHA-256; bad ones are redone), then makes the missing ones
 with a pipeline: ``provider.concurrency`` threads synthesize (Piper: one per core,
 each ONNX call on one thread), while the calling thread encodes, stores and links
-the chunks they hand over (``preread.generate.ChunkMaker``). The
-manifest is rewritten (atomically, under its lock) at most once a second and at
-the end, so a kill at any moment leaves whole files and a valid manifest; a
-chunk written but not yet recorded is picked up again from its blob on re-run.
+the chunks they hand over (``preread.generate.ChunkMaker``). Each chunk written
+(or failed) is appended to the document's progress journal (``preread.journal``:
+one fsynced line, O(1) in the book's size), folded into ``tts.meta.json`` when the
+run ends (or is interrupted). A kill at any moment leaves whole files, a valid
+manifest and a journal that every reader replays; a chunk written but not yet
+recorded is picked up again from its blob on re-run.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from preread.chunk_folder import (
     state_of,
 )
 from preread.errors import Conflict, PrereadError
-from preread.generate import ChunkMaker, Prepared, record_entries
+from preread.generate import ChunkMaker, Prepared, progress_journal
 from preread.manifest import ChunkEntry
 from preread.model import Block, DocumentText
 from preread.settings import VoiceSettings
@@ -50,8 +52,6 @@ __all__ = [  # the folder helpers are re-exported: callers import them from here
     "select_blocks",
     "state_of",
 ]
-
-FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -197,7 +197,8 @@ def _run_locked(
             entry.reset()
             repaired.append(entry)
     summary.repaired = len(repaired)
-    record_entries(store, document_id, voice, repaired)
+    journal = progress_journal(store, document_id, voice)
+    journal.append(repaired)
     todo = [e for e in selected if e.status != "done"]
     remaining_chars = sum(len(e.text) for e in todo)
     stop = cancel if cancel is not None else threading.Event()
@@ -243,13 +244,10 @@ def _run_locked(
     synth_audio = 0.0
     synth_wall = 0.0
     unrecorded: list[ChunkEntry] = []
-    last_flush = time.monotonic()
 
     def flush() -> None:
-        nonlocal last_flush
-        record_entries(store, document_id, voice, unrecorded)
+        journal.append(unrecorded)
         unrecorded.clear()
-        last_flush = time.monotonic()
 
     def report() -> None:
         progress.elapsed = time.perf_counter() - started
@@ -303,8 +301,7 @@ def _run_locked(
                 unrecorded.append(failed)
                 progress.failed += 1
                 summary.failures.append((entry.index, error))
-            if time.monotonic() - last_flush >= FLUSH_SECONDS:
-                flush()
+            flush()
             report()
     except BaseException:
         stop.set()
@@ -313,11 +310,14 @@ def _run_locked(
                 items.get_nowait()
             time.sleep(0.02)
         flush()
+        with contextlib.suppress(PrereadError, OSError):  # else the journal is replayed
+            store.fold_journal(document_id)
         progress.state = "cancelled"
         raise
     for producer in producers:
         producer.join()
     flush()
+    store.fold_journal(document_id)
     if crashed:
         raise crashed[0]
     if stop.is_set() and progress.done + progress.failed < progress.total:

@@ -3,6 +3,7 @@
 ```
 $PREREAD_HOME/
     tts_cache_v1/{documentId}/tts.meta.json        the manifest (contract)
+    tts_cache_v1/{documentId}/tts.progress.jsonl   chunks finished since (preread.journal)
     tts_cache_v1/{documentId}/chunks/0001__page-001__block-000.mp3   hard links into blobs/
     blobs/{key[:2]}/{key}.{ext}                     content-addressed audio (key: see preread.blobs)
     blobs/{key[:2]}/{key}.json                      its duration and sentence times
@@ -25,7 +26,9 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+from preread import journal
 from preread.errors import NotFound
 from preread.fsutil import FileLock, atomic_write
 from preread.ids import is_full_id, resolve_prefix
@@ -57,6 +60,9 @@ class Store:
 
     def manifest_path(self, document_id: str) -> Path:
         return self.doc_dir(document_id) / MANIFEST_NAME
+
+    def journal_path(self, document_id: str) -> Path:
+        return self.doc_dir(document_id) / journal.JOURNAL_NAME
 
     def chunks_dir(self, document_id: str) -> Path:
         return self.doc_dir(document_id) / "chunks"
@@ -106,11 +112,18 @@ class Store:
 
     # -- manifests -----------------------------------------------------------------------
     def read_manifest(self, document_id: str) -> Manifest | None:
+        """The manifest as readers see it: ``tts.meta.json`` with its journal folded in."""
+        data = self.read_manifest_json(document_id)
+        return None if data is None else Manifest.from_json(data)
+
+    def read_manifest_json(self, document_id: str) -> dict[str, Any] | None:
+        """The manifest + journal as JSON (fields this version does not know kept)."""
         try:
             raw = self.manifest_path(document_id).read_bytes()
         except FileNotFoundError:
             return None
-        return Manifest.loads(raw)
+        data, _ = journal.folded_json(raw, self.journal_path(document_id))
+        return data
 
     def require_manifest(self, document_id: str) -> Manifest:
         manifest = self.read_manifest(document_id)
@@ -119,8 +132,32 @@ class Store:
         return manifest
 
     def write_manifest(self, manifest: Manifest) -> None:
-        """Write whole or not at all. Callers that read-modify-write use ``update_manifest``."""
-        atomic_write(self.manifest_path(manifest.document_id), manifest.dumps())
+        """Write whole or not at all; the journal is then stale and removed.
+
+        Callers that read-modify-write hold ``manifest_lock`` (``update_manifest``).
+        """
+        data = manifest.dumps()
+        path = self.journal_path(manifest.document_id)
+        if journal.names(path, journal.digest(data)):
+            journal.remove(path)  # it would apply to these very bytes: drop it first
+        atomic_write(self.manifest_path(manifest.document_id), data)
+        journal.remove(path)
+
+    def progress_journal(
+        self, document_id: str, accept: Callable[[Manifest], bool]
+    ) -> journal.ProgressJournal:
+        """Where a run records finished chunks (``accept``: results belong in a manifest)."""
+        return journal.ProgressJournal(
+            self.manifest_path(document_id), lambda: self.manifest_lock(document_id), accept
+        )
+
+    def fold_journal(self, document_id: str) -> int:
+        """Fold the journal into ``tts.meta.json`` (complete on its own again)."""
+        return journal.fold(
+            self.manifest_path(document_id),
+            self.journal_path(document_id),
+            self.manifest_lock(document_id),
+        )
 
     @contextlib.contextmanager
     def editing_manifest(self, document_id: str) -> Iterator[Manifest | None]:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 
 import anyio
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from preread.audio import CONTENT_TYPES
 from preread.errors import BadInput
+from preread.manifest import ChunkEntry
 from preread.server.errors import json_error
 from preread.server.filebody import FileBody, open_chunk
 from preread.server.manifests import CachedManifest
@@ -43,7 +45,10 @@ def content_type(fmt: str) -> str:
 
 async def chunk(request: Request) -> Response:
     state = state_of(request)
-    document_id = document_id_param(request, state.library)
+    if len(request.query_params.get("documentId") or "") == 64:  # no prefix to look up
+        document_id = document_id_param(request, state.library)
+    else:
+        document_id = await run_in_threadpool(document_id_param, request, state.library)
     index = int_param(request, "index", 0, MAX_INDEX)
     page = block = None
     if index is None:
@@ -51,19 +56,30 @@ async def chunk(request: Request) -> Response:
         block = int_param(request, "blockIndex", 0, MAX_INDEX)
         if page is None or block is None:
             raise BadInput("give page and blockIndex, or index")
-    cached = state.manifests.get(document_id)
-    entry = cached.find(index=index, page=page, block=block) if cached else None
-    if cached is not None and entry is not None and entry.status == "done":
-        path = cached.path_of(entry)
-        opened = open_chunk(path, entry.bytes) if path is not None else None
-        if opened is not None:
-            fd, size = opened
-            state.metrics.cache_result("hit")
-            state.note_use(document_id)
-            etag = f'"{entry.sha256}"' if entry.sha256 else f'"{size:x}-{entry.index}"'
-            return _from_disk(request, state, fd, size, etag, cached.manifest.format)
+    cached, entry, opened = await run_in_threadpool(_lookup, state, document_id, index, page, block)
+    if cached is not None and entry is not None and opened is not None:
+        fd, size = opened
+        state.metrics.cache_result("hit")
+        state.note_use(document_id)
+        etag = f'"{entry.sha256}"' if entry.sha256 else f'"{size:x}-{entry.index}"'
+        return _from_disk(request, state, fd, size, etag, cached.manifest.format)
     state.metrics.cache_result("miss")
     return await _live(request, state, document_id, cached, index, page, block)
+
+
+def _lookup(
+    state: ServerState, document_id: str, index: int | None, page: int | None, block: int | None
+) -> tuple[CachedManifest | None, ChunkEntry | None, tuple[int, int] | None]:
+    """The manifest, the chunk's entry and, when it is done and whole, its open file.
+
+    Blocking (stat, maybe reading the journal or the manifest, open): run in a thread.
+    """
+    cached = state.manifests.get(document_id)
+    entry = cached.find(index=index, page=page, block=block) if cached else None
+    if cached is None or entry is None or entry.status != "done":
+        return cached, entry, None
+    path = cached.path_of(entry)
+    return cached, entry, open_chunk(path, entry.bytes) if path is not None else None
 
 
 def _from_disk(

@@ -1,8 +1,13 @@
 """An in-memory cache of parsed manifests, so a hot chunk GET never parses JSON.
 
-Entries are keyed by the manifest file's (inode, mtime, size): any rewrite
-(``atomic_write`` renames a new inode into place) is seen on the next request,
-at the cost of one ``stat``. The cache is bounded (least recently used out).
+An entry is the manifest (``tts.meta.json``) with its progress journal folded in
+(``preread.journal``). It is keyed by the manifest file's (inode, mtime, size):
+any rewrite (``atomic_write`` renames a new inode into place) is seen on the next
+request, at the cost of one ``stat``. While a run appends to the journal, only the
+new lines are read and applied (O(new chunks), never a re-parse of the book).
+Loads are single-flight per document. Every method does blocking file I/O: call
+them from a worker thread, never on the event loop. The cache is bounded (least
+recently used out).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from preread import journal
 from preread.errors import PrereadError
 from preread.library import Library
 from preread.manifest import ChunkEntry, Manifest
@@ -32,6 +38,11 @@ class CachedManifest:
     chunks_dir: str = ""
     by_position: dict[tuple[int, int], ChunkEntry] = field(default_factory=dict)
     by_index: dict[int, ChunkEntry] = field(default_factory=dict)
+    digest: str = ""  # of the manifest's bytes: which journal extends it
+    journal_inode: int | None = None  # the journal read so far (None: none yet)
+    journal_offset: int = 0  # bytes of it read
+    journal_valid: bool = True  # its header names this manifest
+    journal_applied: int = 0  # records of it applied
 
     @classmethod
     def of(cls, manifest: Manifest, stamp: tuple[int, int, int], chunks_dir: str) -> CachedManifest:
@@ -56,6 +67,31 @@ class CachedManifest:
             return self.by_position.get((page, block))
         return None
 
+    def apply(self, records: list[journal.Record]) -> None:
+        """Journal records onto the parsed manifest: each entry replaced, never mutated,
+        so a request holding the old entry still sees one consistent chunk."""
+        for record in records:
+            index = record.get("index")
+            current = self.by_index.get(index) if isinstance(index, int) else None
+            if current is None or (current.file_name, current.text) != (
+                record.get("fileName"),
+                record.get("text"),
+            ):
+                continue
+            try:
+                entry = ChunkEntry.from_json({**current.to_json(), **record})
+            except (ValueError, KeyError, TypeError):
+                continue
+            if "error" not in record:
+                entry.error = None
+            chunks = self.manifest.chunks
+            at = entry.index
+            if not (0 <= at < len(chunks) and chunks[at] is current):
+                at = chunks.index(current)
+            chunks[at] = entry
+            self.by_index[entry.index] = entry
+            self.by_position[(entry.page, entry.block_index)] = entry
+
 
 class ManifestCache:
     def __init__(self, library: Library, size: int = 64) -> None:
@@ -63,26 +99,53 @@ class ManifestCache:
         self.size = size
         self._items: OrderedDict[str, CachedManifest] = OrderedDict()
         self._lock = threading.Lock()
-        self._paths: dict[str, str] = {}  # manifest paths, built once per document
+        self._loading: dict[str, threading.Lock] = {}  # one loader per document
+        self._paths: dict[str, tuple[str, str]] = {}  # manifest + journal paths, built once
 
-    def get(self, document_id: str) -> CachedManifest | None:
-        """The current manifest of ``document_id`` (None when it has none)."""
-        path = self._paths.get(document_id)
-        if path is None:
+    def _paths_of(self, document_id: str) -> tuple[str, str]:
+        paths = self._paths.get(document_id)
+        if paths is None:
             if len(self._paths) > 10_000:
                 self._paths.clear()
-            path = self._paths[document_id] = str(self.library.manifest_path(document_id))
+            paths = self._paths[document_id] = (
+                str(self.library.manifest_path(document_id)),
+                str(self.library.journal_path(document_id)),
+            )
+        return paths
+
+    def get(self, document_id: str) -> CachedManifest | None:
+        """The current manifest of ``document_id`` (None when it has none). Blocking."""
+        path, journal_path = self._paths_of(document_id)
         try:
             st = os.stat(path)
         except FileNotFoundError:
             self.forget(document_id)
             return None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         with self._lock:
             cached = self._items.get(document_id)
-            if cached is not None and cached.stamp == stamp:
-                self._items.move_to_end(document_id)
-                return cached
+            loading = self._loading.setdefault(document_id, threading.Lock())
+        with loading:
+            if cached is None or cached.stamp != journal.stamp_of(st):
+                with self._lock:  # another thread may have loaded it meanwhile
+                    cached = self._items.get(document_id)
+                if cached is None or cached.stamp != journal.stamp_of(st):
+                    cached = self._load(document_id, path)
+                    if cached is None:
+                        return None
+            if not self._follow_journal(cached, journal_path):
+                cached = self._load(document_id, path)
+                if cached is None:
+                    return None
+                self._follow_journal(cached, journal_path)
+        with self._lock:
+            self._items[document_id] = cached
+            self._items.move_to_end(document_id)
+            while len(self._items) > self.size:
+                dropped, _ = self._items.popitem(last=False)
+                self._loading.pop(dropped, None)
+        return cached
+
+    def _load(self, document_id: str, path: str) -> CachedManifest | None:
         try:
             with open(path, "rb") as handle:
                 st = os.fstat(handle.fileno())
@@ -94,14 +157,45 @@ class ManifestCache:
             manifest = Manifest.loads(raw)
         except (ValueError, KeyError, TypeError) as exc:
             raise PrereadError(f"the manifest of {document_id} is unreadable: {exc}") from None
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        fresh = CachedManifest.of(manifest, stamp, str(self.library.chunks_dir(document_id)))
-        with self._lock:
-            self._items[document_id] = fresh
-            self._items.move_to_end(document_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        fresh = CachedManifest.of(
+            manifest, journal.stamp_of(st), str(self.library.chunks_dir(document_id))
+        )
+        fresh.digest = journal.digest(raw)
         return fresh
+
+    def _follow_journal(self, cached: CachedManifest, path: str) -> bool:
+        """Apply what the journal gained since last time; False: reload the manifest
+        (a journal whose records were applied went away under an unchanged manifest:
+        a fold happened since the manifest was checked)."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return not cached.journal_applied
+        if st.st_ino != cached.journal_inode or st.st_size < cached.journal_offset:
+            if cached.journal_applied:
+                return False
+            cached.journal_inode, cached.journal_offset, cached.journal_valid = st.st_ino, 0, True
+        if st.st_size == cached.journal_offset or not cached.journal_valid:
+            return True
+        try:
+            with open(path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_ino != cached.journal_inode:
+                    return not cached.journal_applied  # replaced meanwhile: next time
+                handle.seek(cached.journal_offset)
+                raw = handle.read(st.st_size - cached.journal_offset)
+        except FileNotFoundError:
+            return not cached.journal_applied
+        records, used = journal.parse_lines(raw)
+        if cached.journal_offset == 0 and used:
+            cached.journal_valid = journal.header_matches(
+                records[0] if records else None, cached.digest
+            )
+            records = records[1:]
+        cached.journal_offset += used
+        if cached.journal_valid and records:
+            cached.apply(records)
+            cached.journal_applied += len(records)
+        return True
 
     def forget(self, document_id: str) -> None:
         with self._lock:

@@ -56,7 +56,8 @@ def _pages(data: dict[str, Any]) -> str | None:
 
 
 def status_object(state: ServerState, doc: str, voice: VoiceSettings | None) -> dict[str, Any]:
-    status = state.library.status(doc, voice)
+    cached = state.manifests.get(doc)  # manifest + journal, parsed once per manifest
+    status = state.library.status_of(doc, cached.manifest if cached else None, voice)
     job: Job | None = state.jobs.job(doc)
     if job is not None:
         status["jobId"] = job.id
