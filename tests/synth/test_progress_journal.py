@@ -9,30 +9,31 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import MakeDoc
 from preread import journal
 from preread.fsutil import sha256_file
 from preread.generate import ChunkMaker, apply_entry, manifest_matches, record_entries
 from preread.manifest import Manifest
+from preread.model import DocumentText
 from preread.preprocess import prepare_manifest, run_preprocess
 from preread.settings import VoiceSettings
 from preread.store import Store
 from preread.tts.fake import FakeProvider
 
+MakeDoc = Callable[..., DocumentText]
 PAGES = [[f"Page {p} block {b} says something. It ends here." for b in range(3)] for p in range(6)]
 
 KILLED_RUN = textwrap.dedent(
     """
     import json, os, signal, sys
     from pathlib import Path
-    sys.path.insert(0, sys.argv[3])
-    from conftest import document_from_pages
+    from preread.model import DocumentText
     from preread.preprocess import run_preprocess
     from preread.settings import VoiceSettings
     from preread.store import Store
@@ -45,7 +46,7 @@ KILLED_RUN = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)
 
     run_preprocess(Store(Path(sys.argv[1])), FakeProvider(),
-                   document_from_pages(json.loads(sys.argv[4])), VoiceSettings(provider="fake"),
+                   DocumentText.from_json(json.loads(sys.argv[3])), VoiceSettings(provider="fake"),
                    on_progress=progress)
     """
 )
@@ -65,8 +66,7 @@ def test_a_killed_runs_journal_is_replayed(store: Store, make_doc: MakeDoc) -> N
             KILLED_RUN,
             str(store.home),
             "5",
-            str(Path(__file__).parent),
-            json.dumps(PAGES),
+            json.dumps(document.to_json()),
         ],
         capture_output=True,
         timeout=60,
