@@ -56,7 +56,13 @@ async def chunk(request: Request) -> Response:
         block = int_param(request, "blockIndex", 0, MAX_INDEX)
         if page is None or block is None:
             raise BadInput("give page and blockIndex, or index")
-    cached, entry, opened = await run_in_threadpool(_lookup, state, document_id, index, page, block)
+    cached = state.manifests.fresh(document_id)  # two stats, no read: on the loop
+    if cached is not None:
+        entry, opened = _open(cached, index, page, block)
+    else:  # reading the journal's new lines or a whole manifest: in a thread
+        cached, entry, opened = await run_in_threadpool(
+            _lookup, state, document_id, index, page, block
+        )
     if cached is not None and entry is not None and opened is not None:
         fd, size = opened
         state.metrics.cache_result("hit")
@@ -72,14 +78,23 @@ def _lookup(
 ) -> tuple[CachedManifest | None, ChunkEntry | None, tuple[int, int] | None]:
     """The manifest, the chunk's entry and, when it is done and whole, its open file.
 
-    Blocking (stat, maybe reading the journal or the manifest, open): run in a thread.
+    Blocking (reads the journal's new lines, or the manifest): run in a thread.
     """
     cached = state.manifests.get(document_id)
-    entry = cached.find(index=index, page=page, block=block) if cached else None
-    if cached is None or entry is None or entry.status != "done":
-        return cached, entry, None
+    if cached is None:
+        return None, None, None
+    return (cached, *_open(cached, index, page, block))
+
+
+def _open(
+    cached: CachedManifest, index: int | None, page: int | None, block: int | None
+) -> tuple[ChunkEntry | None, tuple[int, int] | None]:
+    """The chunk's entry and, when it is done and its file whole, the open file."""
+    entry = cached.find(index=index, page=page, block=block)
+    if entry is None or entry.status != "done":
+        return entry, None
     path = cached.path_of(entry)
-    return cached, entry, open_chunk(path, entry.bytes) if path is not None else None
+    return entry, open_chunk(path, entry.bytes) if path is not None else None
 
 
 def _from_disk(

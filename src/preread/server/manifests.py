@@ -5,8 +5,8 @@ An entry is the manifest (``tts.meta.json``) with its progress journal folded in
 any rewrite (``atomic_write`` renames a new inode into place) is seen on the next
 request, at the cost of one ``stat``. While a run appends to the journal, only the
 new lines are read and applied (O(new chunks), never a re-parse of the book).
-Loads are single-flight per document. Every method does blocking file I/O: call
-them from a worker thread, never on the event loop. The cache is bounded (least
+Loads are single-flight per document. ``get`` reads files: call it from a worker
+thread, never on the event loop; ``fresh`` only stats them. The cache is bounded (least
 recently used out).
 """
 
@@ -112,6 +112,26 @@ class ManifestCache:
                 str(self.library.journal_path(document_id)),
             )
         return paths
+
+    def fresh(self, document_id: str) -> CachedManifest | None:
+        """The cached manifest if neither it nor its journal changed since (two ``stat``
+        calls, no read: fine on the event loop); None: call ``get`` in a thread."""
+        path, journal_path = self._paths_of(document_id)
+        cached = self._items.get(document_id)
+        if cached is None:
+            return None
+        try:
+            if journal.stamp_of(os.stat(path)) != cached.stamp:
+                return None
+        except FileNotFoundError:
+            return None
+        try:
+            st = os.stat(journal_path)
+        except FileNotFoundError:
+            return None if cached.journal_applied else cached
+        if st.st_ino != cached.journal_inode:
+            return None
+        return cached if st.st_size == cached.journal_offset or not cached.journal_valid else None
 
     def get(self, document_id: str) -> CachedManifest | None:
         """The current manifest of ``document_id`` (None when it has none). Blocking."""
