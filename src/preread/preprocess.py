@@ -245,8 +245,12 @@ def _run_locked(
     synth_wall = 0.0
     unrecorded: list[ChunkEntry] = []
 
+    refused = False  # a result the manifest no longer takes: read the state from disk
+
     def flush() -> None:
-        journal.append(unrecorded)
+        nonlocal refused
+        if len(journal.append(unrecorded)) < len(unrecorded):
+            refused = True
         unrecorded.clear()
 
     def report() -> None:
@@ -323,7 +327,20 @@ def _run_locked(
     if stop.is_set() and progress.done + progress.failed < progress.total:
         progress.state = "cancelled"
     else:
-        progress.state = state_of(store.read_manifest(document_id), wanted)
+        progress.state = (
+            state_of(store.read_manifest(document_id), wanted)
+            if refused  # else the counts say it, without parsing the book's manifest again
+            else _state(progress.total, progress.done, progress.failed)
+        )
     progress.eta = 0.0 if progress.state == "complete" else None
     report()
     return summary
+
+
+def _state(total: int, done: int, failed: int) -> str:
+    """``state_of`` from counts (same rules)."""
+    if done == total:
+        return "complete"
+    if failed and done + failed == total:
+        return "failed"
+    return "partial"

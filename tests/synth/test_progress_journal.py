@@ -231,3 +231,27 @@ def test_parse_lines_keeps_the_offset_of_whole_lines(lines: int) -> None:
     raw = b'{"journal":1}\n' * lines + b'{"index":'
     records, used = journal.parse_lines(raw)
     assert len(records) == lines and used == 14 * lines
+
+
+def test_folding_an_indented_manifest_of_an_older_preread(store: Store, make_doc: MakeDoc) -> None:
+    document = make_doc(PAGES[:3])
+    doc = document.document_id
+    provider = FakeProvider()
+    voice = provider.resolve(VoiceSettings(provider="fake"))
+    prepare_manifest(store, document, voice)
+    data = json.loads(store.manifest_path(doc).read_bytes())
+    data["chapters"] = [{"title": 'One, "quoted" ]}', "page": 1}]
+    old_style = json.dumps(data, ensure_ascii=False, indent=1).encode()  # as written before
+    store.manifest_path(doc).write_bytes(old_style)
+    maker = ChunkMaker(store, provider)
+    entries = store.require_manifest(doc).chunks
+    made = [maker.store_chunk(doc, maker.synthesize(e, voice), voice) for e in entries[::2]]
+    assert record_entries(store, doc, voice, made) == len(made)
+    expected = store.read_manifest_json(doc)  # the journal replayed onto parsed JSON
+    assert store.fold_journal(doc) == len(made)
+    folded = json.loads(store.manifest_path(doc).read_bytes())
+    assert expected is not None and without_time(folded) == without_time(expected)
+    assert folded["chapters"] == data["chapters"]
+    assert [c["status"] == "done" for c in folded["chunks"]] == [
+        i % 2 == 0 for i in range(len(entries))
+    ]
