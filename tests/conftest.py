@@ -31,6 +31,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "PREREAD_CORS_ORIGINS",
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
+        "PREREAD_READ_CODE",
+        "PREREAD_READ_ALT_TEXT",
     ):
         monkeypatch.delenv(name, raising=False)
 

@@ -48,6 +48,7 @@ from preread.tts.base import AudioChunk, Provider, ResolvedVoice
 
 if TYPE_CHECKING:
     from preread.lifecycle import BackgroundCleaner, Eviction
+    from preread.readers import Kind
 
 __all__ = ["Answer", "CleanupReport", "Library", "Progress", "Summary"]
 
@@ -169,8 +170,11 @@ class Library:
             return None
         return self.registration(document_id)
 
-    def add(self, data: bytes, name: str) -> tuple[DocumentText, bool]:
-        """Register an uploaded file: (its document, whether it is new).
+    def add(
+        self, data: bytes, name: str | None, declared: Kind | None = None
+    ) -> tuple[DocumentText, bool]:
+        """Register an uploaded file (any kind ``preread.readers`` reads; ``declared``: the
+        kind its media type names): (its document, whether it is new).
 
         A registration an older version shortened (``preprocess --pages``) is read
         again from ``data`` and replaced by the whole document's.
@@ -182,10 +186,16 @@ class Library:
         if existing is not None:
             self.note_use(document_id)
             return existing, False
-        from preread.pdf import read_document
+        from preread.readers import read_document, read_options
 
         known = self.store.is_registered(document_id)
-        document = read_document(data, name=name, text=self.settings.text)
+        document = read_document(
+            data,
+            name=name,
+            declared=declared,
+            text=self.settings.text,
+            options=read_options(self.settings),
+        )
         self.register(document, data)
         self.note_use(document_id)
         return document, not known
@@ -198,10 +208,11 @@ class Library:
             return replace(registration, blocks=tuple(select_blocks(registration, pages)))
         source = self.store.source_path(document_id)
         if not source.is_file():
-            raise NotFound(f"document {document_id[:12]} has no stored PDF; give the file's path")
-        from preread.pdf import read_document
+            raise NotFound(f"document {document_id[:12]} has no stored file; give its path")
+        from preread.readers import read_document, read_options
 
-        return read_document(source, pages=pages, text=self.settings.text)
+        options = read_options(self.settings)
+        return read_document(source, pages=pages, text=self.settings.text, options=options)
 
     # -- making audio -------------------------------------------------------------------------
     def pregenerate(

@@ -152,6 +152,7 @@ class Manifest:
     instructions: str | None = None
     version: int = MANIFEST_VERSION
     language: str = ""  # ISO 639-1 code of the document's text ("" when unknown)
+    unit: str = "page"  # what ``page`` counts: "page" (PDF) or "section" (other formats)
 
     @classmethod
     def new(cls, document: DocumentText, blocks: list[Block], voice: ResolvedVoice) -> Manifest:
@@ -170,6 +171,7 @@ class Manifest:
             chunks=[ChunkEntry.for_block(b, voice.format) for b in blocks],
             instructions=voice.instructions,
             language=document.language,
+            unit=document.unit,
         )
 
     def settings_match(self, provider: str, model: str, voice: str, speed: float, fmt: str) -> bool:
@@ -201,6 +203,7 @@ class Manifest:
             "sourceName": self.source_name,
             "title": self.title,
             "pages": self.pages,
+            "unit": self.unit,
             "ttsProvider": self.tts_provider,
             "ttsModel": self.tts_model,
             "voice": self.voice,
@@ -242,6 +245,7 @@ class Manifest:
             chunks=[ChunkEntry.from_json(c) for c in data.get("chunks", [])],
             instructions=data.get("instructions"),
             language=str(data.get("language", "")),
+            unit="section" if data.get("unit") == "section" else "page",
         )
 
     @classmethod

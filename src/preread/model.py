@@ -65,7 +65,9 @@ class Chapter:
 
 @dataclass(frozen=True)
 class DocumentText:
-    """A PDF read into blocks. ``pages`` is the PDF's page count, whatever was selected."""
+    """A document read into blocks. ``pages`` is the PDF's page count (or the number of
+    sections of a format without pages: ``unit`` says which), whatever was selected.
+    ``kind`` is what the bytes are: pdf, epub, html, markdown or text."""
 
     document_id: str
     source_name: str
@@ -79,12 +81,20 @@ class DocumentText:
     # Lines the pipeline removed as page furniture (running headers and footers, page
     # numbers), each once: ``/v1/audio/speech`` skips them in a reader's text.
     furniture: tuple[str, ...] = ()
+    kind: str = "pdf"
+
+    @property
+    def unit(self) -> str:
+        """What ``page`` counts: PDF pages, or the sections of other formats."""
+        return "page" if self.kind == "pdf" else "section"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "documentId": self.document_id,
             "sourceName": self.source_name,
             "title": self.title,
+            "kind": self.kind,
+            "unit": self.unit,
             "pages": self.pages,
             "language": self.language,
             "chapters": [c.to_json() for c in self.chapters],
@@ -105,4 +115,5 @@ class DocumentText:
             page_labels=tuple(str(p) for p in data.get("pageLabels", [])),
             language=str(data.get("language", "")),
             furniture=tuple(str(line) for line in data.get("furniture", [])),
+            kind=str(data.get("kind", "pdf")),
         )

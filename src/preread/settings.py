@@ -102,6 +102,17 @@ def _workers(value: Any) -> int | None:
     return workers
 
 
+def _flag(value: Any, name: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise BadSettings(f"bad {name} {value!r}: use 1 or 0")
+
+
 def _float_or(value: Any, default: float) -> float:
     try:
         return float(value) if value is not None else default
@@ -130,6 +141,9 @@ class Settings:
     synth_workers: int | None = None
     # Proxies whose X-Forwarded-For names the client ("*" behind Fly's proxy): else none.
     trusted_proxies: str | None = None
+    # What is heard of EPUB, Markdown and HTML beyond the prose: code blocks, images' alt text.
+    read_code: bool = False
+    read_alt_text: bool = False
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -204,4 +218,8 @@ class Settings:
             fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
             synth_workers=_workers(pick("synth_workers", "PREREAD_SYNTH_WORKERS")),
             trusted_proxies=pick("trusted_proxies", "PREREAD_TRUSTED_PROXIES"),
+            read_code=_flag(pick("read_code", "PREREAD_READ_CODE"), "PREREAD_READ_CODE"),
+            read_alt_text=_flag(
+                pick("read_alt_text", "PREREAD_READ_ALT_TEXT"), "PREREAD_READ_ALT_TEXT"
+            ),
         )

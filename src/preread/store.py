@@ -8,7 +8,7 @@ $PREREAD_HOME/
     blobs/{key[:2]}/{key}.{ext}                     content-addressed audio (key: see preread.blobs)
     blobs/{key[:2]}/{key}.json                      its duration and sentence times
     documents/{documentId}/document.json            registered document: every block (DocumentText)
-    documents/{documentId}/source.pdf               the registered source PDF
+    documents/{documentId}/source.{ext}             the registered source (pdf, epub, md, html, txt)
     locks/{documentId}.job.lock                     held while a preprocess job writes the document
     locks/{documentId}.manifest.lock                held for each read-modify-write of the manifest
     access/{documentId}                             mtime = when the document was last used
@@ -37,6 +37,8 @@ from preread.model import DocumentText
 
 CACHE_DIR_NAME = "tts_cache_v1"
 WHOLE_KEY = "wholeDocument"  # in document.json: every block of the document, whatever was asked
+SOURCE_EXTENSIONS = {"pdf": "pdf", "epub": "epub", "html": "html", "markdown": "md", "text": "txt"}
+"""A registered source keeps its own extension: ``source.epub``, ``source.md``…"""
 MANIFEST_NAME = "tts.meta.json"
 
 
@@ -71,7 +73,14 @@ class Store:
         return self.documents_dir / self._checked(document_id)
 
     def source_path(self, document_id: str) -> Path:
-        return self.registration_dir(document_id) / "source.pdf"
+        """The registered source file (``source.pdf``, ``source.epub``…); ``source.pdf``
+        when there is none."""
+        directory = self.registration_dir(document_id)
+        for ext in SOURCE_EXTENSIONS.values():
+            path = directory / f"source.{ext}"
+            if path.is_file():
+                return path
+        return directory / "source.pdf"
 
     def job_lock(self, document_id: str) -> FileLock:
         return FileLock(
@@ -190,7 +199,8 @@ class Store:
         directory = self.registration_dir(document.document_id)
         if source is not None and not self.source_path(document.document_id).exists():
             data = source if isinstance(source, bytes) else source.read_bytes()
-            atomic_write(directory / "source.pdf", data)
+            ext = SOURCE_EXTENSIONS.get(document.kind, "pdf")
+            atomic_write(directory / f"source.{ext}", data)
         record = {**document.to_json(), WHOLE_KEY: True}
         atomic_write(
             directory / "document.json", json.dumps(record, ensure_ascii=False).encode("utf-8")

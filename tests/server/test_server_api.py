@@ -58,7 +58,10 @@ def test_bad_and_oversized_uploads(settings: Settings) -> None:
         big = client.post("/api/documents", content=b"%PDF" + b"x" * 5000)
         assert big.status_code == 413
         assert big.json()["error"]["code"] == "payload_too_large"
-        assert client.post("/api/documents", content=b"not a pdf at all").status_code == 400
+        binary = client.post("/api/documents", content=b"\x00\x01\x02 not a document")
+        assert binary.status_code == 400
+        message = binary.json()["error"]["message"]
+        assert "(PDF, EPUB, Markdown, HTML or UTF-8 plain text)" in message
         assert client.post("/api/documents", content=b"").status_code == 400
         no_file = client.post("/api/documents", files={"other": ("a.pdf", b"x")})
         assert no_file.status_code == 400

@@ -52,13 +52,15 @@ def test_blocks_table(capsys: pytest.CaptureFixture[str]) -> None:
         (["blocks", "/nonexistent/file.pdf"], "no such file"),
         (["blocks", str(SAMPLE), "--pages", "9"], "beyond the document"),
         (["blocks", str(SAMPLE), "--pages", "x-y"], "bad --pages"),
-        (["blocks", __file__], "not a PDF"),
+        (["blocks", "{binary}"], "not a document preread reads (PDF, EPUB, Markdown, HTML"),
     ],
 )
 def test_blocks_errors_are_one_line_exit_2(
-    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(args) == 2
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    assert main([a.replace("{binary}", str(binary)) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("preread: error: ")
     assert message in err

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Column
 
-from preread.cli.blocks import LanguageOption, PagesOption, PasswordOption
+from preread.cli.blocks import LanguageOption, PagesOption, PasswordOption, ReadCodeOption
 from preread.cli.common import (
     DebugOption,
     HomeOption,
@@ -38,12 +38,17 @@ from preread.ids import document_id_of_file
 from preread.library import Library, Summary
 from preread.library import Progress as JobProgress
 from preread.model import DocumentText
+from preread.readers import read_options
 from preread.tts.languages import check_voice_speaks
 from preread.units import format_size
 
 DocArgument = Annotated[
     str,
-    typer.Argument(help="A PDF file, or a documentId (prefix).", metavar="DOC", show_default=False),
+    typer.Argument(
+        help="A PDF, EPUB, Markdown, HTML or UTF-8 text file, or a documentId (prefix).",
+        metavar="DOC",
+        show_default=False,
+    ),
 ]
 ProviderOption = Annotated[
     str | None, typer.Option("--provider", help="piper (default, offline), openai or fake.")
@@ -79,7 +84,7 @@ def minutes(seconds: float) -> str:
 
 
 def resolve_doc(library: Library, doc: str) -> tuple[str, Path | None]:
-    """(documentId, PDF path or None) for a path or an id prefix."""
+    """(documentId, the file's path or None) for a path or an id prefix."""
     found = path_or_id(doc)
     if isinstance(found, Path):
         return document_id_of_file(found), found
@@ -146,16 +151,20 @@ class ProgressBar:
 def _load_document(
     library: Library, doc: str, pages: str | None, password: str | None
 ) -> tuple[DocumentText, Path | None, str | None]:
-    """The whole document (read from the PDF, or its registration) and the pages to make.
+    """The whole document (read from the file, or its registration) and the pages to make.
 
-    A PDF is read whole whatever ``pages`` says: the registration always holds every
+    A file is read whole whatever ``pages`` says: the registration always holds every
     block, so the server knows every page; ``pages`` only chooses what is generated.
     """
     document_id, path = resolve_doc(library, doc)
     if path is not None:
-        from preread.pdf import parse_pages, read_document
+        from preread.pdf import parse_pages
+        from preread.readers import read_document
 
-        document = read_document(path, password=password, text=library.settings.text)
+        settings = library.settings
+        document = read_document(
+            path, password=password, text=settings.text, options=read_options(settings)
+        )
         if pages is not None:
             parse_pages(pages, document.pages)  # a bad --pages: exit 2 before any work
         for warning in document.warnings:
@@ -163,7 +172,7 @@ def _load_document(
         return document, path, pages
     registered = library.registration(document_id)
     if registered is None:
-        raise NotFound(f"document {document_id[:12]} is not registered: give the PDF's path")
+        raise NotFound(f"document {document_id[:12]} is not registered: give the file's path")
     return registered, None, pages
 
 
@@ -208,6 +217,7 @@ def preprocess_command(
     force: ForceOption = False,
     wait: WaitOption = False,
     password: PasswordOption = None,
+    read_code: ReadCodeOption = False,
     quiet: QuietOption = False,
     json_output: JsonOption = False,
     language: LanguageOption = None,
@@ -225,6 +235,7 @@ def preprocess_command(
         format=format,
         instructions=instructions,
         language=language,
+        read_code=True if read_code else None,
     )
     library = Library(settings)
     try:

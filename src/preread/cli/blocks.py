@@ -1,4 +1,8 @@
-"""``preread blocks DOC.pdf [--pages 3-7,10] [--json] [--password PW]``: what will be spoken."""
+"""``preread blocks DOC [--pages 3-7,10] [--json] [--password PW]``: what will be spoken.
+
+DOC is a PDF, EPUB, Markdown, HTML or UTF-8 text file (recognised by its bytes), or a
+stored documentId.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +25,24 @@ from preread.cli.common import (
 )
 from preread.library import Library
 from preread.model import DocumentText
-from preread.pdf import read_document
+from preread.readers import read_document, read_options
 
 PagesOption = Annotated[
     str | None,
-    typer.Option("--pages", help="Pages to read, e.g. 3-7,10 (default: all).", show_default=False),
+    typer.Option(
+        "--pages",
+        help="Pages (or sections of an EPUB, Markdown, HTML or text file) to read, "
+        "e.g. 3-7,10 (default: all).",
+        show_default=False,
+    ),
+]
+ReadCodeOption = Annotated[
+    bool,
+    typer.Option(
+        "--read-code",
+        help="Read code blocks of EPUB, Markdown and HTML files (else PREREAD_READ_CODE).",
+        show_default=False,
+    ),
 ]
 LanguageOption = Annotated[
     str | None,
@@ -51,7 +68,8 @@ PasswordOption = Annotated[
 def _table(document: DocumentText) -> Table:
     table = Table(
         title=Text(
-            f"{document.title} — {document.source_name}, {document.pages} pages, "
+            f"{document.title} — {document.source_name}, {document.pages} "
+            f"{document.unit}{'' if document.pages == 1 else 's'}, "
             f"{len(document.blocks)} blocks, language {document.language or '?'}"
         ),
         title_justify="left",
@@ -78,21 +96,27 @@ def blocks_command(
     document: Annotated[
         str,
         typer.Argument(
-            help="The PDF file (or a stored documentId).", metavar="DOC", show_default=False
+            help="The PDF, EPUB, Markdown, HTML or text file (or a stored documentId).",
+            metavar="DOC",
+            show_default=False,
         ),
     ],
     pages: PagesOption = None,
     json_output: JsonOption = False,
     password: PasswordOption = None,
     language: LanguageOption = None,
+    read_code: ReadCodeOption = False,
     home: HomeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Print the blocks that will be spoken (no synthesis)."""
     found = path_or_id(document)
-    settings = load_settings(home, debug, language=language)
+    settings = load_settings(home, debug, language=language, read_code=True if read_code else None)
     if isinstance(found, Path):
-        result = read_document(found, pages=pages, password=password, text=settings.text)
+        options = read_options(settings)
+        result = read_document(
+            found, pages=pages, password=password, text=settings.text, options=options
+        )
     else:
         library = Library(settings)
         # a stored document: what ``preprocess DOC`` speaks (no password needed)

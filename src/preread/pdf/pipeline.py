@@ -28,7 +28,10 @@ from preread.pdf.paragraphs import Paragraph, build_paragraphs, join_across_page
 from preread.pdf.sentences import sentence_spans, split_sentences
 from preread.settings import TextSettings
 
-_CITATION = re.compile(r"\s?\[\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*\]")
+CITATION = re.compile(r"\s?\[\d{1,4}(?:\s*[,;–-]\s*\d{1,4})*\]")
+"""A bracketed numeric citation (``[12]``, ``[3, 4]``), as ``PREREAD_CITATIONS=drop`` drops
+it; public so other readers (``preread.readers``) drop the same."""
+_CITATION = CITATION
 _ENDS = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
 NOTE_PREFIX = {"en": "Note: ", "fr": "Note : ", "de": "Fußnote: "}
 _NOT_TITLES = frozenset(

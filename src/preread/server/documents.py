@@ -1,8 +1,10 @@
-"""``/api/documents``: register a PDF (raw body or multipart ``file``), list, show.
+"""``/api/documents``: register a document (raw body or multipart ``file``), list, show.
 
-The id is the SHA-256 of the PDF's bytes; the text goes through the same
-pipeline as ``preread blocks`` (``preread.pdf.read_document``) and is stored as
-the document's registration, from which jobs and live generation work.
+A PDF, EPUB, Markdown, HTML or UTF-8 text file, recognised by its bytes (a declared
+``Content-Type`` only chooses among the text kinds). The id is the SHA-256 of the
+file's bytes; the text goes through the same pipeline as ``preread blocks``
+(``preread.readers.read_document``) and is stored as the document's registration,
+from which jobs and live generation work.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from preread.errors import BadInput, NotFound
 from preread.ids import check_id_or_prefix, document_id_of_bytes
 from preread.lifecycle.access import last_used
 from preread.model import DocumentText
+from preread.readers.sniff import ACCEPTED, Kind, media_kind
 from preread.server.params import read_body
 from preread.server.state import ServerState, state_of
 
-_parsing = anyio.Semaphore(1)  # PDF parsing is CPU-bound: one at a time
+_parsing = anyio.Semaphore(1)  # reading a document is CPU-bound: one at a time
 
 
 def _summary(document: DocumentText) -> dict[str, Any]:
@@ -32,21 +35,26 @@ def _summary(document: DocumentText) -> dict[str, Any]:
         "documentId": document.document_id,
         "title": document.title,
         "sourceName": document.source_name,
+        "kind": document.kind,
+        "unit": document.unit,
         "pages": document.pages,
         "blocks": len(document.blocks),
     }
 
 
-def _safe_name(name: str | None) -> str:
+def _safe_name(name: str | None) -> str | None:
+    """The file name without a path, printable, ≤ 200 characters; None when empty (the
+    reader then names it ``document.{ext}`` after what the bytes are)."""
     base = os.path.basename((name or "").replace("\\", "/")).strip()
-    return "".join(c for c in base if c.isprintable())[:200] or "document.pdf"
+    return "".join(c for c in base if c.isprintable())[:200] or None
 
 
 async def _one(data: bytes) -> AsyncGenerator[bytes, None]:
     yield data
 
 
-async def _pdf_from(request: Request, limit: int) -> tuple[bytes, str]:
+async def _file_from(request: Request, limit: int) -> tuple[bytes, str | None, Kind | None]:
+    """The file's bytes, its name and the kind its declared media type names."""
     raw = await read_body(request, limit)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -59,10 +67,11 @@ async def _pdf_from(request: Request, limit: int) -> tuple[bytes, str]:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise BadInput("the multipart body has no 'file' field")
-            return await upload.read(), _safe_name(upload.filename)
+            declared = media_kind(upload.content_type)
+            return await upload.read(), _safe_name(upload.filename), declared
         finally:
             await form.close()
-    return raw, _safe_name(request.query_params.get("name"))
+    return raw, _safe_name(request.query_params.get("name")), media_kind(content_type)
 
 
 def _known(state: ServerState, document_id: str) -> DocumentText | None:
@@ -75,15 +84,15 @@ def _known(state: ServerState, document_id: str) -> DocumentText | None:
 
 async def create(request: Request) -> Response:
     state = state_of(request)
-    data, name = await _pdf_from(request, state.options.max_upload_bytes)
+    data, name, declared = await _file_from(request, state.options.max_upload_bytes)
     if not data:
-        raise BadInput("empty body: send the PDF as the body or as a multipart 'file'")
+        raise BadInput(f"empty body: send the file ({ACCEPTED}) as the body or a multipart 'file'")
     document_id = document_id_of_bytes(data)
     existing = await anyio.to_thread.run_sync(_known, state, document_id)
     if existing is not None:
         return JSONResponse(_summary(existing), status_code=200)
     async with _parsing:
-        document, new = await anyio.to_thread.run_sync(state.library.add, data, name)
+        document, new = await anyio.to_thread.run_sync(state.library.add, data, name, declared)
     return JSONResponse(_summary(document), status_code=201 if new else 200)
 
 

@@ -1,0 +1,197 @@
+"""Characters/s extracting a 1 MB EPUB against bare zipfile + lxml text, same file, same run.
+
+    .venv/bin/python bench/bench_inputs.py [--rounds N] [--size BYTES]
+
+The book is generated here (deterministic): EPUB 3, a navigation document, ~40 chapters
+of paragraphs with headings, emphasis, note references to an endnotes file, images and
+code blocks, zipped to about ``--size`` bytes. Each round times, alternating so all see
+the same machine load:
+
+* bare: what zipfile + lxml give with no care: the container, the package, then every
+  spine document parsed and its body's ``itertext()`` joined (the chosen library's
+  bare text extraction);
+* extract: ``preread.readers.epub.extract_epub`` — the same reading plus DRM and
+  kind checks, bounded reads, notes moved after their paragraphs, TOC pages and code
+  skipped, paragraphs and headings (everything before sentences);
+* read_document: extract plus sentences and blocks (Punkt), for scale;
+* ebooklib (if installed; it is not a dependency): ``read_epub`` + lxml
+  ``text_content()`` of every document item — what choosing ebooklib would cost.
+
+The best round of each is compared; the goal is extract ≤ 1.25× bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lxml import etree
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "inputs"))
+from epubmaker import epub, xhtml
+
+from preread.pdf.sentences import tokenizer
+from preread.readers import ReadOptions, read_document
+from preread.readers.epub import extract_epub
+
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "te",
+    "vo",
+    "zi",
+    "pa",
+    "de",
+    "gu",
+    "ha",
+    "ri",
+    "so",
+    "tu",
+    "be",
+    "la",
+    "mo",
+    "ni",
+]
+
+
+def _words(rng: random.Random, count: int) -> list[str]:
+    vocabulary = [
+        "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(6000)
+    ]
+    return [rng.choice(vocabulary) for _ in range(count)]
+
+
+def _sentence(rng: random.Random, words: list[str]) -> str:
+    picked = [rng.choice(words) for _ in range(rng.randint(6, 22))]
+    if rng.random() < 0.2:
+        picked[2] = f"<em>{picked[2]}</em>"
+    return " ".join(picked).capitalize() + rng.choice(".....?!")
+
+
+def build_book(size: int) -> bytes:
+    rng = random.Random(7)
+    words = _words(rng, 50_000)
+    documents: dict[str, str] = {}
+    notes: list[str] = []
+    chapters = 0
+    book = b""
+    while len(book) < size:
+        chapters += 1
+        body = [f"<h1>Chapter {chapters}</h1>"]
+        for section in range(3):
+            body.append(f"<h2>Part {section + 1}</h2>")
+            for _ in range(12):
+                sentences = [_sentence(rng, words) for _ in range(rng.randint(3, 7))]
+                if rng.random() < 0.2:
+                    notes.append(_sentence(rng, words))
+                    n = len(notes)
+                    ref = f'<a epub:type="noteref" id="r{n}" href="notes.xhtml#n{n}">{n}</a>'
+                    sentences[0] += ref
+                body.append(f"<p>{' '.join(sentences)}</p>")
+            body.append('<img src="cover.jpg" alt="An illustration"/>')
+            body.append("<pre><code>for x in range(3):\n    print(x)</code></pre>")
+        documents[f"ch{chapters}.xhtml"] = xhtml("\n".join(body))
+        items = "".join(
+            f'<li id="n{i}" epub:type="endnote"><p>{t}</p></li>' for i, t in enumerate(notes, 1)
+        )
+        documents["notes.xhtml"] = xhtml(f"<h1>Notes</h1><ol>{items}</ol>")
+        links = "".join(
+            f'<li><a href="ch{i}.xhtml">Chapter {i}</a></li>' for i in range(1, chapters + 1)
+        )
+        nav = xhtml(f'<nav epub:type="toc"><ol>{links}</ol></nav>')
+        spine = ["nav.xhtml", *(f"ch{i}.xhtml" for i in range(1, chapters + 1)), "notes.xhtml"]
+        book = epub({"nav.xhtml": nav, **documents}, spine, nav="nav.xhtml")
+    return book
+
+
+def bare(data: bytes) -> int:
+    """zipfile + lxml, no care: every spine document's body text."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        container = etree.fromstring(archive.read("META-INF/container.xml"), parser)
+        opf_path = next(container.iter("{*}rootfile")).get("full-path")
+        opf = etree.fromstring(archive.read(opf_path), parser)
+        base = opf_path.rpartition("/")[0]
+        hrefs = {i.get("id"): i.get("href") for i in opf.iter("{*}item")}
+        chars = 0
+        for ref in opf.iter("{*}itemref"):
+            root = etree.fromstring(archive.read(f"{base}/{hrefs[ref.get('idref')]}"), parser)
+            body = next(root.iter("{*}body"))
+            chars += len(" ".join("".join(body.itertext()).split()))
+    return chars
+
+
+def extract(data: bytes) -> int:
+    book = extract_epub(data, "bench.epub", ReadOptions())
+    return sum(
+        len(p.text) + sum(len(n.text) for n in p.notes) for s in book.sections for p in s.pieces
+    )
+
+
+def full(data: bytes) -> int:
+    return sum(len(b.text) for b in read_document(data, name="bench.epub").blocks)
+
+
+def with_ebooklib(data: bytes) -> int:
+    import ebooklib  # type: ignore[import-untyped]
+    from ebooklib import epub as ebooklib_epub
+    from lxml import html
+
+    book = ebooklib_epub.read_epub(io.BytesIO(data), options={"ignore_ncx": True})
+    chars = 0
+    for item in book.get_items_of_type(ebooklib.ITEM_DOCUMENT):
+        chars += len(" ".join(html.fromstring(item.get_content()).text_content().split()))
+    return chars
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    args = parser.parse_args()
+    data = build_book(args.size)
+    tokenizer()  # Punkt's parameters, loaded once per process
+    runs: dict[str, Callable[[bytes], int]] = {
+        "bare zipfile + lxml": bare,
+        "preread extract": extract,
+        "preread read_document": full,
+    }
+    try:
+        import ebooklib  # noqa: F401
+
+        runs["ebooklib + lxml"] = with_ebooklib
+    except ImportError:
+        print("ebooklib is not installed: its figures are left out (pip install ebooklib)")
+    best = {name: float("inf") for name in runs}
+    chars = dict.fromkeys(runs, 0)
+    for _ in range(args.rounds):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            chars[name] = run(data)
+            best[name] = min(best[name], time.perf_counter() - started)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        chapters = sum(1 for n in archive.namelist() if n.startswith("OEBPS/ch"))
+    print(f"book: {len(data):,} bytes zipped, {chapters} chapters, best of {args.rounds} rounds")
+    for name in runs:
+        rate = chars[name] / best[name]
+        ratio = best[name] / best["bare zipfile + lxml"]
+        print(
+            f"  {name:24s} {best[name] * 1000:8.1f} ms  {chars[name]:>10,} chars "
+            f"{rate:>12,.0f} chars/s  {ratio:5.2f}× bare"
+        )
+    ratio = best["preread extract"] / best["bare zipfile + lxml"]
+    print(f"extract / bare = {ratio:.2f}× (goal ≤ 1.25×): {'met' if ratio <= 1.25 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

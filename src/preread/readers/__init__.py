@@ -1,0 +1,34 @@
+"""Every input preread reads, recognised by its bytes, into one ``DocumentText``.
+
+Public API::
+
+    read_document(source, *, name=None, pages=None, password=None, options=None,
+                  declared=None) -> DocumentText
+    sniff(head, name, declared=None) -> Kind        # "pdf" | "epub" | "html" | "markdown" | "text"
+    ReadOptions(code=False, alt_text=False)
+
+Modules: ``sniff`` (what the bytes are), ``document`` (the dispatch), ``epub`` (the
+container, spine, navigation and DRM), ``markup`` (Markdown and HTML), ``text`` (plain
+text), ``tree`` (safe parsing), ``walk`` (a tree → paragraphs, headings, notes),
+and ``assemble`` (pieces → blocks through ``preread.pdf``'s sentences and packer →
+the ``DocumentText``).
+"""
+
+from __future__ import annotations
+
+from preread.readers.document import MAX_EPUB_BYTES, MAX_TEXT_BYTES, read_document, read_options
+from preread.readers.sniff import ACCEPTED, KINDS, Kind, media_kind, sniff
+from preread.readers.walk import ReadOptions
+
+__all__ = [
+    "ACCEPTED",
+    "KINDS",
+    "MAX_EPUB_BYTES",
+    "MAX_TEXT_BYTES",
+    "Kind",
+    "ReadOptions",
+    "media_kind",
+    "read_document",
+    "read_options",
+    "sniff",
+]
