@@ -118,6 +118,7 @@ def test_upload_pregenerate_play_live_offline_reload(
         first_of_block_1 = now_sentence(page)
         wait_js(page, "window.prereadReader.si > 0 && window.prereadReader.ci === 1", 15)
         assert now_sentence(page) != first_of_block_1  # the highlight follows the voice
+        wait_js(page, "document.querySelector('.s.now .w.now') !== null")  # and the word
         stats = page.evaluate("() => window.prereadReader.player.stats")
         assert stats["gaps"], "no chunk boundary was crossed"
         assert max(stats["gaps"]) < 100, stats["gaps"]

@@ -47,6 +47,7 @@ ROUTES = [
     Route("/api/documents", documents.listing, methods=["GET"]),
     Route("/api/documents/{document_id}", documents.show, methods=["GET"]),
     Route("/api/documents/{document_id}/estimate", estimate.show, methods=["GET"]),
+    Route("/api/documents/{document_id}/export", reader_api.export, methods=["GET"]),
     Route("/v1/audio/speech", openai_compat.speech, methods=["POST"]),
     Route("/v1/models", openai_compat.models, methods=["GET"]),
     Route("/v1/audio/voices", openai_compat.voices, methods=["GET"]),

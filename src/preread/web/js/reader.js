@@ -6,14 +6,14 @@ import { askToken, getJSON, h, registerServiceWorker, setupTheme } from "./api.j
 import { keepOffline, offlineIds, removeOffline, storageLine } from "./offline.js";
 import { Player } from "./player.js";
 import { openPregen, setupPregen } from "./pregen.js";
-import { chapterAt, normalize, render, sentenceTimes } from "./text.js";
+import { blockElement, chapterAt, normalize, render, sentenceTimes, wordTimes } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
 const idFromPath = decodeURIComponent(location.pathname.split("/").pop() || "");
 const POS_KEY = (id) => `preread.pos.${id}`;
 
 const app = {
-  doc: null, player: null, spans: [], pageEls: {}, ci: 0, si: 0, wi: -1, times: [], lastSaved: 0,
+  doc: null, player: null, spans: [], pageEls: {}, ci: 0, si: 0, wi: -1, times: [], lastSaved: 0, words: [],
 };
 window.prereadReader = app; // for tests and the benchmark: app.player.stats
 
@@ -29,10 +29,10 @@ function timesOf(ci) {
 }
 
 // Move the highlight to (ci, si[, wi]); keeps it in view.
-function highlight(ci, si, wi = -1, { scroll = true } = {}) {
-  if (ci === app.ci && si === app.si && wi === app.wi && app.spans[ci][si].classList.contains("now")) return;
+function highlight(ci, si, wi = -1, { scroll = true, force = false } = {}) {
+  if (!force && ci === app.ci && si === app.si && wi === app.wi && app.spans[ci][si].classList.contains("now")) return;
   const old = app.spans[app.ci] && app.spans[app.ci][app.si];
-  if (old) {
+  if (old && old.isConnected) {
     old.classList.remove("now");
     old.removeAttribute("aria-current");
     for (const w of old.querySelectorAll(".w.now")) w.classList.remove("now");
@@ -101,12 +101,20 @@ function tick() {
     let si = times.findIndex(([s, e]) => t >= s && t < e);
     if (si < 0) si = t >= (times[times.length - 1] || [0, 0])[1] ? times.length - 1 : 0;
     let wi = -1;
-    const words = app.doc.chunks[ci].sentences[si].words;
-    if (Array.isArray(words)) wi = words.findIndex((w) => t >= w.start && t < w.end);
+    const words = app.words[ci] && app.words[ci][si];
+    if (words) wi = words.findIndex(([s, e]) => t >= s && t < e);
     highlight(ci, si, wi);
     savePosition();
   }
   requestAnimationFrame(tick);
+}
+
+// Word times per chunk and sentence, for sentences rendered as word spans.
+function indexWords() {
+  app.words = app.doc.chunks.map((c, ci) => c.sentences.map((s, si) => {
+    const span = app.spans[ci] && app.spans[ci][si];
+    return span && span.querySelector(".w") ? wordTimes(s) : null;
+  }));
 }
 
 // -- navigation ------------------------------------------------------------------------------
@@ -266,11 +274,15 @@ export async function refreshManifest() {
     fresh.chunks.forEach((c, i) => {
       const old = app.doc.chunks[i];
       if (c.page !== old.page || c.blockIndex !== old.blockIndex) return;
+      const changed = c.status !== old.status || c.sha256 !== old.sha256;
       Object.assign(old, c);
-      const block = app.spans[i][0].parentElement;
-      block.classList.toggle("done", c.status === "done");
-      block.classList.toggle("pending", c.status !== "done");
+      if (!changed) return;
+      const block = blockElement(old, i); // now with its word spans, if it has word times
+      app.spans[i][0].parentElement.replaceWith(block.p);
+      app.spans[i] = block.spans;
+      if (i === app.ci) highlight(i, Math.min(app.si, block.spans.length - 1), -1, { scroll: false, force: true });
     });
+    indexWords();
     Object.assign(app.doc, { raw: fresh.raw, voice: fresh.voice, speed: fresh.speed, manifest: fresh.manifest });
     describeState();
   } catch (_) { /* offline: keep what we have */ }
@@ -297,7 +309,7 @@ function renderDownloads() {
   if (!done) return;
   const base = `/api/documents/${app.doc.documentId}/export`;
   const chapter = $("chapter-field").hidden ? "" : $("chapter").value;
-  const links = [["mp3", "Download MP3"], ["m4b", "M4B"], ["vtt", "WebVTT"], ["srt", "SRT"]];
+  const links = [["mp3", "Download MP3 (chapters)"], ["vtt", "Subtitles (WebVTT)"], ["srt", "SRT"]];
   box.replaceChildren(
     ...links.map(([fmt, label]) => h("a", { class: "button", href: `${base}?format=${fmt}`, download: "" }, label)),
     chapter !== "" ? h("a", { class: "button", href: `${base}?format=mp3&chapter=${Number(chapter) + 1}`, download: "" }, "This chapter (MP3)") : null,
@@ -372,6 +384,7 @@ async function main() {
   document.title = `${app.doc.title} · preread`;
   $("doc-name").textContent = app.doc.title;
   ({ spans: app.spans, pageEls: app.pageEls } = render($("text"), app.doc));
+  indexWords();
   if (!app.doc.chunks.length) { $("doc-state").textContent = "This document has no text to read."; return; }
   $("jump-page").max = app.doc.pages;
   if (app.doc.chapters.length) {

@@ -54,22 +54,35 @@ export function chapterAt(doc, page) {
   return found;
 }
 
-// Word spans in the sentence text, matched in order to the manifest's words.
+// Word times: the manifest keeps them flat, in milliseconds from the chunk's start,
+// [start0, end0, start1, end1, …], one pair per whitespace-separated word of the text.
+export function wordTimes(sentence) {
+  const flat = sentence.words;
+  if (!Array.isArray(flat) || !flat.length || flat.length % 2) return null;
+  const pairs = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i] / 1000, flat[i + 1] / 1000]);
+  return pairs;
+}
+
+// The sentence as text, or as word spans when it has one time pair per word.
 function sentenceChildren(sentence) {
-  const words = sentence.words;
-  if (!Array.isArray(words) || !words.length) return [sentence.text];
-  const out = [];
-  let at = 0;
-  words.forEach((w, wi) => {
-    const word = String(w.text ?? w.word ?? "").trim();
-    const found = word ? sentence.text.indexOf(word, at) : -1;
-    if (found < 0) return;
-    if (found > at) out.push(sentence.text.slice(at, found));
-    out.push(h("span", { class: "w", dataset: { w: wi } }, word));
-    at = found + word.length;
+  const times = wordTimes(sentence);
+  const parts = sentence.text.split(/(\s+)/);
+  const words = parts.filter((p) => p && !/^\s+$/.test(p));
+  if (!times || words.length !== times.length) return [sentence.text];
+  let wi = 0;
+  return parts.filter((p) => p).map((p) => (/^\s+$/.test(p) ? p : h("span", { class: "w", dataset: { w: wi++ } }, p)));
+}
+
+// One block: a paragraph of sentence spans.
+export function blockElement(chunk, ci) {
+  const p = h("p", { class: `block ${chunk.status === "done" ? "done" : "pending"}`, dataset: { ci } });
+  const spans = chunk.sentences.map((s, si) => {
+    const span = h("span", { class: "s", dataset: { ci, si } }, ...sentenceChildren(s));
+    p.append(span, " ");
+    return span;
   });
-  out.push(sentence.text.slice(at));
-  return out;
+  return { p, spans };
 }
 
 // Renders into `container`; returns spans[ci][si] and pageEls {page: section}.
@@ -90,13 +103,9 @@ export function render(container, doc) {
       pageEls[page] = section;
       frag.append(section);
     }
-    const p = h("p", { class: `block ${chunk.status === "done" ? "done" : "pending"}`, dataset: { ci } });
-    spans[ci] = chunk.sentences.map((s, si) => {
-      const span = h("span", { class: "s", dataset: { ci, si } }, ...sentenceChildren(s));
-      p.append(span, " ");
-      return span;
-    });
-    section.append(p);
+    const block = blockElement(chunk, ci);
+    spans[ci] = block.spans;
+    section.append(block.p);
   });
   container.replaceChildren(frag);
   return { spans, pageEls };
