@@ -33,6 +33,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "OPENAI_BASE_URL",
         "PREREAD_READ_CODE",
         "PREREAD_READ_ALT_TEXT",
+        "PREREAD_S3_URL",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
     ):
         monkeypatch.delenv(name, raising=False)
 

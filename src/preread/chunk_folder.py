@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from preread.errors import BadRange
+from preread.errors import BadRange, Conflict
 from preread.fsutil import atomic_link, is_temp_name, sha256_file
 from preread.generate import manifest_matches
 from preread.manifest import ChunkEntry, Manifest
@@ -46,6 +46,61 @@ def select_blocks(
     if not chosen:
         raise BadRange(f"no text on the selected pages ({pages})")
     return [replace(b, index=i) for i, b in enumerate(chosen)]
+
+
+def find_block(
+    blocks: Collection[Block], *, index: int | None, page: int | None, block: int | None
+) -> Block | None:
+    """The block at ``index``, else at (``page``, ``block``)."""
+    for candidate in blocks:
+        if index is not None:
+            if candidate.index == index:
+                return candidate
+        elif candidate.page == page and candidate.block_index == block:
+            return candidate
+    return None
+
+
+def find_entry(
+    manifest: Manifest, *, index: int | None, page: int | None, block: int | None
+) -> ChunkEntry | None:
+    if index is not None:
+        return manifest.chunk(index)
+    if page is None or block is None:
+        return None
+    return manifest.chunk_at(page, block)
+
+
+def no_block(document_id: str, index: int | None, page: int | None, block: int | None) -> str:
+    where = f"index {index}" if index is not None else f"page {page} block {block}"
+    return f"document {document_id[:12]} has no block at {where}"
+
+
+def not_listed(
+    document_id: str,
+    document: DocumentText | None,
+    index: int | None,
+    page: int | None,
+    block: int | None,
+) -> str:
+    """Why a block a manifest lacks is not found: not in the document, or not selected."""
+    if document is not None and find_block(document.blocks, index=None, page=page, block=block):
+        return (
+            f"page {page} block {block} of {document_id[:12]} is outside the pages its"
+            " audio was made for: POST /api/tts/preprocess with those pages"
+        )
+    return no_block(document_id, index, page, block)
+
+
+def pages_done(
+    manifest: Manifest, document: DocumentText, voice: ResolvedVoice, pages: Collection[int]
+) -> bool:
+    """Whether a server job (listing every block) would find ``pages`` all done."""
+    return (
+        manifest_matches(manifest, voice)
+        and same_blocks(manifest, list(document.blocks), voice.format)
+        and state_of(manifest, pages) == "complete"
+    )
 
 
 def same_blocks(manifest: Manifest, blocks: list[Block], fmt: str) -> bool:
@@ -129,6 +184,29 @@ def prepare_manifest(
         return manifest
 
 
+def list_every_block(
+    store: Store, document: DocumentText, voice: ResolvedVoice, page: int | None, block: int | None
+) -> ChunkEntry | None:
+    """A manifest listing only some pages (an older ``preprocess --pages``) made to list
+    every registered block, its done audio kept, when the block asked for is one of
+    them and no job holds the document; the block's entry, else None."""
+    if find_block(document.blocks, index=None, page=page, block=block) is None:
+        return None
+    assert page is not None and block is not None
+    current = store.read_manifest(document.document_id)
+    if current is None or not manifest_matches(current, voice):
+        return None
+    lock = store.job_lock(document.document_id)
+    try:
+        lock.acquire(blocking=False)
+    except Conflict:
+        return None
+    try:
+        return prepare_manifest(store, document, voice).chunk_at(page, block)
+    finally:
+        lock.release()
+
+
 def chunk_is_valid(store: Store, document_id: str, entry: ChunkEntry) -> bool:
     path = store.chunks_dir(document_id) / entry.file_name
     try:
@@ -168,6 +246,28 @@ def remove_stale_temps(directory: Path) -> None:
             with contextlib.suppress(FileNotFoundError):
                 if _writer_is_gone(path.name) or now - path.stat().st_mtime > STALE_TEMP_SECONDS:
                     path.unlink()
+
+
+def document_row(
+    document_id: str, manifest: Manifest | None, registration: DocumentText | None
+) -> dict[str, Any]:
+    """One row of ``preread list``: title, state, chunks, size, voice."""
+    named = manifest or registration
+    done = [c for c in manifest.chunks if c.status == "done"] if manifest else []
+    return {
+        "documentId": document_id,
+        "title": named.title if named else "",
+        "sourceName": named.source_name if named else "",
+        "state": state_of(manifest),
+        "total": len(manifest.chunks) if manifest else 0,
+        "done": len(done),
+        "bytes": sum(c.bytes or 0 for c in done),
+        "duration": round(sum(c.duration or 0.0 for c in done), 3),
+        "provider": manifest.tts_provider if manifest else None,
+        "voice": manifest.voice if manifest else None,
+        "format": manifest.format if manifest else None,
+        "updatedAt": manifest.updated_at if manifest else None,
+    }
 
 
 # -- status ---------------------------------------------------------------------------------

@@ -22,100 +22,83 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from preread import journal
 from preread.blobs import BlobStore, blob_key
 from preread.chunk_folder import (
-    document_status,
+    find_block,
+    find_entry,
+    list_every_block,
+    no_block,
+    not_listed,
+    pages_done,
     prepare_manifest,
-    same_blocks,
     select_blocks,
-    state_of,
-    status_of,
 )
-from preread.errors import Conflict, NotFound
-from preread.generate import ChunkMaker, manifest_matches
+from preread.engines import Engines
+from preread.errors import Conflict, NotFound, PrereadError
 from preread.lifecycle import CleanupReport
 from preread.manifest import ChunkEntry, Manifest
 from preread.model import Block, DocumentText
 from preread.preprocess import Progress, Summary, run_preprocess
 from preread.settings import Settings, VoiceSettings
+from preread.shared import SharedTier
 from preread.speech.assemble import Answer
 from preread.speech.index import SpeechIndex, index_path, rebuild
 from preread.store import Store
+from preread.tiers import ObjectTier
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.upkeep import Upkeep
 
 if TYPE_CHECKING:
-    from preread.lifecycle import BackgroundCleaner, Eviction
+    from preread.lifecycle import BackgroundCleaner
     from preread.readers import Kind
 
 __all__ = ["Answer", "CleanupReport", "Library", "Progress", "Summary"]
 
 
-class Library:
+class Library(Upkeep):
     """A store of documents and their audio; see the module docstring."""
 
-    def __init__(self, settings: Settings, *, provider: Provider | None = None) -> None:
-        """``provider`` replaces the engine ``settings`` name (tests, embedding)."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        provider: Provider | None = None,
+        shared: ObjectTier | None = None,
+    ) -> None:
+        """``provider`` replaces the engine ``settings`` name (tests, embedding);
+        ``shared`` the second tier ``settings.s3_url`` names (tests: a ``MemoryTier``)."""
         self.settings = settings
         self.store = Store(settings.home)
         self.blobs = BlobStore(self.store)
-        self._providers: dict[str, Provider] = {}
-        if provider is not None:
-            self._providers[settings.voice.provider] = provider
-        self._makers: dict[str, ChunkMaker] = {}
-        self._lock = threading.Lock()
+        if shared is None and settings.s3_url:
+            from preread.s3tier import S3Tier
+
+            shared = S3Tier.from_settings(settings)
+        self.shared = SharedTier(shared, self.store) if shared is not None else None
+        self.engines = Engines(settings, self.store, provider)
         self.cleaner: BackgroundCleaner | None = None
         self._speech_index: SpeechIndex | None = None
+        self._lock = threading.Lock()
 
-    # -- providers and voice identity -----------------------------------------------------
+    # -- providers and voice identity (``preread.engines``) -------------------------------
     def provider(self) -> Provider:
         """The configured provider (``settings.voice.provider``), built on first need."""
-        return self.provider_for(self.settings.voice.provider)
+        return self.engines.provider_for()
 
     def provider_for(self, name: str) -> Provider:
-        """The provider called ``name``, built once."""
-        with self._lock:
-            found = self._providers.get(name)
-            if found is None:
-                from preread.tts import make_provider
-
-                voice = replace(self.settings.voice, provider=name)
-                found = self._providers[name] = make_provider(replace(self.settings, voice=voice))
-            return found
+        return self.engines.provider_for(name)
 
     def resolve_voice(self, voice: VoiceSettings | None = None) -> ResolvedVoice:
-        """``voice`` (default: the configured one) as its provider will speak it."""
-        voice = voice or self.settings.voice
-        return self.provider_for(voice.provider).resolve(voice)
+        return self.engines.resolve(voice)
 
     def voice_of(self, manifest: Manifest) -> ResolvedVoice:
-        """The voice the manifest's audio was made with, as its provider resolves it (so
-        the content key has what the manifest does not record, e.g. an endpoint)."""
-        return self.resolve_voice(
-            VoiceSettings(
-                provider=manifest.tts_provider,
-                model=manifest.tts_model,
-                voice=manifest.voice,
-                speed=manifest.native_speed,
-                format=manifest.format,
-                instructions=manifest.instructions,
-            )
-        )
+        return self.engines.voice_of(manifest)
 
-    @staticmethod
-    def matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
-        """Whether the manifest's audio is ``voice``'s."""
-        return manifest_matches(manifest, voice)
-
-    def maker(self, provider_name: str | None = None) -> ChunkMaker:
-        provider = self.provider_for(provider_name or self.settings.voice.provider)
-        with self._lock:
-            found = self._makers.get(provider.name)
-            if found is None:
-                found = self._makers[provider.name] = ChunkMaker(self.store, provider)
-            return found
+    def matches(self, manifest: Manifest, voice: ResolvedVoice) -> bool:
+        return self.engines.matches(manifest, voice)
 
     # -- documents ----------------------------------------------------------------------------
     @property
@@ -130,14 +113,24 @@ class Library:
         return self.store.known_ids()
 
     def registration(self, document_id: str) -> DocumentText | None:
-        return self.store.read_registration(document_id)
+        """The document's registration; from the shared tier when only it has one."""
+        found = self.store.read_registration(document_id)
+        if found is None and self.shared is not None:
+            found = self.shared.fetch_registration(document_id)
+        return found
 
     def manifest(self, document_id: str) -> Manifest | None:
-        return self.store.read_manifest(document_id)
+        """The document's manifest; the shared tier's copy when the disk has none."""
+        found = self.store.read_manifest(document_id)
+        if found is None and self.shared is not None:
+            found = self.shared.adopt_manifest(document_id)
+        return found
 
     def manifest_bytes(self, document_id: str) -> bytes | None:
         """The manifest (the contract's JSON), with a running job's journal folded in;
-        None without one."""
+        None without one (the shared tier's, when only it has one)."""
+        if self.shared is not None:
+            self.manifest(document_id)  # adopted when the disk has none
         path = self.store.journal_path(document_id)
         try:
             if not path.exists():
@@ -163,6 +156,7 @@ class Library:
     def register(self, document: DocumentText, source: Path | bytes | None = None) -> None:
         """Remember a document's blocks (and its source file) so chunks can be made later."""
         self.store.register(document, source)
+        self._share_document(document.document_id)
 
     def registered(self, document_id: str) -> DocumentText | None:
         """The document's registration when it is whole (None: none, or one to repair)."""
@@ -230,6 +224,8 @@ class Library:
     ) -> Summary:
         """Pre-generate ``document``'s chunks (``preread.preprocess.run_preprocess``)."""
         voice = voice or self.settings.voice
+        if self.shared is not None:
+            self.shared.fetch_done(self.blobs, document.document_id, self.resolve_voice(voice))
         summary = run_preprocess(
             self.store, self.provider_for(voice.provider), document, voice, source=source,
             pages=pages, force=force, wait=wait, on_progress=on_progress, cancel=cancel,
@@ -237,6 +233,11 @@ class Library:
         )  # fmt: skip
         if summary.generated + summary.reused:
             self.note_written(int(summary.progress.bytes))
+        if self.shared is not None:
+            manifest = self.store.read_manifest(document.document_id)
+            if manifest is not None:
+                self.shared.push_done(manifest, self.voice_of(manifest))
+            self._share_document(document.document_id)
         return summary
 
     def is_complete(
@@ -251,17 +252,12 @@ class Library:
             raise NotFound(
                 f"document {document_id} is not registered: POST it to /api/documents first"
             )
-        resolved = self.resolve_voice(voice)
         blocks = select_blocks(document, pages)
-        manifest = self.manifest(document_id)
-        complete = (
-            not force
-            and manifest is not None
-            and self.matches(manifest, resolved)
-            and same_blocks(manifest, list(document.blocks), resolved.format)
-            and state_of(manifest, {b.page for b in blocks}) == "complete"
+        manifest = None if force else self.manifest(document_id)
+        done = manifest is not None and pages_done(
+            manifest, document, self.resolve_voice(voice), {b.page for b in blocks}
         )
-        return len(blocks), complete
+        return len(blocks), done
 
     def chunk_target(
         self,
@@ -282,15 +278,15 @@ class Library:
         """
         provider = self.provider()
         if manifest is not None:
-            entry = (
-                manifest.chunk(index)
-                if index is not None
-                else manifest.chunk_at(page or 0, block or 0)
-            )
+            entry = find_entry(manifest, index=index, page=page, block=block)
             if entry is None and prepare and index is None:
-                entry = self._list_every_block(document_id, manifest, page or 0, block or 0)
+                document = self.registered(document_id)
+                if document is not None:
+                    voice = self.voice_of(manifest)
+                    entry = list_every_block(self.store, document, voice, page, block)
             if entry is None:
-                raise NotFound(self._not_in_manifest(document_id, index, page, block))
+                known = self.registration(document_id) if page is not None else None
+                raise NotFound(not_listed(document_id, known, index, page, block))
             if manifest.tts_provider != provider.name:
                 raise Conflict(
                     f"chunk {entry.index} of {document_id[:12]} is not generated and its audio"
@@ -300,49 +296,14 @@ class Library:
         document = self.registration(document_id)
         if document is None:
             raise NotFound(f"no document {document_id} (register it or preprocess it first)")
-        found = _find_block(document.blocks, index=index, page=page, block=block)
+        found = find_block(document.blocks, index=index, page=page, block=block)
         if found is None:
-            raise NotFound(_no_block(document_id, index, page, block))
+            raise NotFound(no_block(document_id, index, page, block))
         voice = provider.resolve(self.settings.voice)
         if prepare:  # not for a HEAD request: it only asks
             prepare_manifest(self.store, document, voice)
+            self._share_document(document_id, registration=False)
         return found, voice
-
-    def _list_every_block(
-        self, document_id: str, manifest: Manifest, page: int, block: int
-    ) -> ChunkEntry | None:
-        """A manifest listing only some pages (an older ``preprocess --pages``) made to list
-        every registered block, its done audio kept, when the block asked for is one of
-        them and no job holds the document; the block's entry, else None."""
-        document = self.registered(document_id)
-        if document is None or not _find_block(document.blocks, index=None, page=page, block=block):
-            return None
-        voice = self.voice_of(manifest)
-        if not self.matches(manifest, voice):
-            return None
-        lock = self.store.job_lock(document_id)
-        try:
-            lock.acquire(blocking=False)
-        except Conflict:
-            return None
-        try:
-            return prepare_manifest(self.store, document, voice).chunk_at(page, block)
-        finally:
-            lock.release()
-
-    def _not_in_manifest(
-        self, document_id: str, index: int | None, page: int | None, block: int | None
-    ) -> str:
-        """Why a block the manifest lacks is not found: not in the document, or not selected."""
-        document = self.registration(document_id) if page is not None else None
-        if document is not None and _find_block(
-            document.blocks, index=None, page=page, block=block
-        ):
-            return (
-                f"page {page} block {block} of {document_id[:12]} is outside the pages its"
-                " audio was made for: POST /api/tts/preprocess with those pages"
-            )
-        return _no_block(document_id, index, page, block)
 
     def ensure_chunk(
         self,
@@ -351,21 +312,66 @@ class Library:
         voice: ResolvedVoice,
         on_audio: Callable[[AudioChunk], None] | None = None,
     ) -> ChunkEntry:
-        """Chunk ``index`` of a document with a manifest: made (and recorded) if missing."""
-        entry = self.maker(voice.provider).make(document_id, index, voice, on_audio=on_audio)
+        """Chunk ``index`` of a document with a manifest: made (and recorded) if missing.
+
+        With a shared tier, a blob it has is fetched first (no synthesis), and a blob
+        made here is shared.
+        """
+        new_key = None
+        if self.shared is not None:
+            manifest = self.store.read_manifest(document_id)
+            wanted = manifest.chunk(index) if manifest is not None else None
+            if wanted is not None:
+                new_key = self.shared.fetch_missing(self.blobs, wanted.text, voice)
+        maker = self.engines.maker(voice.provider)
+        entry = maker.make(document_id, index, voice, on_audio=on_audio)
         self.note_use(document_id)
         self.note_written(entry.bytes or 0)
+        if self.shared is not None:
+            if new_key is not None:
+                self.shared.push_blob(new_key, voice.format)
+            self._share_document(document_id, registration=False)
         return entry
+
+    def restore_chunk(
+        self, document_id: str, *, index: int | None, page: int | None, block: int | None
+    ) -> bool:
+        """Put a missing chunk file back from the shared tier's blob, never synthesizing.
+
+        True when the chunk is now on the local disk (served like any stored chunk).
+        """
+        if self.shared is None:
+            return False
+        try:
+            manifest = self.manifest(document_id)
+            entry = find_entry(manifest, index=index, page=page, block=block) if manifest else None
+            if manifest is None or entry is None:
+                return False
+            voice = self.voice_of(manifest)
+            if self.shared.fetch_missing(self.blobs, entry.text, voice) is not None:
+                return False  # neither tier has it
+            self.engines.maker(voice.provider).make(document_id, entry.index, voice)
+        except PrereadError:
+            return False
+        self.note_use(document_id)
+        return True
 
     def speech(self, text: str, voice: ResolvedVoice) -> Answer:
         """The audio for any ``text``: stored verbatim (HIT), built from stored speech
-        of the same voice (ASSEMBLED) or synthesized (MISS); see ``preread.speech``."""
+        of the same voice (ASSEMBLED) or synthesized (MISS); see ``preread.speech``.
+        With a shared tier, its copy counts as stored, and what is made here is shared."""
         from preread.speech.assemble import answer
 
+        key = blob_key(text, voice)
+        if self.shared is not None and self.blobs.read(key, voice.format) is None:
+            self.shared.fetch_blob(key, voice.format)
         provider = self.provider_for(voice.provider)
-        return answer(
+        result = answer(
             self.store, provider, voice, text, self.speech_index(), on_written=self.note_written
         )
+        if self.shared is not None and result.cache != "HIT":
+            self.shared.push_blob(key, voice.format)
+        return result
 
     def speech_index(self) -> SpeechIndex:
         """The index of stored speech, loaded on first need, then kept up to date."""
@@ -381,129 +387,14 @@ class Library:
     def speech_key(self, text: str, voice: ResolvedVoice) -> str:
         return blob_key(text, voice)
 
-    # -- what is stored -----------------------------------------------------------------------
-    def status(self, document_id: str, voice: VoiceSettings | None = None) -> dict[str, Any]:
-        """The contract's status object, from disk (the server adds its job's state)."""
-        return document_status(self.store, document_id, voice)
-
-    @staticmethod
-    def status_of(
-        document_id: str, manifest: Manifest | None, voice: VoiceSettings | None = None
-    ) -> dict[str, Any]:
-        """``status`` of a manifest already read (e.g. the server's cached one)."""
-        return status_of(document_id, manifest, voice)
-
-    def listing(self) -> list[dict[str, Any]]:
-        """One row per stored document: title, state, chunks, size, voice."""
-        rows = []
-        for document_id in sorted(self.known_ids()):
-            manifest = self.manifest(document_id)
-            registration = None if manifest else self.registration(document_id)
-            named = manifest or registration
-            done = [c for c in manifest.chunks if c.status == "done"] if manifest else []
-            rows.append(
-                {
-                    "documentId": document_id,
-                    "title": named.title if named else "",
-                    "sourceName": named.source_name if named else "",
-                    "state": state_of(manifest),
-                    "total": len(manifest.chunks) if manifest else 0,
-                    "done": len(done),
-                    "bytes": sum(c.bytes or 0 for c in done),
-                    "duration": round(sum(c.duration or 0.0 for c in done), 3),
-                    "provider": manifest.tts_provider if manifest else None,
-                    "voice": manifest.voice if manifest else None,
-                    "format": manifest.format if manifest else None,
-                    "updatedAt": manifest.updated_at if manifest else None,
-                }
-            )  # fmt: skip
-        return rows
-
-    def stats(self) -> dict[str, Any]:
-        from preread.lifecycle import store_stats
-
-        return store_stats(self.store, max_bytes=self.settings.max_bytes)
-
-    def store_bytes(self) -> int:
-        """The store's size on disk (a scan)."""
-        from preread.lifecycle import scan_store
-
-        return int(scan_store(self.store).total_bytes)
-
-    # -- removing audio -----------------------------------------------------------------------
-    def has_audio(self, document_id: str) -> bool:
-        return self.store.doc_dir(document_id).exists()
-
-    def delete_audio(self, document_id: str) -> Eviction:
-        """Remove a document's chunk folder (its registration stays); no pins apply."""
-        from preread.lifecycle import delete_document
-
-        return delete_document(self.store, document_id)
-
-    def delete(self, document_id: str) -> Eviction:
-        """Remove a document's audio and its registration (shared blobs stay)."""
-        if document_id not in self.known_ids():
-            raise NotFound(f"document {document_id[:12]} is not in the store")
-        result = self.delete_audio(document_id)
-        self.store.unregister(document_id)
-        return result
-
-    def cleanup(self, *, older_than: float | None = None, dry_run: bool = False) -> CleanupReport:
-        """Least recently used audio out until the store is under ``settings.max_bytes``."""
-        from preread.lifecycle import run_cleanup
-
-        return run_cleanup(
-            self.store,
-            max_bytes=self.settings.max_bytes,
-            older_than=older_than,
-            pin_minutes=self.settings.pin_minutes,
-            dry_run=dry_run,
-            grace_seconds=self.settings.grace_minutes * 60.0,
-        )
-
-    def start_cleaner(self, *, debounce: float, interval: float | None) -> BackgroundCleaner:
-        """Run the same cleanup in the background whenever the store grows past its limit."""
-        from preread.lifecycle import BackgroundCleaner
-
-        self.cleaner = BackgroundCleaner(
-            self.store, self.settings, debounce=debounce, interval=interval
-        )
-        return self.cleaner
-
-    # -- hooks into the cache lifecycle -------------------------------------------------------
-    def note_use(self, document_id: str) -> None:
-        """Mark the document used (LRU); written at most once a minute."""
-        from preread.lifecycle import record_use
-
-        record_use(self.store, document_id)
-
-    def note_written(self, nbytes: int) -> None:
-        if self.cleaner is not None and nbytes:
-            self.cleaner.notify_written(nbytes)
+    def _share_document(self, document_id: str, *, registration: bool = True) -> None:
+        if self.shared is not None:
+            self.shared.push_document(document_id, registration=registration)
 
     def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
         if self.cleaner is not None:
             self.cleaner.close(timeout=5.0)
             self.cleaner = None
-        with self._lock:
-            providers, self._providers = list(self._providers.values()), {}
-            self._makers.clear()
-        for provider in providers:
-            provider.close()
-
-
-def _find_block(
-    blocks: tuple[Block, ...], *, index: int | None, page: int | None, block: int | None
-) -> Block | None:
-    for candidate in blocks:
-        if index is not None:
-            if candidate.index == index:
-                return candidate
-        elif candidate.page == page and candidate.block_index == block:
-            return candidate
-    return None
-
-
-def _no_block(document_id: str, index: int | None, page: int | None, block: int | None) -> str:
-    where = f"index {index}" if index is not None else f"page {page} block {block}"
-    return f"document {document_id[:12]} has no block at {where}"
+        self.engines.close()

@@ -222,9 +222,7 @@ class Manifest:
 
     def dumps(self) -> bytes:
         """Compact JSON: ``indent`` would force the pure-Python encoder (10x slower)."""
-        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode(
-            "utf-8"
-        )
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:

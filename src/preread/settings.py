@@ -144,6 +144,13 @@ class Settings:
     # What is heard of EPUB, Markdown and HTML beyond the prose: code blocks, images' alt text.
     read_code: bool = False
     read_alt_text: bool = False
+    # The shared tier: s3://BUCKET[/PREFIX] (PREREAD_S3_URL), reached with the standard
+    # AWS variables (what Fly's Tigris sets): endpoint, region, key id, secret.
+    s3_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    aws_access_key_id: str | None = field(default=None, repr=False)
+    aws_secret_access_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -222,4 +229,11 @@ class Settings:
             read_alt_text=_flag(
                 pick("read_alt_text", "PREREAD_READ_ALT_TEXT"), "PREREAD_READ_ALT_TEXT"
             ),
+            s3_url=pick("s3_url", "PREREAD_S3_URL"),
+            s3_endpoint=pick("s3_endpoint", "AWS_ENDPOINT_URL_S3")
+            or env.get("AWS_ENDPOINT_URL")
+            or None,
+            s3_region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or None,
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
         )

@@ -63,6 +63,15 @@ async def chunk(request: Request) -> Response:
         cached, entry, opened = await run_in_threadpool(
             _lookup, state, document_id, index, page, block
         )
+    if opened is None and state.library.shared is not None:
+        # the shared tier may have it: brought to the disk, then served like any chunk
+        restored = await run_in_threadpool(
+            lambda: state.library.restore_chunk(document_id, index=index, page=page, block=block)
+        )
+        if restored:
+            cached, entry, opened = await run_in_threadpool(
+                _lookup, state, document_id, index, page, block
+            )
     if cached is not None and entry is not None and opened is not None:
         fd, size = opened
         state.metrics.cache_result("hit")

@@ -16,14 +16,16 @@ STORE_SIZE_TTL = 30.0  # a scan of the store is cached this long between scrapes
 
 async def healthz(request: Request) -> Response:
     state = state_of(request)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "version": __version__,
-            "uptime": round(time.time() - state.started, 1),
-            "liveInFlight": state.live.in_flight,
-        }
-    )
+    body = {
+        "status": "ok",
+        "version": __version__,
+        "uptime": round(time.time() - state.started, 1),
+        "liveInFlight": state.live.in_flight,
+    }
+    tier = state.library.tier_health()
+    if tier is not None:  # a shared tier that is down degrades nothing served from disk
+        body["sharedTier"] = tier
+    return JSONResponse(body)
 
 
 def _store_bytes(state: ServerState) -> int | None:

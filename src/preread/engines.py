@@ -1,0 +1,83 @@
+"""The engines a library speaks with: providers built once, voice identity, chunk makers.
+
+``Engines(settings, provider=None)``: ``provider_for(name)`` builds each provider on
+first need and keeps it; ``resolve`` turns settings into the exact voice;
+``voice_of(manifest)`` is the one rule for which voice a manifest's audio was made
+with, and ``matches`` whether that is the voice asked for. ``maker(name)`` is the
+chunk maker of a provider, one per library: its single flight (one synthesis of a
+given content at a time) covers every caller of the library.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from preread.generate import ChunkMaker, manifest_matches
+from preread.manifest import Manifest
+from preread.settings import Settings, VoiceSettings
+from preread.store import Store
+from preread.tts.base import Provider, ResolvedVoice
+
+
+class Engines:
+    def __init__(self, settings: Settings, store: Store, provider: Provider | None = None) -> None:
+        """``provider`` replaces the engine ``settings`` name (tests, embedding)."""
+        self.settings = settings
+        self.store = store
+        self._providers: dict[str, Provider] = {}
+        if provider is not None:
+            self._providers[settings.voice.provider] = provider
+        self._makers: dict[str, ChunkMaker] = {}
+        self._lock = threading.Lock()
+
+    def provider_for(self, name: str | None = None) -> Provider:
+        """The provider called ``name`` (default: the configured one), built once."""
+        name = name or self.settings.voice.provider
+        with self._lock:
+            found = self._providers.get(name)
+            if found is None:
+                from preread.tts import make_provider
+
+                voice = replace(self.settings.voice, provider=name)
+                found = self._providers[name] = make_provider(replace(self.settings, voice=voice))
+            return found
+
+    def resolve(self, voice: VoiceSettings | None = None) -> ResolvedVoice:
+        """``voice`` (default: the configured one) as its provider will speak it."""
+        voice = voice or self.settings.voice
+        return self.provider_for(voice.provider).resolve(voice)
+
+    def voice_of(self, manifest: Manifest) -> ResolvedVoice:
+        """The voice the manifest's audio was made with, as its provider resolves it (so
+        the content key has what the manifest does not record, e.g. an endpoint)."""
+        return self.resolve(
+            VoiceSettings(
+                provider=manifest.tts_provider,
+                model=manifest.tts_model,
+                voice=manifest.voice,
+                speed=manifest.native_speed,
+                format=manifest.format,
+                instructions=manifest.instructions,
+            )
+        )
+
+    @staticmethod
+    def matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
+        """Whether the manifest's audio is ``voice``'s."""
+        return manifest_matches(manifest, voice)
+
+    def maker(self, provider_name: str | None = None) -> ChunkMaker:
+        provider = self.provider_for(provider_name)
+        with self._lock:
+            found = self._makers.get(provider.name)
+            if found is None:
+                found = self._makers[provider.name] = ChunkMaker(self.store, provider)
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            providers, self._providers = list(self._providers.values()), {}
+            self._makers.clear()
+        for provider in providers:
+            provider.close()

@@ -1,0 +1,337 @@
+"""The shared tier of a library: its files also kept in an ``ObjectTier`` (a bucket).
+
+The local store stays the first tier (chunks are served from it, zero-copy); the
+shared tier is the second. ``SharedTier`` moves files between the two:
+
+- **writes** (``push_blob``, ``push_document``) are queued and put by one background
+  thread, in order, so a request never waits for the bucket; a put that fails is
+  retried with backoff (1 s, 2 s, … 30 s) until the bucket answers. A blob is put
+  once (content-addressed, never replaced); manifests and registrations are put
+  as they are at the moment of the put, so a burst of changes costs one put.
+- **reads** (``fetch_blob``, ``fetch_registration``, ``fetch_manifest``) fill local
+  misses: a blob is checked (size and SHA-256 against its sidecar) before it is
+  written locally, whole. After a failed call, reads skip the tier for
+  ``cooldown`` seconds, so a bucket that is down costs one timeout, not one per
+  request, and the caller falls back to synthesis.
+
+``health()`` is what ``/healthz`` reports: ok or unreachable, pending writes, last
+error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from preread.blobs import BlobInfo, BlobStore, blob_key
+from preread.fsutil import atomic_write
+from preread.generate import manifest_matches
+from preread.manifest import Manifest
+from preread.model import DocumentText
+from preread.store import MANIFEST_NAME, Store
+from preread.tiers import ObjectTier, TierUnavailable
+from preread.tts.base import ResolvedVoice
+
+MAX_BACKOFF = 30.0
+
+
+def merged_manifest(local: bytes, remote: bytes | None) -> bytes:
+    """What to put for a manifest the tier may already have: this instance's, plus the
+    chunks only the tier's copy lists as done (same voice, same blocks). Otherwise
+    (other settings, other blocks) this instance's, as the latest preprocess decided."""
+    if remote is None:
+        return local
+    try:
+        mine, theirs = Manifest.loads(local), Manifest.loads(remote)
+    except (ValueError, KeyError, TypeError):
+        return local
+    same = (
+        mine.settings_match(
+            theirs.tts_provider, theirs.tts_model, theirs.voice, theirs.native_speed, theirs.format
+        )
+        and (mine.instructions or None) == (theirs.instructions or None)
+        and [(c.index, c.file_name, c.text) for c in mine.chunks]
+        == [(c.index, c.file_name, c.text) for c in theirs.chunks]
+    )
+    if not same:
+        return local
+    changed = False
+    for position, (ours, other) in enumerate(zip(mine.chunks, theirs.chunks, strict=True)):
+        if ours.status != "done" and other.status == "done":
+            mine.chunks[position] = other
+            changed = True
+    return mine.dumps() if changed else local
+
+
+class SharedTier:
+    def __init__(self, tier: ObjectTier, store: Store, *, cooldown: float = 5.0) -> None:
+        self.tier = tier
+        self.store = store
+        self.cooldown = cooldown
+        self.puts = 0  # objects put (for tests and /healthz)
+        self.fetched = 0  # objects fetched into the local store
+        # name -> (replace, generation): a name queued again while being put is put again
+        self._pending: OrderedDict[str, tuple[bool, int]] = OrderedDict()
+        self._generation = 0
+        self._cond = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self._down_until = 0.0
+        self._backoff = 1.0
+        self._last_error: str | None = None
+        self._last_error_at: float | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- names: the store's layout, relative to its home --------------------------------------
+    def _name(self, path: Path) -> str:
+        return path.relative_to(self.store.home).as_posix()
+
+    def blob_names(self, key: str, fmt: str) -> tuple[str, str]:
+        """(audio, sidecar): the audio first, so a sidecar always describes a whole blob."""
+        return (
+            self._name(self.store.blob_path(key, fmt)),
+            self._name(self.store.blob_path(key, "json")),
+        )
+
+    # -- writes -------------------------------------------------------------------------------
+    def push_blob(self, key: str, fmt: str) -> None:
+        audio, sidecar = self.blob_names(key, fmt)
+        self._enqueue(audio, False)
+        self._enqueue(sidecar, False)
+
+    def push_document(self, document_id: str, *, registration: bool = True) -> None:
+        """Queue the manifest (and the registration, with its source) for sharing."""
+        if registration:
+            self._enqueue(self._name(self.store.source_path(document_id)), False)
+            directory = self.store.registration_dir(document_id)
+            self._enqueue(self._name(directory / "document.json"), True)
+        self._enqueue(self._name(self.store.manifest_path(document_id)), True)
+
+    def _enqueue(self, name: str, replace: bool) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._generation += 1
+            before = self._pending.get(name, (False, 0))[0]
+            self._pending[name] = (replace or before, self._generation)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="preread-shared-tier", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                name, (replace, generation) = next(iter(self._pending.items()))
+                self._busy = True
+            try:
+                ok = self._put(name, replace)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    if ok and self._pending.get(name, (False, -1))[1] == generation:
+                        del self._pending[name]
+                    self._cond.notify_all()
+            if not ok:
+                with self._cond:
+                    self._cond.wait(self._backoff)  # close() wakes it
+                self._backoff = min(MAX_BACKOFF, self._backoff * 2)
+
+    def _put(self, name: str, replace: bool) -> bool:
+        """One put; False when the tier failed (the item stays queued)."""
+        try:
+            data = (self.store.home / name).read_bytes()
+        except FileNotFoundError:
+            return True  # removed locally meanwhile (evicted, deleted): nothing to share
+        try:
+            if name.endswith(MANIFEST_NAME):
+                data = merged_manifest(data, self.tier.get(name))
+            if self.tier.put(name, data, replace=replace):
+                self.puts += 1
+        except TierUnavailable as exc:
+            self._failed(exc)
+            return False
+        self._backoff = 1.0
+        self._down_until = 0.0
+        return True
+
+    def _failed(self, exc: Exception) -> None:
+        self._last_error = str(exc)[:300]
+        self._last_error_at = time.time()
+        self._down_until = time.monotonic() + self.cooldown
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued write is put; False if some are still pending."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.1))
+        return True
+
+    # -- reads --------------------------------------------------------------------------------
+    def _get(self, name: str) -> bytes | None:
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return self.tier.get(name)
+        except TierUnavailable as exc:
+            self._failed(exc)
+            return None
+
+    def fetch_blob(self, key: str, fmt: str) -> BlobInfo | None:
+        """Bring blob ``key`` from the tier into the local store; its info, or None."""
+        audio_name, sidecar_name = self.blob_names(key, fmt)
+        raw = self._get(sidecar_name)
+        if raw is None:
+            return None
+        try:
+            info = BlobInfo.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            return None
+        if info.key != key or info.format != fmt:
+            return None
+        data = self._get(audio_name)
+        if data is None or len(data) != info.bytes:
+            return None
+        if hashlib.sha256(data).hexdigest() != info.sha256:
+            return None
+        audio = self.store.blob_path(key, fmt)
+        if not audio.exists():  # a stored blob is never replaced
+            atomic_write(audio, data)
+        atomic_write(self.store.blob_path(key, "json"), raw)
+        self.fetched += 1
+        return info
+
+    def fetch_registration(self, document_id: str) -> DocumentText | None:
+        """The document's registration from the tier, stored locally (with its source)."""
+        directory = self.store.registration_dir(document_id)
+        raw = self._get(self._name(directory / "document.json"))
+        if raw is None:
+            return None
+        try:
+            document = DocumentText.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            return None
+        if document.document_id != document_id:
+            return None
+        source = self._get(self._name(self.store.source_path(document_id)))
+        if source is not None and hashlib.sha256(source).hexdigest() == document_id:
+            atomic_write(self.store.source_path(document_id), source)
+        atomic_write(directory / "document.json", raw)
+        self.fetched += 1
+        return document
+
+    def remote_manifest(self, document_id: str) -> Manifest | None:
+        """The tier's copy of the manifest (not stored locally)."""
+        raw = self._get(self._name(self.store.manifest_path(document_id)))
+        if raw is None:
+            return None
+        try:
+            manifest = Manifest.loads(raw)
+        except (ValueError, KeyError, TypeError):
+            return None
+        return manifest if manifest.document_id == document_id else None
+
+    # -- a document's audio ---------------------------------------------------------------------
+    def adopt_manifest(self, document_id: str) -> Manifest | None:
+        """The tier's manifest, written locally while the disk still has none."""
+        remote = self.remote_manifest(document_id)
+        if remote is None:
+            return None
+        with self.store.manifest_lock(document_id):
+            local = self.store.read_manifest(document_id)
+            if local is not None:
+                return local
+            self.store.write_manifest(remote)
+            self.store.chunks_dir(document_id).mkdir(parents=True, exist_ok=True)
+        return remote
+
+    def fetch_missing(self, blobs: BlobStore, text: str, voice: ResolvedVoice) -> str | None:
+        """Make sure the blob of ``text`` in ``voice`` is local, fetching it from the tier.
+
+        None when it is local now; its key when neither tier has it (the caller makes
+        it, then shares it with ``push_blob``).
+        """
+        key = blob_key(text, voice)
+        if blobs.read(key, voice.format) is not None:
+            return None
+        return key if self.fetch_blob(key, voice.format) is None else None
+
+    def fetch_done(self, blobs: BlobStore, document_id: str, voice: ResolvedVoice) -> int:
+        """Before pre-generating: fetch the blobs the tier's manifest lists as done (for
+        the same voice), eight at a time; how many were fetched."""
+        remote = self.remote_manifest(document_id)
+        if remote is None or not manifest_matches(remote, voice):
+            return 0
+        keys = {blob_key(e.text, voice) for e in remote.chunks if e.status == "done"}
+        missing = [k for k in sorted(keys) if blobs.read(k, voice.format) is None]
+        with ThreadPoolExecutor(8, thread_name_prefix="preread-fetch") as pool:
+            found = list(pool.map(lambda key: self.fetch_blob(key, voice.format), missing))
+        return sum(1 for info in found if info is not None)
+
+    def push_done(self, manifest: Manifest, voice: ResolvedVoice) -> None:
+        """Queue the blob of every done chunk (the tier keeps one copy of each)."""
+        for entry in manifest.chunks:
+            if entry.status == "done":
+                self.push_blob(blob_key(entry.text, voice), voice.format)
+
+    def forget_document(self, document_id: str, *, registration: bool) -> None:
+        """Remove a deleted document's manifest (and registration) from the tier, so no
+        instance adopts it again. Its blobs stay for the bucket's retention rules."""
+        names = [self._name(self.store.manifest_path(document_id))]
+        if registration:
+            directory = self.store.registration_dir(document_id)
+            names += [
+                self._name(directory / "document.json"),
+                self._name(self.store.source_path(document_id)),
+            ]
+        with self._cond:
+            for name in names:
+                self._pending.pop(name, None)
+        try:
+            for name in names:
+                self.tier.delete(name)
+        except TierUnavailable as exc:
+            self._failed(exc)
+
+    # -- state --------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        with self._cond:
+            pending = len(self._pending)
+        down = time.monotonic() < self._down_until
+        return {
+            "kind": self.tier.kind,
+            "where": self.tier.describe(),
+            "state": "unreachable" if down else "ok",
+            "pendingWrites": pending,
+            "puts": self.puts,
+            "fetched": self.fetched,
+            "lastError": self._last_error,
+            "lastErrorAt": self._last_error_at,
+        }
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Put what is queued (for up to ``timeout``), then stop the writer."""
+        if time.monotonic() >= self._down_until:
+            self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.tier.close()

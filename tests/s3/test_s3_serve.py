@@ -1,0 +1,103 @@
+"""Two ``preread serve`` processes, separate disks, one bucket (moto's S3 server)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from s3kit import S3Server
+
+from liveserver import running_server
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample.pdf"
+
+
+def _wait(what: str, check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _tier(base: str) -> dict[str, Any]:
+    tier: dict[str, Any] = httpx.get(f"{base}/healthz").json()["sharedTier"]
+    return tier
+
+
+def _pregenerate(base: str) -> str:
+    created = httpx.post(f"{base}/api/documents?name=sample.pdf", content=SAMPLE.read_bytes())
+    assert created.status_code == 201
+    doc: str = created.json()["documentId"]
+    started = httpx.post(f"{base}/api/tts/preprocess", json={"documentId": doc})
+    assert started.status_code == 202
+
+    def complete() -> bool:
+        status = httpx.get(f"{base}/api/tts/preprocess/status?documentId={doc}").json()
+        return bool(status["state"] == "complete")
+
+    _wait("the job", complete)
+    _wait("the bucket writes", lambda: _tier(base)["pendingWrites"] == 0)
+    return doc
+
+
+def test_b_serves_what_a_pregenerated_without_synthesis(tmp_path: Path, s3: S3Server) -> None:
+    env = s3.env()
+    with (
+        running_server(tmp_path / "a", **env) as (a, _),
+        running_server(tmp_path / "b", **env) as (b, _),
+    ):
+        doc = _pregenerate(a)
+        manifest = httpx.get(f"{a}/api/documents/{doc}").json()
+        assert any(k.endswith(f"{doc}/tts.meta.json") for k in s3.object_keys())
+        for chunk in manifest["chunks"]:
+            url = f"{b}/api/tts/chunk?documentId={doc}&index={chunk['index']}"
+            got = httpx.get(url)
+            assert got.status_code == 200
+            assert got.headers["x-cache"] == "HIT"  # from B's disk, fetched, not synthesized
+            assert hashlib.sha256(got.content).hexdigest() == chunk["sha256"]
+        tier = _tier(b)
+        assert tier["state"] == "ok" and tier["fetched"] >= len(manifest["chunks"])
+        # B's manifest is A's: B never saw the document, yet knows it
+        assert httpx.get(f"{b}/api/documents/{doc}").json()["chunks"] == manifest["chunks"]
+
+
+def test_a_stopped_bucket_never_stops_serving_from_disk(tmp_path: Path, s3: S3Server) -> None:
+    env = s3.env()
+    with (
+        running_server(tmp_path / "a", **env) as (a, _),
+        running_server(tmp_path / "b", **env) as (b, _),
+    ):
+        doc = _pregenerate(a)
+        s3.stop()
+        for index in range(3):
+            got = httpx.get(f"{a}/api/tts/chunk?documentId={doc}&index={index}", timeout=10)
+            assert got.status_code == 200 and got.headers["x-cache"] == "HIT"
+        speech = {"model": "tts-1", "voice": "alloy", "input": "Written while the bucket is down."}
+        made = httpx.post(f"{a}/v1/audio/speech", json=speech, timeout=20)
+        assert made.status_code == 200 and made.headers["x-cache"] == "MISS"
+        tier = _wait("A to notice", lambda: (t := _tier(a))["state"] == "unreachable" and t)
+        assert tier["pendingWrites"] > 0 and tier["lastError"]
+        assert httpx.get(f"{a}/healthz").json()["status"] == "ok"
+        # B never saw the document and cannot reach the bucket: a clean 404, no hang
+        got = httpx.get(f"{b}/api/tts/chunk?documentId={doc}&index=0", timeout=20)
+        assert got.status_code == 404
+        # B's own speech is synthesized (reads fall back) and queued for the bucket
+        own = {**speech, "input": "B speaks while the bucket is down."}
+        assert httpx.post(f"{b}/v1/audio/speech", json=own, timeout=20).status_code == 200
+        s3.restart()
+        _wait("writes to catch up", lambda: _tier(a)["pendingWrites"] == 0, timeout=60)
+        _wait("B's writes too", lambda: _tier(b)["pendingWrites"] == 0, timeout=60)
+        _wait("B to ask the bucket again", lambda: _tier(b)["state"] == "ok")
+        again = httpx.post(f"{b}/v1/audio/speech", json=speech, timeout=20)
+        assert again.status_code == 200 and again.headers["x-cache"] == "HIT"
+        assert again.content == made.content
