@@ -192,6 +192,7 @@ class Library(Upkeep):
         )
         self.register(document, data)
         self.note_use(document_id)
+        self.note_written(len(data))  # registrations count against the store's limit
         return document, not known
 
     def blocks(self, document_id: str, pages: str | None = None) -> DocumentText:

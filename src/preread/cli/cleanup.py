@@ -70,6 +70,8 @@ def format_report(
             detail = f"unfinished folder, {format_size(removed.freed_bytes)}"
         else:
             detail = f"last used {ago(removed.last_used, now)}, {format_size(removed.freed_bytes)}"
+        if removed.kind == "registration":
+            detail = f"registration and uploaded file, no audio; {detail}"
         lines.append(f"  {verb} {_describe(removed.document_id, removed.title, detail)}")
     if report.blobs_removed:
         lines.append(f"  blobs: {verb} {report.blobs_removed} (audio no document uses any more)")

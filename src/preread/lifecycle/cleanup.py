@@ -5,7 +5,10 @@ holds ``locks/cleanup.lock`` (a second one returns at once, ``skipped``); each d
 is removed under its own locks (``preread.lifecycle.evict``). Never removed: a document
 with a running job, a document used in the last ``pin_minutes``, anything written in the
 last ``grace_seconds`` (temp files, fresh blobs, folders being filled). Registrations
-(``documents/``) are never removed, so an evicted document can still be generated live.
+(``documents/``: blocks and uploaded source files) count against the limit too and go,
+least recently used first, once their document has no audio
+(``preread.lifecycle.registrations``); until then an evicted document can still be
+generated live.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from preread.lifecycle.evict import (
     remove_stray,
 )
 from preread.lifecycle.plan import Candidate, FreeSimulator, eviction_order
+from preread.lifecycle.registrations import evict_registration
 from preread.lifecycle.scan import BlobGroup, StoreScan, scan_store
 from preread.store import Store
 
@@ -47,10 +51,12 @@ class RemovedDocument:
     title: str
     last_used: float | None  # None: a leftover folder without a manifest
     freed_bytes: int
+    kind: str = "audio"  # "audio" (its chunk folder) | "registration" (blocks, source file)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "documentId": self.document_id,
+            "kind": self.kind,
             "title": self.title,
             "lastUsed": None if self.last_used is None else int(self.last_used),
             "freedBytes": self.freed_bytes,
@@ -164,6 +170,8 @@ class _Run:
         self.expire_before = None if report.older_than is None else now - report.older_than
         self.stray_inodes = {s.path: s.inode for s in scan.strays}
         self.tasks: list[Callable[[], Purged]] = []  # the slow part, run after detaching
+        self.audio_removed: set[str] = set()  # documents whose audio this pass removed
+        self.freed_now = 0  # bytes removed in line (registrations), not by the pool
 
     def wanted(self, item: Candidate) -> bool:
         over = self.total > self.report.max_bytes
@@ -203,12 +211,49 @@ class _Run:
             return
         freed, _ = self.sim.document(doc)
         self.total -= freed
+        self.audio_removed.add(doc.document_id)
         if not doc.has_manifest:
             self.report.leftovers_removed += 1
         self.report.removed.append(
             RemovedDocument(
                 doc.document_id, title, doc.last_used if doc.has_manifest else None, freed
             )
+        )
+
+    def registration(self, item: Candidate) -> None:
+        """A registration goes only when its document has no audio (left, or after this
+        pass); then with the same guards as audio."""
+        reg = self.scan.registrations[item.name]
+        if item.name in self.scan.documents and item.name not in self.audio_removed:
+            return  # its audio stays, so does what lets the server make the rest of it
+        document_json = self.store.registration_dir(item.name) / "document.json"
+        title = peek_title(document_json)
+        reason: str | None = None
+        if self.report.dry_run:
+            if reg.last_used >= self.pin_before:
+                reason = "pinned"
+            elif reg.modified >= self.fresh_after:
+                reason = "writing"
+            elif self.store.job_lock(item.name).is_locked_elsewhere():
+                reason = "busy"
+        else:
+            outcome = evict_registration(
+                self.store, item.name, pin_before=self.pin_before, fresh_after=self.fresh_after
+            )
+            if outcome in ("gone", "has_audio"):
+                return
+            if outcome != "removed":
+                reason = outcome
+        if reason is not None:
+            if item.name not in self.audio_removed:
+                self.report.kept.append(KeptDocument(item.name, reason, reg.last_used))
+            return
+        freed = self.sim.registration(reg)
+        self.total -= freed
+        if not self.report.dry_run:
+            self.freed_now += freed
+        self.report.removed.append(
+            RemovedDocument(item.name, title, reg.last_used, freed, kind="registration")
         )
 
     def blob(self, item: Candidate) -> None:
@@ -232,6 +277,8 @@ class _Run:
                 self.document(item)
             elif item.kind == "blob":
                 self.blob(item)
+            elif item.kind == "registration":
+                self.registration(item)
             else:
                 self.stray(item)
         if self.report.dry_run:
@@ -241,7 +288,7 @@ class _Run:
             )
             return
         assert self.pool is not None
-        freed = 0
+        freed = self.freed_now
         for purged in self.pool.map(lambda task: task(), self.tasks):
             freed += purged.freed_bytes
             self.report.blobs_removed += purged.blobs_removed

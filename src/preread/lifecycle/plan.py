@@ -6,7 +6,9 @@ The order is least recently *used* first, whole documents at a time:
    stale temp file in ``blobs/``;
 2. then, by last use, documents (``DocumentScan.last_used``) together with blobs that no
    document references any more (last use = when the blob was written: audio kept from
-   earlier settings or from ``/v1/audio/speech``).
+   earlier settings or from ``/v1/audio/speech``) and registrations (blocks and uploaded
+   source files), each after its document's audio (a registration goes only once its
+   document has no audio: ``preread.lifecycle.registrations``).
 
 Evicting a document also removes the blobs only it referenced (the simulator frees them
 with it), so a blob shared with a kept document stays.
@@ -18,9 +20,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from preread.lifecycle.registrations import RegistrationScan
 from preread.lifecycle.scan import BlobGroup, DocumentScan, StoreScan
 
-CandidateKind = Literal["document", "blob", "stray"]
+CandidateKind = Literal["document", "blob", "stray", "registration"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,11 @@ def eviction_order(scan: StoreScan, *, fresh_after: float) -> list[Candidate]:
     for stray in scan.strays:
         if stray.mtime < fresh_after:
             items.append(Candidate("stray", stray.path, -math.inf))
-    kind_rank = {"stray": 0, "document": 1, "blob": 2}
+    for reg in scan.registrations.values():  # never before its document's audio
+        audio = scan.documents.get(reg.document_id)
+        used = reg.last_used if audio is None else max(reg.last_used, audio.last_used)
+        items.append(Candidate("registration", reg.document_id, used))
+    kind_rank = {"stray": 0, "document": 1, "blob": 2, "registration": 3}
     items.sort(key=lambda c: (c.last_used, kind_rank[c.kind], c.name))
     return items
 
@@ -78,6 +85,9 @@ class FreeSimulator:
 
     def stray(self, inode: int) -> int:
         return self._drop(inode)
+
+    def registration(self, reg: RegistrationScan) -> int:
+        return sum(self._drop(i) for i in reg.inodes)
 
     def document(self, doc: DocumentScan) -> tuple[int, int]:
         """Bytes freed by removing ``doc`` and the blobs only it used; blobs removed."""

@@ -4,7 +4,8 @@ Sizes are what the files really take on disk (``st_blocks * 512``, what ``du`` c
 and each inode is counted once however many names it has: a chunk file is a hard link to
 a content-addressed blob, so a blob shared by ten documents counts once. The audio store
 is ``tts_cache_v1/`` (manifests, chunks) and ``blobs/`` (audio + sidecars); registered
-documents (``documents/``), locks and access marks are not audio and are not counted.
+documents (``documents/``: blocks and uploaded source files) count against the same
+limit (``preread.lifecycle.registrations``); locks and access marks are not counted.
 
 Inodes are keyed by one int, ``st_dev << 64 | st_ino``, to keep the maps small.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from preread.fsutil import is_temp_name
 from preread.ids import is_full_id
+from preread.lifecycle.registrations import RegistrationScan, scan_registrations
 from preread.store import MANIFEST_NAME, Store
 
 SIDECAR_EXT = "json"
@@ -78,6 +80,7 @@ class StoreScan:
     blobs: dict[str, BlobGroup] = field(default_factory=dict)
     blob_of_inode: dict[int, str] = field(default_factory=dict)  # audio inode -> blob key
     strays: list[StrayFile] = field(default_factory=list)
+    registrations: dict[str, RegistrationScan] = field(default_factory=dict)
     seconds: float = 0.0
     dir_inodes_ok_: bool | None = None
 
@@ -264,4 +267,5 @@ def _scan(store: Store) -> StoreScan:
             for entry in cache_entries:
                 if is_full_id(entry.name) and entry.is_dir(follow_symlinks=False):
                     _scan_document(scan, entry.path, entry.name, marks.get(entry.name))
+    scan_registrations(store, scan, marks)
     return scan
