@@ -8,8 +8,17 @@
 A document's chunk file is a hard link to its blob (``fsutil.atomic_link``), so a
 block shared by two documents is synthesized once and stored once, and a blob is
 *referenced* iff its link count is > 1. Deleting a document's folder leaves its
-blobs; the cleanup job removes unreferenced ones. The audio is written before its
-sidecar, both atomically, so a sidecar always describes a whole file.
+blobs; the cleanup job removes unreferenced ones.
+
+Blobs are immutable: the audio is created if absent (``fsutil.create_exclusive``),
+never replaced, so a chunk linked to a blob always holds the bytes its manifest
+recorded. A writer that loses the race for a key (another thread or process stored
+the same content first) drops its own encode and uses the stored blob, described
+from its bytes. The sidecar is written after the audio; it only describes it, so a
+sidecar that does not match the audio's bytes (a writer killed in between, or a
+store written before blobs were immutable) is rewritten from the audio. Only
+``write(..., replace=True)`` (``preprocess --force``) or unreadable audio removes a
+blob's name to store new audio under it; chunks linked earlier keep their bytes.
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preread.fsutil import atomic_link, atomic_write, sha256_file
+from preread.audio import duration_of
+from preread.errors import PrereadError
+from preread.fsutil import atomic_link, atomic_write, create_exclusive, sha256_file
 from preread.manifest import SentenceTime
 from preread.store import Store
 from preread.tts.base import ResolvedVoice
@@ -72,6 +83,27 @@ class BlobInfo:
         )
 
 
+class BlobChanged(PrereadError):
+    """A blob's name was given other bytes (another process's --force) meanwhile."""
+
+
+def fit_to_duration(times: list[SentenceTime], duration: float) -> list[SentenceTime]:
+    """Sentence times clipped to ``duration``, the last one ending where the audio does."""
+    fitted = [
+        SentenceTime(
+            t.text,
+            min(t.start, duration),
+            min(t.end, duration),
+            None if t.words is None else [(min(a, duration), min(b, duration)) for a, b in t.words],
+            t.estimated,
+        )
+        for t in times
+    ]
+    if fitted:
+        fitted[-1].end = duration
+    return fitted
+
+
 class BlobStore:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -108,23 +140,94 @@ class BlobStore:
         duration: float,
         sentences: list[SentenceTime],
         voice: str | None = None,
+        *,
+        replace: bool = False,
     ) -> BlobInfo:
-        """Store ``data`` as blob ``key``; ``voice`` (a ``speech.index.voice_id``) is
-        recorded in the sidecar so the speech index can be rebuilt from sidecars."""
+        """Store ``data`` as blob ``key`` if it has none yet; the stored blob's info.
+
+        ``voice`` (a ``speech.index.voice_id``) is recorded in the sidecar so the
+        speech index can be rebuilt from sidecars.
+
+        If the blob exists, ``data`` is dropped and the existing blob's info returned
+        (its own bytes, checksum and duration; ``sentences`` fitted to it). With
+        ``replace``, an existing blob's name is removed first (chunks linked to it
+        keep their bytes): callers hold the key's flight (``preread.flights``).
+        """
+        path = self.audio_path(key, ext)
+        if replace:
+            self.remove(key, ext)
+        for _ in range(5):
+            if create_exclusive(path, data):
+                info = BlobInfo(
+                    key=key,
+                    format=ext,
+                    bytes=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    duration=duration,
+                    sentences=tuple(sentences),
+                )
+                self._write_sidecar(info, voice)
+                return info
+            existing = self.describe(key, ext, sentences, voice)
+            if existing is not None:
+                return existing
+        raise OSError(f"blob {key[:12]} kept changing while it was stored")
+
+    def describe(
+        self,
+        key: str,
+        ext: str,
+        sentences: list[SentenceTime] | None = None,
+        voice: str | None = None,
+    ) -> BlobInfo | None:
+        """The stored blob's info, checked against its bytes; None if there is none.
+
+        Its sidecar when that matches the audio. No sidecar (its writer was killed
+        between the two files): the audio is described anew (``sentences`` fitted to
+        its duration) and a sidecar written. A sidecar that does not match, or audio
+        not readable as ``ext``, means damaged audio: the blob is removed (chunks
+        linked to it keep their bytes) and None returned, so the caller stores anew.
+        """
+        path = self.audio_path(key, ext)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            stored: BlobInfo | None = BlobInfo.from_json(
+                json.loads(self.sidecar_path(key).read_bytes())
+            )
+        except FileNotFoundError:
+            stored = None
+        except (ValueError, KeyError, TypeError):
+            stored = None  # a sidecar is written whole: unreadable = hand-edited; redo it
+        if stored is not None:
+            if stored.sha256 == digest and stored.bytes == len(data) and stored.format == ext:
+                return stored
+            self.remove(key, ext)
+            return None
+        try:
+            duration = duration_of(data, ext)
+        except Exception:  # mutagen raises several types on a damaged file
+            self.remove(key, ext)
+            return None
         info = BlobInfo(
             key=key,
             format=ext,
             bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=digest,
             duration=duration,
-            sentences=tuple(sentences),
+            sentences=tuple(fit_to_duration(list(sentences or []), duration)),
         )
+        self._write_sidecar(info, voice)
+        return info
+
+    def _write_sidecar(self, info: BlobInfo, voice: str | None) -> None:
         sidecar = info.to_json()
         if voice is not None:
             sidecar["voice"] = voice
-        atomic_write(self.audio_path(key, ext), data)
-        atomic_write(self.sidecar_path(key), json.dumps(sidecar).encode("utf-8"))
-        return info
+        atomic_write(self.sidecar_path(info.key), json.dumps(sidecar).encode("utf-8"))
 
     def claim(self, info: BlobInfo) -> bool:
         """Mark a blob about to be reused as fresh, so a concurrent cleanup keeps it.
@@ -140,13 +243,40 @@ class BlobStore:
             return False
         return True
 
+    def read_claimed(self, key: str, ext: str) -> bytes | None:
+        """A stored blob's bytes, claimed before they are read: a concurrent cleanup
+        keeps it, and its mtime records this use (so unreferenced blobs, such as
+        ``/v1/audio/speech`` clips, are evicted by last use). None when there is none,
+        or a cleanup removed it first."""
+        info = self.read(key, ext)
+        if info is None or not self.claim(info):
+            return None
+        try:
+            data = self.audio_path(key, ext).read_bytes()
+        except FileNotFoundError:
+            return None
+        return data if len(data) == info.bytes else None
+
     def link(self, info: BlobInfo, target: Path) -> None:
-        """Make ``target`` (a document's chunk file) a hard link to the blob."""
+        """Make ``target`` (a document's chunk file) a hard link to the blob, and check
+        that it holds the blob's recorded bytes (else it is removed: BlobChanged)."""
         source = self.audio_path(info.key, info.format)
         with contextlib.suppress(FileNotFoundError):
-            if os.path.samefile(source, target):
+            if os.path.samefile(source, target) and self.holds(target, info):
                 return
         atomic_link(source, target)
+        if not self.holds(target, info):
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            raise BlobChanged(f"blob {info.key[:12]} changed while it was linked; run again")
+
+    @staticmethod
+    def holds(path: Path, info: BlobInfo) -> bool:
+        """Does ``path`` hold exactly the blob's recorded bytes?"""
+        try:
+            return path.stat().st_size == info.bytes and sha256_file(path) == info.sha256
+        except FileNotFoundError:
+            return False
 
     def is_referenced(self, key: str, ext: str) -> bool:
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from preread.flights import Flights
 from preread.generate import ChunkMaker, manifest_matches
 from preread.manifest import Manifest
 from preread.settings import Settings, VoiceSettings
@@ -29,6 +30,8 @@ class Engines:
         if provider is not None:
             self._providers[settings.voice.provider] = provider
         self._makers: dict[str, ChunkMaker] = {}
+        # one content-key single flight for every maker, run and speech answer
+        self.flights: Flights[str] = Flights()
         self._lock = threading.Lock()
 
     def provider_for(self, name: str | None = None) -> Provider:
@@ -72,7 +75,7 @@ class Engines:
         with self._lock:
             found = self._makers.get(provider.name)
             if found is None:
-                found = self._makers[provider.name] = ChunkMaker(self.store, provider)
+                found = self._makers[provider.name] = ChunkMaker(self.store, provider, self.flights)
             return found
 
     def close(self) -> None:

@@ -60,6 +60,55 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
     fsync_dir(path.parent)
 
 
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Create ``path`` holding ``data``, whole, unless it exists: True if this call made it.
+
+    The bytes go to a temp file (fsync) that is then hard-linked to ``path``: a link
+    never replaces, so a file that exists keeps its bytes (another writer won) and
+    readers never see a partial file. Where hard links are not possible, an
+    ``O_EXCL`` create is used instead.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                raise
+            return _create_excl(path, data)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+    fsync_dir(path.parent)
+    return True
+
+
+def _create_excl(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise
+    fsync_dir(path.parent)
+    return True
+
+
 def atomic_link(source: Path, target: Path) -> None:
     """Make ``target`` a hard link to ``source``, replacing ``target`` atomically.
 

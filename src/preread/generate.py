@@ -10,22 +10,23 @@ Making a chunk has two phases, which the preprocess runner runs in two threads
    sidecar), hard-link the document's chunk file to it; return the filled-in entry.
 
 ``make(document_id, index, voice)`` does both and records the entry in the
-manifest under its lock. Concurrent ``make`` calls for the same content in one
-process wait for each other and the later ones reuse the blob.
+manifest under its lock. Makers of the same content (``make`` calls, preprocess
+workers, ``/v1/audio/speech``) hold its key's flight (``preread.flights``) from the
+blob check to the blob write: the later ones wait, then reuse the stored blob.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from preread.audio import encode
-from preread.blobs import BlobInfo, BlobStore, blob_key, normalize_text
+from preread.blobs import BlobInfo, BlobStore, blob_key, fit_to_duration, normalize_text
 from preread.errors import Conflict, NotFound, PrereadError
-from preread.fsutil import atomic_link
+from preread.flights import Flights
 from preread.journal import ProgressJournal
 from preread.manifest import ChunkEntry, Manifest, SentenceTime
 from preread.store import Store
@@ -44,6 +45,7 @@ class Prepared:
     sentences: list[SentenceTime] | None = None
     synthesized_chars: int = 0  # 0 when the blob was reused
     synthesis_seconds: float = 0.0
+    fresh: bool = False  # made by --force: replaces the stored blob
 
 
 def sentence_times(chunks: list[AudioChunk]) -> list[SentenceTime]:
@@ -73,32 +75,32 @@ def store_audio(
     voice: ResolvedVoice | None = None,
     *,
     index: bool = True,
+    replace: bool = False,
 ) -> tuple[BlobInfo, bytes]:
-    """Encode ``pcm`` as ``fmt`` and store it as blob ``key``; its info and the bytes.
+    """Encode ``pcm`` as ``fmt`` and store it as blob ``key``; its info and its bytes.
 
     Sentence times are fitted to the encoded length (mp3 is exact; opus may differ by
     a resampled sample), the last sentence ending where the audio does. With
     ``voice`` the blob is added to the speech index (unless ``index`` is False: audio
-    assembled from speech the index already has).
+    assembled from speech the index already has). When the blob existed already
+    (another writer won), the stored blob's info and bytes are returned, not this
+    encode's: blobs are never replaced (``BlobStore.write``; ``replace``: --force).
     """
     encoded = encode(pcm, sample_rate, fmt)
-    end = encoded.duration
-    for sentence in times:
-        sentence.start = min(sentence.start, end)
-        sentence.end = min(sentence.end, end)
-        if sentence.words is not None:
-            sentence.words = [(min(a, end), min(b, end)) for a, b in sentence.words]
-    if times:
-        times[-1].end = end
-    if voice is None:
-        return blobs.write(key, fmt, encoded.data, encoded.duration, times), encoded.data
-    from preread.speech.index import entry_json, record, voice_id
+    fitted = fit_to_duration(times, encoded.duration)
+    vid: str | None = None
+    if voice is not None:
+        from preread.speech.index import voice_id
 
-    vid = voice_id(voice)
-    info = blobs.write(key, fmt, encoded.data, encoded.duration, times, voice=vid)
-    if index:
+        vid = voice_id(voice)
+    info = blobs.write(key, fmt, encoded.data, encoded.duration, fitted, voice=vid, replace=replace)
+    if vid is not None and index:
+        from preread.speech.index import entry_json, record
+
         record(blobs.store, entry_json(key, fmt, vid, info.duration, info.sentences))
-    return info, encoded.data
+    if info.sha256 == hashlib.sha256(encoded.data).hexdigest():
+        return info, encoded.data
+    return info, blobs.audio_path(key, fmt).read_bytes()
 
 
 def fit_times(
@@ -123,6 +125,18 @@ def fit_times(
         times.append(SentenceTime(text, position, position + length, estimated=True))
         position += length
     return times
+
+
+def done_entry(entry: ChunkEntry, info: BlobInfo) -> ChunkEntry:
+    """``entry`` done with blob ``info``: what the manifest records for its chunk file."""
+    done = replace(entry)
+    done.status = "done"
+    done.duration = info.duration
+    done.bytes = info.bytes
+    done.sha256 = info.sha256
+    done.error = None
+    done.sentences = fit_times(info.sentences, done, info.duration)
+    return done
 
 
 def apply_entry(manifest: Manifest, entry: ChunkEntry) -> bool:
@@ -162,29 +176,16 @@ def progress_journal(store: Store, document_id: str, voice: ResolvedVoice) -> Pr
 
 
 class ChunkMaker:
-    def __init__(self, store: Store, provider: Provider) -> None:
+    """Makes chunks; ``flights`` is the process's content-key single flight (one per
+    server, shared with its jobs and ``/v1/audio/speech``; one per CLI run)."""
+
+    def __init__(
+        self, store: Store, provider: Provider, flights: Flights[str] | None = None
+    ) -> None:
         self.store = store
         self.provider = provider
         self.blobs = BlobStore(store)
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-        self._locks_guard = threading.Lock()
-
-    @contextlib.contextmanager
-    def _key_lock(self, key: str) -> Iterator[None]:
-        """One maker of a given content at a time; the lock is dropped when unused."""
-        with self._locks_guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
-            self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._locks_guard:
-                lock, users = self._locks[key]
-                if users <= 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
+        self.flights: Flights[str] = Flights() if flights is None else flights
 
     # -- phase 1 -----------------------------------------------------------------------
     def reusable(self, key: str, fmt: str) -> BlobInfo | None:
@@ -234,33 +235,31 @@ class ChunkMaker:
             sentences=sentence_times(chunks),
             synthesized_chars=sum(len(s) for s in sentences),
             synthesis_seconds=time.perf_counter() - started,
+            fresh=fresh,
         )
 
     # -- phase 2 -----------------------------------------------------------------------
-    def store_chunk(
-        self, document_id: str, prepared: Prepared, voice: ResolvedVoice, *, link: bool = True
-    ) -> ChunkEntry:
-        """Encode and store (or reuse) the blob, link the chunk file; the done entry."""
-        info = prepared.blob
-        if info is None:
-            info, _ = store_audio(
-                self.blobs,
-                prepared.key,
-                prepared.pcm,
-                prepared.sample_rate,
-                prepared.sentences or [],
-                voice.format,
-                voice,
-            )
-        entry = replace(prepared.entry)
-        if link:
-            self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
-        entry.status = "done"
-        entry.duration = info.duration
-        entry.bytes = info.bytes
-        entry.sha256 = info.sha256
-        entry.error = None
-        entry.sentences = fit_times(info.sentences, entry, info.duration)
+    def store_blob(self, prepared: Prepared, voice: ResolvedVoice) -> BlobInfo:
+        """Encode and store the blob (or reuse it): what the chunk file will hold."""
+        if prepared.blob is not None:
+            return prepared.blob
+        info, _ = store_audio(
+            self.blobs,
+            prepared.key,
+            prepared.pcm,
+            prepared.sample_rate,
+            prepared.sentences or [],
+            voice.format,
+            voice,
+            replace=prepared.fresh,
+        )
+        return info
+
+    def store_chunk(self, document_id: str, prepared: Prepared, voice: ResolvedVoice) -> ChunkEntry:
+        """Store (or reuse) the blob, link the chunk file and check it; the done entry."""
+        info = self.store_blob(prepared, voice)
+        entry = done_entry(prepared.entry, info)
+        self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
         return entry
 
     # -- both, for one chunk -------------------------------------------------------------
@@ -288,7 +287,7 @@ class ChunkMaker:
         if entry.status == "done" and path.is_file() and path.stat().st_size == entry.bytes:
             return entry
         key = blob_key(entry.text, voice)
-        with self._key_lock(key):
+        with self.flights.hold(key, "live"):
             try:
                 prepared = self.synthesize(entry, voice, on_audio=on_audio)
             except PrereadError as exc:
@@ -296,13 +295,13 @@ class ChunkMaker:
                 record_entries(self.store, document_id, voice, [entry])
                 self.store.fold_journal(document_id)
                 raise
-            done = self.store_chunk(document_id, prepared, voice, link=False)
-        source = self.blobs.audio_path(prepared.key, voice.format)
+            info = self.store_blob(prepared, voice)
+        done = done_entry(entry, info)
         target = self.store.chunks_dir(document_id) / done.file_name
         # linked under the manifest lock, once the journal's check passed: a preprocess
         # run switching the document to other settings meanwhile (under this lock) wins
         recorded = progress_journal(self.store, document_id, voice).append(
-            [done], before=lambda _: atomic_link(source, target)
+            [done], before=lambda _: self.blobs.link(info, target)
         )
         if not recorded:
             raise Conflict(f"document {document_id[:12]} changed while its chunk was being made")

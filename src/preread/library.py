@@ -11,7 +11,8 @@ store's layout, the chunk maker or the preprocess runner directly::
     library.delete(doc) / cleanup(...)           remove audio (explicitly, or LRU)
 
 It owns the providers (each built once, on first need), one chunk maker per
-provider (its single flight: one synthesis of a given content at a time) and the
+provider, the content-key single flight they, its preprocess runs and ``speech``
+share (``preread.flights``: one synthesis of a given content at a time) and the
 voice identity rule: which voice a manifest's audio was made with
 (``voice_of``) and whether it is the voice asked for (``matches``).
 """
@@ -38,6 +39,7 @@ from preread.chunk_folder import (
 )
 from preread.engines import Engines
 from preread.errors import Conflict, NotFound, PrereadError
+from preread.flights import Flights
 from preread.lifecycle import CleanupReport
 from preread.manifest import ChunkEntry, Manifest
 from preread.model import Block, DocumentText
@@ -84,6 +86,11 @@ class Library(Upkeep):
         self._lock = threading.Lock()
 
     # -- providers and voice identity (``preread.engines``) -------------------------------
+    @property
+    def flights(self) -> Flights[str]:
+        """Content keys being made now (``preread.flights``), shared by every maker."""
+        return self.engines.flights
+
     def provider(self) -> Provider:
         """The configured provider (``settings.voice.provider``), built on first need."""
         return self.engines.provider_for()
@@ -230,7 +237,7 @@ class Library(Upkeep):
         summary = run_preprocess(
             self.store, self.provider_for(voice.provider), document, voice, source=source,
             pages=pages, force=force, wait=wait, on_progress=on_progress, cancel=cancel,
-            list_all=list_all,
+            list_all=list_all, flights=self.flights,
         )  # fmt: skip
         if summary.generated + summary.reused:
             self.note_written(int(summary.progress.bytes))
@@ -364,12 +371,15 @@ class Library(Upkeep):
         from preread.speech.assemble import answer
 
         key = blob_key(text, voice)
-        if self.shared is not None and self.blobs.read(key, voice.format) is None:
-            self.shared.fetch_blob(key, voice.format)
         provider = self.provider_for(voice.provider)
-        result = answer(
-            self.store, provider, voice, text, self.speech_index(), on_written=self.note_written
-        )
+        # the content key's flight, shared with chunks and jobs: requests for the same
+        # text wait for one answer, then find it stored
+        with self.flights.hold(key, "speech"):
+            if self.shared is not None and self.blobs.read(key, voice.format) is None:
+                self.shared.fetch_blob(key, voice.format)
+            result = answer(
+                self.store, provider, voice, text, self.speech_index(), on_written=self.note_written
+            )
         if self.shared is not None and result.cache != "HIT":
             self.shared.push_blob(key, voice.format)
         return result

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from preread.blobs import blob_key
 from preread.chunk_folder import (
     chunk_is_valid,
     document_status,
@@ -35,6 +36,7 @@ from preread.chunk_folder import (
     state_of,
 )
 from preread.errors import Conflict, PrereadError
+from preread.flights import Flights
 from preread.generate import ChunkMaker, Prepared, progress_journal
 from preread.manifest import ChunkEntry
 from preread.model import Block, DocumentText
@@ -127,6 +129,7 @@ def run_preprocess(
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
     list_all: bool = False,
+    flights: Flights[str] | None = None,
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
 
@@ -140,6 +143,7 @@ def run_preprocess(
     Raises BadSettings before touching the disk, Conflict when another run holds
     the document (unless ``wait``), KeyboardInterrupt after saving what was done.
     A set ``cancel`` event stops after the current sentence (state ``cancelled``).
+    ``flights``: the process's content-key single flight (the server passes its own).
     """
     voice = provider.resolve(voice_settings)
     blocks = select_blocks(document, pages)
@@ -159,8 +163,9 @@ def run_preprocess(
     try:
         if source is not None or not store.is_registered(document_id):
             store.register(document, source)  # never a page selection: see the docstring
+        maker = ChunkMaker(store, provider, flights)
         return _run_locked(
-            store, provider, document, blocks, voice, force, on_progress, cancel, wanted
+            store, maker, document, blocks, voice, force, on_progress, cancel, wanted
         )
     finally:
         lock.release()
@@ -168,7 +173,7 @@ def run_preprocess(
 
 def _run_locked(
     store: Store,
-    provider: Provider,
+    maker: ChunkMaker,
     document: DocumentText,
     blocks: list[Block],
     voice: ResolvedVoice,
@@ -204,7 +209,8 @@ def _run_locked(
     stop = cancel if cancel is not None else threading.Event()
     items: queue.Queue[tuple[ChunkEntry, Prepared | None, str | None] | None] = queue.Queue(2)
     crashed: list[BaseException] = []
-    maker = ChunkMaker(store, provider)
+    flights = maker.flights
+    renewed: set[str] = set()  # keys --force regenerated in this run: reused after that
 
     def put(item: tuple[ChunkEntry, Prepared | None, str | None] | None) -> bool:
         while True:
@@ -219,22 +225,37 @@ def _run_locked(
     pending_lock = threading.Lock()
 
     def produce() -> None:
+        """Synthesize while holding the content key's flight; the main thread lands it
+        once the blob is stored (so no other maker of that content overlaps)."""
         try:
             while not stop.is_set():
                 with pending_lock:
                     entry = next(pending, None)
                 if entry is None:
                     break
+                key = blob_key(entry.text, voice)
                 try:
-                    prepared = maker.synthesize(entry, voice, fresh=force, cancel=stop)
+                    flights.lead(key, "preprocess", cancel=stop)
                 except InterruptedError:
                     break
-                except PrereadError as exc:
-                    if not put((entry, None, str(exc))):
+                handed = False
+                try:
+                    fresh = force and key not in renewed
+                    renewed.add(key)
+                    try:
+                        prepared = maker.synthesize(entry, voice, fresh=fresh, cancel=stop)
+                    except InterruptedError:
                         break
-                    continue
-                if not put((entry, prepared, None)):
-                    break
+                    except PrereadError as exc:
+                        if not put((entry, None, str(exc))):
+                            break
+                        continue
+                    handed = put((entry, prepared, None))
+                    if not handed:
+                        break
+                finally:
+                    if not handed:
+                        flights.land(key)
         except BaseException as exc:  # a bug: hand it to the main thread
             crashed.append(exc)
         finally:
@@ -263,7 +284,7 @@ def _run_locked(
         if on_progress is not None:
             on_progress(progress)
 
-    workers = max(1, min(int(getattr(provider, "concurrency", 1)), len(todo)))
+    workers = max(1, min(int(getattr(maker.provider, "concurrency", 1)), len(todo)))
     producers = [
         threading.Thread(target=produce, name=f"preread-synth-{n}", daemon=True)
         for n in range(workers)
@@ -284,11 +305,15 @@ def _run_locked(
             entry, prepared, error = item
             remaining_chars -= len(entry.text)
             if prepared is not None:
+                done: ChunkEntry | None
                 try:
                     done = maker.store_chunk(document_id, prepared, voice)
                 except (PrereadError, OSError) as exc:
                     error = f"could not store the chunk: {exc}"
-                else:
+                    done = None
+                finally:
+                    flights.land(prepared.key)
+                if done is not None:
                     unrecorded.append(done)
                     progress.done += 1
                     progress.bytes += done.bytes or 0
@@ -309,10 +334,18 @@ def _run_locked(
             report()
     except BaseException:
         stop.set()
-        while any(p.is_alive() for p in producers):  # let them finish their sentence
+
+        def drain() -> None:  # what the producers handed over: never stored, so landed
             with contextlib.suppress(queue.Empty):
-                items.get_nowait()
+                while True:
+                    left = items.get_nowait()
+                    if left is not None and left[1] is not None:
+                        flights.land(left[1].key)
+
+        while any(p.is_alive() for p in producers):  # let them finish their sentence
+            drain()
             time.sleep(0.02)
+        drain()
         flush()
         with contextlib.suppress(PrereadError, OSError):  # else the journal is replayed
             store.fold_journal(document_id)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from preread.blobs import BlobInfo, BlobStore, blob_key
-from preread.fsutil import atomic_write
+from preread.fsutil import atomic_write, create_exclusive
 from preread.generate import manifest_matches
 from preread.manifest import Manifest
 from preread.model import DocumentText
@@ -211,8 +211,8 @@ class SharedTier:
         if hashlib.sha256(data).hexdigest() != info.sha256:
             return None
         audio = self.store.blob_path(key, fmt)
-        if not audio.exists():  # a stored blob is never replaced
-            atomic_write(audio, data)
+        if not create_exclusive(audio, data):  # a stored blob is never replaced
+            return BlobStore(self.store).describe(key, fmt)  # the local one wins
         atomic_write(self.store.blob_path(key, "json"), raw)
         self.fetched += 1
         return info

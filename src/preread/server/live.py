@@ -2,12 +2,14 @@
 
 ``LiveGenerator.start(document_id, index, voice)`` returns the ``Flight`` making
 that chunk, starting one only if none is under way (however many requests ask
-at once, the chunk is synthesized once). A flight runs in a worker thread of a
-bounded pool, independent of any request: a client that disconnects cancels
-nothing. Past ``workers + queue_limit`` flights, ``Busy`` (503 + Retry-After).
+at once, the chunk is synthesized once: ``preread.flights.Flights`` keyed by
+chunk). A flight runs in a worker thread of a bounded pool, independent of any
+request: a client that disconnects cancels nothing. Past ``workers + queue_limit``
+flights, ``Busy`` (503 + Retry-After).
 
 The flight makes the chunk through ``make`` (``ChunkMaker.make``: the same code
-as ``preprocess``, which stores and records it) and, for MP3, encodes each
+as ``preprocess``, which stores and records it, under the content key's flight it
+shares with preprocess jobs and ``/v1/audio/speech``) and, for MP3, encodes each
 sentence's PCM as it arrives, so listeners get audio after the first sentence.
 When no PCM arrives (the content store already had the audio) or the format is
 Opus, the stored file's bytes are streamed instead.
@@ -24,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from preread.errors import Busy, PrereadError, SynthesisFailed
+from preread.flights import Flights
 from preread.manifest import ChunkEntry
 from preread.server.live_audio import LiveMp3Encoder
 from preread.server.metrics import Metrics
@@ -104,7 +107,7 @@ class LiveGenerator:
         self.queue_limit = max(0, queue_limit)
         self.retry_after = retry_after
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="preread-live")
-        self._flights: dict[tuple[str, int, str], Flight] = {}
+        self._flights: Flights[Flight] = Flights()
 
     @property
     def in_flight(self) -> int:
@@ -113,17 +116,15 @@ class LiveGenerator:
     def start(self, document_id: str, index: int, voice: ResolvedVoice) -> Flight:
         """The flight making this chunk: joined if under way, else started (or Busy)."""
         key = (document_id, index, voice.key_material())
-        flight = self._flights.get(key)
-        if flight is not None:
-            return flight
-        if len(self._flights) >= self.workers + self.queue_limit:
+        if key not in self._flights and len(self._flights) >= self.workers + self.queue_limit:
             raise Busy(
                 f"{len(self._flights)} live generations are running or queued; retry later",
                 retry_after=self.retry_after,
             )
-        flight = Flight(key, asyncio.get_running_loop())
-        self._flights[key] = flight
-        self._pool.submit(self._work, flight, document_id, index, voice)
+        loop = asyncio.get_running_loop()
+        flight, started = self._flights.join(key, lambda: Flight(key, loop))
+        if started:
+            self._pool.submit(self._work, flight, document_id, index, voice)
         return flight
 
     def _post(self, flight: Flight, piece: bytes) -> None:
@@ -132,7 +133,7 @@ class LiveGenerator:
 
     def _end(self, flight: Flight, entry: ChunkEntry | None, error: PrereadError | None) -> None:
         def finish() -> None:
-            self._flights.pop(flight.key, None)
+            self._flights.land(flight.key)
             flight._finish(entry, error)
 
         with contextlib.suppress(RuntimeError):

@@ -11,7 +11,6 @@ OpenAI-TTS clients work by changing only their base URL.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from typing import Any
@@ -80,19 +79,14 @@ async def speech(request: Request) -> Response:
     state = state_of(request)
     data = await json_body(request, state.options.max_json_bytes)
     _, voice, text = await anyio.to_thread.run_sync(_resolve, state, data)
-    key = state.library.speech_key(text, voice)
     headers = {"Cache-Control": "no-cache"}
-    lock = state.speech_locks.setdefault(key, asyncio.Lock())
     if state.speech_waiting >= state.options.live_workers + state.options.live_queue:
         raise Busy("too many speech requests are waiting; retry later", retry_after=5)
     state.speech_waiting += 1
-    try:
-        async with lock:  # one synthesis per text and settings, however many ask
-            answer = await anyio.to_thread.run_sync(state.library.speech, text, voice)
+    try:  # one synthesis per text and settings, however many ask (the library's flights)
+        answer = await anyio.to_thread.run_sync(state.library.speech, text, voice)
     finally:
         state.speech_waiting -= 1
-        if not lock.locked() and state.speech_locks.get(key) is lock:
-            state.speech_locks.pop(key, None)
     headers["X-Cache"] = answer.cache
     headers["X-Preread-Synthesized-Chars"] = str(answer.synthesized_chars)
     state.metrics.speech_result(answer.cache.lower(), answer.synthesized_chars)

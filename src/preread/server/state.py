@@ -7,7 +7,6 @@ reached from a request as ``state_of(request)``.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +65,6 @@ class ServerState:
         )
         self.jobs: Any = None  # preread.server.jobs.JobManager, set by create_app
         self.store_size_cache: tuple[float, int] | None = None
-        self.speech_locks: dict[str, asyncio.Lock] = {}
         self.speech_waiting = 0
         self.started = time.time()
 

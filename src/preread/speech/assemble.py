@@ -158,12 +158,9 @@ def answer(
 
     blobs = BlobStore(store)
     key = blob_key(text, voice)
-    info = blobs.read(key, voice.format)
-    if info is not None:
-        try:
-            return Answer(blobs.audio_path(key, voice.format).read_bytes(), "HIT", 0)
-        except FileNotFoundError:
-            pass  # evicted since: made again below
+    stored = blobs.read_claimed(key, voice.format)  # claimed: cleanup keeps it, LRU by use
+    if stored is not None:
+        return Answer(stored, "HIT", 0)
     index.refresh()
     vid = voice_id(voice)
     furniture = registered_furniture(store.documents_dir)
