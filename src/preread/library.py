@@ -8,6 +8,7 @@ store's layout, the chunk maker or the preprocess runner directly::
     library.ensure_chunk(doc, index, voice)      make one missing chunk (live fallback)
     library.speech(text, voice)                  audio for any text, from the same blobs
     library.status(doc) / listing() / stats()    what is stored
+    library.verify(doc)                          chunks whose bytes differ, repaired
     library.delete(doc) / cleanup(...)           remove audio (explicitly, or LRU)
 
 It owns the providers (each built once, on first need), one chunk maker per
@@ -52,6 +53,7 @@ from preread.store import Store
 from preread.tiers import ObjectTier
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
 from preread.upkeep import Upkeep
+from preread.verify import DocumentCheck, verify_documents
 
 if TYPE_CHECKING:
     from preread.lifecycle import BackgroundCleaner
@@ -401,6 +403,13 @@ class Library(Upkeep):
     def _share_document(self, document_id: str, *, registration: bool = True) -> None:
         if self.shared is not None:
             self.shared.push_document(document_id, registration=registration)
+
+    def verify(self, document_ids: list[str] | None = None) -> list[DocumentCheck]:
+        """Check every done chunk's bytes against its manifest (of ``document_ids``, else
+        of every document with audio); repair those that differ (``preread.verify``)."""
+        if document_ids is None:
+            document_ids = sorted(i for i in self.known_ids() if self.manifest(i) is not None)
+        return verify_documents(self.store, document_ids)
 
     def close(self) -> None:
         if self.shared is not None:

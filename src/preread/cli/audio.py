@@ -71,6 +71,14 @@ InstructionsOption = Annotated[
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Regenerate every chunk.", show_default=False)
 ]
+VerifyOption = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="Also check every done chunk's bytes against the manifest and repair them.",
+        show_default=False,
+    ),
+]
 WaitOption = Annotated[
     bool,
     typer.Option(
@@ -289,17 +297,34 @@ def preprocess_command(
 
 def status_command(
     doc: DocArgument,
+    verify: VerifyOption = False,
     json_output: JsonOption = False,
     home: HomeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Show how far a document's audio is (state, chunks, size, duration)."""
+    from preread.cli.verify import check_lines
+
     library = Library(load_settings(home, debug))
     document_id, _ = resolve_doc(library, doc)
+    check = library.verify([document_id])[0] if verify else None  # first: repairs
     status = library.status(document_id)
+    if check is not None:
+        status["verify"] = check.to_json()
     if json_output:
         typer.echo(json.dumps(status))
-        return
+    else:
+        _print_status(library, document_id, status)
+        if check is not None:
+            for line in check_lines(check) or [
+                f"  verified: all {check.checked} done chunks match the manifest"
+            ]:
+                typer.echo(line)
+    if check is not None and not check.ok:
+        raise typer.Exit(1)
+
+
+def _print_status(library: Library, document_id: str, status: dict[str, Any]) -> None:
     manifest = library.manifest(document_id)
     if manifest is None:
         typer.echo(f"{document_id}: no audio yet (preread preprocess DOC.pdf)")
