@@ -64,6 +64,38 @@ class Chapter:
 
 
 @dataclass(frozen=True)
+class PageFurniture:
+    """What the reader took out of one page, kept as data: running heads, footers and
+    page numbers, table-of-contents lines, footnotes (label, text) and the footnote
+    markers dropped from the body."""
+
+    page: int
+    running: tuple[str, ...] = ()
+    toc: tuple[str, ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
+    markers: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"page": self.page}
+        for name in ("running", "toc", "markers"):
+            if getattr(self, name):
+                data[name] = list(getattr(self, name))
+        if self.notes:
+            data["notes"] = [{"label": label, "text": text} for label, text in self.notes]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PageFurniture:
+        return cls(
+            page=int(data["page"]),
+            running=tuple(str(x) for x in data.get("running", [])),
+            toc=tuple(str(x) for x in data.get("toc", [])),
+            notes=tuple((str(n["label"]), str(n["text"])) for n in data.get("notes", [])),
+            markers=tuple(str(x) for x in data.get("markers", [])),
+        )
+
+
+@dataclass(frozen=True)
 class DocumentText:
     """A document read into blocks. ``pages`` is the PDF's page count (or the number of
     sections of a format without pages: ``unit`` says which), whatever was selected.
@@ -81,6 +113,7 @@ class DocumentText:
     # Lines the pipeline removed as page furniture (running headers and footers, page
     # numbers), each once: ``/v1/audio/speech`` skips them in a reader's text.
     furniture: tuple[str, ...] = ()
+    removed: tuple[PageFurniture, ...] = ()  # all that was taken out, page by page
     kind: str = "pdf"
 
     @property
@@ -99,8 +132,9 @@ class DocumentText:
             "language": self.language,
             "chapters": [c.to_json() for c in self.chapters],
             "pageLabels": list(self.page_labels),
-            "furniture": list(self.furniture),
             "blocks": [b.to_json() for b in self.blocks],
+            "furniture": list(self.furniture),
+            "removed": [f.to_json() for f in self.removed],
         }
 
     @classmethod
@@ -116,4 +150,5 @@ class DocumentText:
             language=str(data.get("language", "")),
             furniture=tuple(str(line) for line in data.get("furniture", [])),
             kind=str(data.get("kind", "pdf")),
+            removed=tuple(PageFurniture.from_json(f) for f in data.get("removed", [])),
         )

@@ -169,3 +169,28 @@ def test_bracketed_citations_are_kept_unless_dropped(tmp_path: Path) -> None:
     assert _sentences(path, TextSettings(citations="drop")) == [
         "Earlier work and (Smith et al., 2020) found the same."
     ]
+
+
+def test_what_was_taken_out_is_kept_as_data(tmp_path: Path) -> None:
+    pages = [
+        Page(
+            lines=["Listeners dislike hearing markers read aloud.^{1} Nobody noticed."],
+            notes=["^{1}The study had twelve listeners."],
+            header="A Quiet Journal, page {n}",
+            footer="{n}",
+        ),
+        Page(
+            lines=["The second page says something else entirely."],
+            header="A Quiet Journal, page {n}",
+            footer="{n}",
+        ),
+    ]
+    doc = read_document(make_pdf(tmp_path / "kept.pdf", pages))
+    first, second = doc.removed
+    assert first.page == 1 and first.notes == (("1", "The study had twelve listeners."),)
+    assert first.markers == ("1",)
+    assert set(first.running) == {"A Quiet Journal, page 1", "1"}
+    assert set(second.running) == {"A Quiet Journal, page 2", "2"}
+    again = type(doc).from_json(doc.to_json())
+    assert again.removed == doc.removed and again.language == doc.language == "en"
+    assert set(doc.furniture) == {"A Quiet Journal, page 1", "1", "A Quiet Journal, page 2", "2"}

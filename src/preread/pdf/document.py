@@ -21,7 +21,7 @@ from pypdf import PdfReader
 
 from preread.errors import BadDocument, BadInput, NotFound
 from preread.ids import document_id_of_bytes
-from preread.model import Block, Chapter, DocumentText
+from preread.model import Block, Chapter, DocumentText, PageFurniture
 from preread.pdf.blocks import pack
 from preread.pdf.edges import WINDOW
 from preread.pdf.extract import PAGE_TIMEOUT, open_pdf
@@ -117,9 +117,29 @@ def read_document(
         blocks=tuple(blocks),
         page_labels=labels,
         language=language,
-        furniture=tuple(dict.fromkeys(pipeline.removed)),
+        furniture=tuple(dict.fromkeys(x.strip() for ls in pipeline.removed.values() for x in ls)),
+        removed=_furniture(pipeline, wanted),
         warnings=tuple(w for w in warnings if _warning_page(w) in wanted | {0}),
     )
+
+
+def _furniture(pipeline: Pipeline, wanted: set[int]) -> tuple[PageFurniture, ...]:
+    """What was taken out of the selected pages, as data (a reader app or a voice may
+    want the page numbers, heads or notes back)."""
+    pages = sorted((set(pipeline.removed) | set(pipeline.furniture)) & wanted)
+    out = []
+    for page in pages:
+        found = pipeline.furniture.get(page)
+        out.append(
+            PageFurniture(
+                page=page,
+                running=tuple(pipeline.removed.get(page, ())),
+                toc=tuple(found.toc) if found else (),
+                notes=tuple(found.notes) if found else (),
+                markers=tuple(found.markers) if found else (),
+            )
+        )
+    return tuple(out)
 
 
 def chapter_languages(

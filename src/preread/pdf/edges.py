@@ -14,6 +14,14 @@ A line near the top or bottom of a page is removed when
   of one page and ``Definition 20`` at the head of a later one, ``Lösung zu Aufgabe
   1`` and ``Lösung zu Aufgabe 7`` three pages apart) is not a running line.
 
+A running head that carries a title (the chapter's or the section's, changing with
+each, alternating between even and odd pages, so it may appear only twice or once)
+is found by what it says: an edge line whose words (numbers and page numbers left out)
+are those of an outline title, or whose words and numbers (the page number left out)
+are those of a heading already read, is a running line unless it is set larger than
+the body (a heading at the top of a page) or it is a title the outline points at on
+that very page.
+
 Lines are removed from each edge inwards and the scan stops at the first line that is
 neither, so a line in the body is never touched, and a line that appears once is never
 removed for being near an edge. Only pages within the window are compared, so the
@@ -23,7 +31,9 @@ result for a page does not depend on which other pages were selected.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+
+from preread.pdf.layout import size_of
 
 EDGE_LINES = 3
 """How many lines at the top and at the bottom of a page are candidates."""
@@ -42,6 +52,39 @@ _PAGE_NUMBER = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
+
+
+_TITLE_NOISE = re.compile(
+    r"\b(?:chapter|chap|section|part|appendix|kapitel|abschnitt|teil|anhang|chapitre|partie"
+    r"|annexe|page|seite)\b|[^\w\s]|\d|_",
+    re.IGNORECASE,
+)
+MIN_TITLE_LETTERS = 6
+
+
+_NOISE_KEEP_DIGITS = re.compile(r"[^\w\s]|_")
+
+
+def title_key(text: str) -> str:
+    """An outline title as compared with running heads: no numbers, punctuation or
+    "Chapter"; "" when too short to tell."""
+    key = " ".join(_TITLE_NOISE.sub(" ", text.casefold()).split())
+    return key if sum(1 for ch in key if ch.isalpha()) >= MIN_TITLE_LETTERS else ""
+
+
+def heading_key(text: str, page: int = 0, label: str | None = None) -> str:
+    """A heading as compared with running heads: its numbers kept (``1.1 Linear
+    systems`` is not ``1.2 Linear systems``), the page's own number at either end left
+    out; "" when it has fewer than two words."""
+    words = _NOISE_KEEP_DIGITS.sub(" ", text.casefold()).split()
+    own = {str(page), (label or "").casefold()}
+    if words and words[0] in own:
+        words = words[1:]
+    if words and words[-1] in own:
+        words = words[:-1]
+    if sum(1 for w in words if w.isalpha()) < 2:
+        return ""
+    return "#" + " ".join(words)
 
 
 def running_key(line: str) -> str:
@@ -112,6 +155,9 @@ def strip_page(
     label: str | None = None,
     protected: Collection[str] = (),
     page: int = 0,
+    titles: Collection[str] = (),
+    body_size: float = 0.0,
+    removed: list[str] | None = None,
 ) -> list[str]:
     """``lines`` (of page ``page``) without the running lines and page numbers at its
     two edges.
@@ -119,6 +165,9 @@ def strip_page(
     ``others`` are the ``edge_keys`` of the neighbouring pages (not this one);
     ``protected`` are casefolded lines to keep even so (the outline's headings that
     point at this page: a chapter's title heads its first page and runs on the others).
+    ``titles`` are the ``title_key`` of the outline's titles and the ``heading_key`` of
+    headings read so far (a head carrying one is running) and ``body_size`` the body's
+    font size (a larger line is a heading, kept); what is removed goes to ``removed``.
     """
     by_text: dict[tuple[bool, str], list[EdgeKey]] = {}
     for keys in others:
@@ -139,9 +188,14 @@ def strip_page(
         key = at_edge[top].get(index)
         if key is None or len(line) > MAX_RUNNING_LEN:
             return False
-        if not running(key):
+        if " ".join(line.casefold().split()) in protected:
             return False
-        return " ".join(line.casefold().split()) not in protected
+        if running(key):
+            return True
+        larger = body_size > 0 and size_of(line) > 1.05 * body_size
+        if larger or not titles:
+            return False
+        return title_key(line) in titles or heading_key(line, page, label) in titles
 
     keep = [True] * len(lines)
     for top, order in ((True, range(len(lines))), (False, range(len(lines) - 1, -1, -1))):
@@ -156,6 +210,8 @@ def strip_page(
                 break
             keep[index] = False
             checked += 1
+            if removed is not None:
+                removed.append(str(lines[index]))
     return [line for line, kept in zip(lines, keep, strict=True) if kept]
 
 
@@ -164,15 +220,18 @@ def strip_edges(
     labels: Sequence[str] = (),
     window: int = WINDOW,
     headings: Mapping[int, Collection[str]] | None = None,
-    removed: list[str] | None = None,
+    titles: Collection[str] = (),
+    body_size: Callable[[], float] | None = None,
+    removed: dict[int, list[str]] | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Stream ``(page number, lines)`` → the same without running lines.
 
     Holds at most ``2 * window + 1`` pages. Pages are compared only with pages whose
     number is within ``window`` of theirs (gaps in the numbering are allowed).
-    ``headings`` maps a page to the casefolded outline titles pointing at it (kept).
-    ``removed`` collects the lines taken away (a reader app that keeps them can be
-    told they are page furniture).
+    ``headings`` maps a page to the casefolded outline titles pointing at it (kept);
+    ``titles`` (outline ``title_key`` and ``heading_key`` set, growing as pages are read) and
+    ``body_size`` (the body's font size so far) find running heads carrying a title;
+    ``removed`` collects each page's removed lines.
     """
     buffer: list[tuple[int, Sequence[str], frozenset[EdgeKey]]] = []
     done = 0  # index in buffer of the next page to emit
@@ -186,14 +245,11 @@ def strip_edges(
         )
         label = labels[number - 1] if 0 < number <= len(labels) else None
         protected = headings.get(number, ()) if headings else ()
-        kept = strip_page(lines, others, label, protected, number)
-        if removed is not None:  # kept is lines with some taken out: walk both
-            position = 0
-            for line in lines:
-                if position < len(kept) and kept[position] == line:
-                    position += 1
-                elif line.strip():
-                    removed.append(line.strip())
+        size = body_size() if body_size is not None else 0.0
+        gone: list[str] | None = removed.setdefault(number, []) if removed is not None else None
+        kept = strip_page(lines, others, label, protected, number, titles, size, gone)
+        if removed is not None and not gone:
+            del removed[number]
         return number, kept
 
     for number, lines in pages:

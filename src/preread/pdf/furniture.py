@@ -45,10 +45,12 @@ MAX_NOTE_LINES = 40
 
 @dataclass
 class Furniture:
-    """What one page's furniture pass took out: TOC lines, notes (label, text)."""
+    """What one page's furniture pass took out: TOC lines, notes (label, text), and the
+    footnote markers the layout pass dropped from its body."""
 
     toc: list[str] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
 
 
 def toc_entry(line: str, on_toc_page: bool) -> str | None:

@@ -57,9 +57,11 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+@lru_cache(maxsize=8)
 def detect_language(text: str) -> tuple[str | None, float]:
     """``(ISO 639-1 code, confidence 0–1)`` of ``text``; ``(None, 0.0)`` when there is
-    too little text or no language in it."""
+    too little text or no language in it. The last few answers are remembered (each
+    page is asked about as itself and as the page after another)."""
     sample = text[:SAMPLE_CHARS]
     if sum(1 for ch in sample if ch.isalpha()) < 20:
         return None, 0.0

@@ -100,20 +100,16 @@ class RunCollector:
             self.runs.append(Run(text, 0.0, 0.0, 0.0, False))
             return
         try:
-            a, b, c, d, e, f = (float(v) for v in tm)
-            ca, cb, cc, cd, ce, cf = (float(v) for v in cm)
+            a, b, c, d, e, f = tm
+            ca, cb, cc, cd, ce, cf = cm
+            x = e * ca + f * cc + ce
+            y = e * cb + f * cd + cf
+            ma, mb = a * ca + b * cc, a * cb + b * cd
+            mc, md = c * ca + d * cc, c * cb + d * cd
+            height = abs(size) * abs(ma * md - mb * mc) ** 0.5
         except (TypeError, ValueError):
             self.runs.append(Run(text, 0.0, 0.0, 0.0, False))
             return
-        x = e * ca + f * cc + ce
-        y = e * cb + f * cd + cf
-        ma, mb = a * ca + b * cc, a * cb + b * cd
-        mc, md = c * ca + d * cc, c * cb + d * cd
-        scale = abs(ma * md - mb * mc) ** 0.5
-        try:
-            height = abs(float(size)) * scale
-        except (TypeError, ValueError):
-            height = 0.0
         self.runs.append(Run(text, x, y, round(height, 1), self._bold(font)))
 
     def _bold(self, font: Any) -> bool:
@@ -169,7 +165,7 @@ def _main_style(runs: list[Run]) -> tuple[float, float, float, bool]:
     bold = 0
     letters = 0
     for run in runs:
-        n = sum(1 for ch in run.text if not ch.isspace())
+        n = len(run.text) - run.text.count(" ")
         weight[run.size] += n
         letters += n
         if run.bold:

@@ -80,6 +80,15 @@ def _looks_like_heading(line: str) -> bool:
     return len(words) <= 3 or capital >= 0.6 * max(1, len(content))
 
 
+_WORD3 = re.compile(r"[^\W\d_]{3}")
+
+
+def _residue(line: str) -> bool:
+    """A line of figure residue: no word of three letters, no sentence end (``0 10 20``,
+    ``U2``, ``x y``)."""
+    return _WORD3.search(line) is None and line.rstrip()[-1:] not in tuple(".!?…")
+
+
 def _starts_new_sentence(line: str) -> bool:
     first = line.lstrip("\"'“‘«([")[:1]
     return first.isupper() or first.isdigit()
@@ -145,6 +154,8 @@ def build_paragraphs(
         short = len(line) < 0.75 * typical if typical else len(line) <= 60
         styled = isinstance(line, Line) and line.size > 0
         gap, size = (line.gap, line.size) if isinstance(line, Line) else (0.0, 0.0)
+        if styled and previous_ended and _residue(line):
+            continue  # figure residue standing alone: axis numbers, labels, a lone symbol
         if (isinstance(line, Line) and line.role == "heading") or _large(line, body_size):
             heading(line, line)
             previous_ended = True
@@ -158,8 +169,6 @@ def build_paragraphs(
             heading(line, line)
             previous_ended = True
             continue
-        if styled and previous_ended and _TWO_LETTERS.search(line) is None:
-            continue  # figure residue standing alone: axis numbers, a lone symbol
         if sparse and styled and gap > WIDE_GAP * size and (current or paragraphs):
             flush(closed=True)
             spread = True

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from preread.model import Chapter
 from preread.pdf.blocks import Unit
-from preread.pdf.edges import WINDOW, strip_edges
+from preread.pdf.edges import WINDOW, heading_key, strip_edges, title_key
 from preread.pdf.extract import iter_pages
 from preread.pdf.furniture import Furniture, is_toc_page, strip_notes, strip_toc
 from preread.pdf.hyphenation import Evidence
@@ -154,9 +154,11 @@ class Pipeline:
         self._samples: dict[int, str] = {}
         self.text_pages: set[int] = set()
         self.first_heading: str | None = None
-        self.removed: list[str] = []  # running lines and page numbers taken away
         self.languages = LanguageTracker(self.text.language)
         self.page_languages: dict[int, str] = {}
+        # titles a running head may carry: the outline's, then each heading read
+        self.titles: set[str] = {k for c in chapter_list if (k := title_key(c.title))}
+        self.removed: dict[int, list[str]] = {}
 
     def _extracted(
         self, numbers: list[int], page_timeout: float
@@ -210,16 +212,24 @@ class Pipeline:
         drop = self.text.citations == "drop"
         read_notes = self.text.footnotes == "read"
         stream = strip_edges(
-            self._extracted(numbers, page_timeout), self.labels, WINDOW, self.headings, self.removed
+            self._extracted(numbers, page_timeout),
+            self.labels,
+            WINDOW,
+            self.headings,
+            self.titles,
+            self.body_size,
+            self.removed,
         )
         for number, all_lines in stream:
             self._forget_before(number)
             language = self._language(number)
             lines, furniture = self._furniture(all_lines)
-            if furniture.toc or furniture.notes:
-                self.furniture[number] = furniture
             notes = Notes(furniture.notes, read_notes, language)
             paragraphs = build_paragraphs(lines, self.evidence, self.body_size(), language)
+            furniture.markers = [m for p in paragraphs for m in p.markers]
+            if furniture.toc or furniture.notes or furniture.markers:
+                self.furniture[number] = furniture
+            self.titles.update(k for p in paragraphs if p.heading and (k := heading_key(p.text)))
             if self.first_heading is None and number == 1:
                 self.first_heading = next(
                     (

@@ -34,6 +34,8 @@ NUMERIC_ONLY = ENGLISH.numeric_only
 
 _NUMERIC_BEFORE = re.compile(r"(?:^|[\s(\['’])(?P<word>[^\W\d_]+)\.$")
 _ORDINAL_THEN = re.compile(r"(?:^|(?<=\s))\d{1,3}\.(?P<gap>\s+)(?=[A-ZÀ-ÖØ-Þ])")
+_VARIABLE_END = re.compile(r"(?<=\s)(?P<letter>[a-z])\.(?P<gap>\s+)(?=[A-Z](?:[a-z]|\s))")
+_LETTER_ABBREVIATIONS = frozenset("pvfncsz")  # p. 5, v. Chr., f., n., c., s., z. B.
 _OPENING_MARKS = "«„‚‹(["
 _INITIAL_END = re.compile(r"(?:^|[\s.(])(?P<initial>[A-ZÀ-ÖØ-Þ])\.$")
 _WORD_BEFORE_INITIAL = re.compile(r"(?P<word>\S+)\s+[A-ZÀ-ÖØ-Þ]\.$")
@@ -148,6 +150,9 @@ def _splits(text: str, start: int, end: int, rules: Rules) -> list[tuple[int, in
             word = text[match.end() :].split(" ", 1)[0]
             if word in rules.starters:
                 gaps.append(match.span("gap"))
+    for match in _VARIABLE_END.finditer(text, start, end):
+        if match.group("letter") not in _LETTER_ABBREVIATIONS:
+            gaps.append(match.span("gap"))  # "as x. A megabyte": a variable ends it
     for match in rules.starter_pattern.finditer(text, start, end):
         abbr = match.group("abbr").casefold()
         if len(abbr) == 1:
