@@ -114,6 +114,11 @@ class Library(Upkeep):
     def home(self) -> Path:
         return self.store.home
 
+    @property
+    def jobs_dir(self) -> Path:
+        """Where the in-process job queue saves unfinished jobs' requests."""
+        return self.store.jobs_dir
+
     def resolve(self, id_or_prefix: str) -> str:
         """A full id from an id or prefix of ≥ 8 hex chars; BadInput / NotFound otherwise."""
         return self.store.resolve(id_or_prefix)

@@ -50,6 +50,7 @@ class Store:
         self.documents_dir = home / "documents"
         self.locks_dir = home / "locks"
         self.access_dir = home / "access"
+        self.jobs_dir = home / "jobs"
 
     # -- paths ---------------------------------------------------------------------------
     def _checked(self, document_id: str) -> str:

@@ -169,7 +169,7 @@ def test_a_quiet_job_still_sends_events(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A proxy (Fly's, nginx) drops a stream that sends nothing for a minute or so.
-    monkeypatch.setattr("preread.server.jobs.HEARTBEAT", 0.05)
+    monkeypatch.setattr("preread.jobqueue.JobQueue.heartbeat", 0.05)
     monkeypatch.setattr("preread.server.preprocess_api.EVENT_MIN_INTERVAL", 0.0)
     doc = register_document(store, texts=["One slow sentence only."])
     app = create_app(settings, provider=FakeProvider(delay=1.0), options=quiet_options())

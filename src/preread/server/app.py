@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from preread.jobqueue import JobQueue
 from preread.server import (
     chunks,
     documents,
@@ -29,7 +30,6 @@ from preread.server.access_log import AccessLogMiddleware
 from preread.server.auth import BearerAuthMiddleware
 from preread.server.cors import cors_middleware
 from preread.server.errors import EXCEPTION_HANDLERS
-from preread.server.jobs import JobManager
 from preread.server.state import ServerOptions, ServerState
 from preread.server.web import web_routes
 from preread.settings import Settings
@@ -62,11 +62,12 @@ def create_app(
     *,
     provider: Provider | None = None,
     options: ServerOptions | None = None,
+    jobs: JobQueue | None = None,
 ) -> Starlette:
-    """The server for ``settings``; ``provider`` overrides the configured engine (tests)."""
+    """The server for ``settings``; ``provider`` overrides the configured engine and
+    ``jobs`` the in-process job queue (tests: ``preread.jobqueue.ManualQueue``)."""
     options = options or ServerOptions()
-    state = ServerState(settings, options, provider)
-    state.jobs = JobManager(state.library, workers=options.job_workers)
+    state = ServerState(settings, options, provider, jobs)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,8 +15,10 @@ from typing import Any
 from starlette.requests import Request
 
 from preread.errors import NotFound
+from preread.jobqueue import JobQueue
 from preread.library import Library
 from preread.manifest import ChunkEntry
+from preread.server.jobs import InProcessQueue
 from preread.server.live import LiveGenerator
 from preread.server.manifests import CachedManifest, ManifestCache, safe_chunk_name
 from preread.server.metrics import Metrics
@@ -47,7 +49,11 @@ class ServerOptions:
 
 class ServerState:
     def __init__(
-        self, settings: Settings, options: ServerOptions, provider: Provider | None
+        self,
+        settings: Settings,
+        options: ServerOptions,
+        provider: Provider | None,
+        jobs: JobQueue | None = None,
     ) -> None:
         self.settings = settings
         self.options = options
@@ -63,7 +69,9 @@ class ServerState:
             queue_limit=options.live_queue,
             retry_after=options.retry_after,
         )
-        self.jobs: Any = None  # preread.server.jobs.JobManager, set by create_app
+        self.jobs: JobQueue = (
+            jobs if jobs is not None else InProcessQueue(self.library, workers=options.job_workers)
+        )
         self.store_size_cache: tuple[float, int] | None = None
         self.speech_waiting = 0
         self.started = time.time()
