@@ -92,10 +92,6 @@ export async function refresh() {
 
 function upload(file) {
   if (!file) return;
-  if (!/\.pdf$/i.test(file.name) && file.type !== "application/pdf") {
-    say(`${file.name} is not a PDF.`, "error");
-    return;
-  }
   const form = new FormData();
   form.append("file", file, file.name);
   const xhr = new XMLHttpRequest();

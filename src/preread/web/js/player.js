@@ -2,7 +2,7 @@
 //
 // Two <audio> elements: one plays, the other holds the next chunk, fetched as a blob
 // while the current one plays, so crossing a chunk boundary is one play() call on an
-// element that is already decoded. A chunk the store lacks is generated live by the
+// element that is already decoded, made just before the current chunk ends. A chunk the store lacks is generated live by the
 // server (X-Cache: MISS): the same request, the "live" badge. 503, 429 and network
 // errors retry with backoff and say so. Gaps at boundaries are measured (stats.gaps).
 
@@ -20,8 +20,12 @@ export class Player extends EventTarget {
     this.wantPlay = false;
     this.gen = 0;
     this.prefetching = null;
-    this.stats = { gaps: [], firstAudioMs: null, openedAt: performance.now(), live: 0 };
+    // for tests and bench/bench_web.py: boundary gaps (ms), when play was first asked
+    // for and when audio first played (performance.now()), chunks played live
+    this.stats = { gaps: [], requestedAt: null, firstAudioAt: null, live: 0 };
     this.endedAt = null;
+    this.lead = 30; // ms between play() and sound, learnt at each boundary
+    this.watching = false;
   }
 
   #element(slot) {
@@ -93,6 +97,7 @@ export class Player extends EventTarget {
   async start(ci, t = 0, { play = true } = {}) {
     if (ci < 0 || ci >= this.doc.chunks.length) return;
     const gen = ++this.gen;
+    if (this.stats.requestedAt === null && play) this.stats.requestedAt = performance.now();
     this.wantPlay = play;
     this.ci = ci;
     for (const el of this.els) el.pause();
@@ -115,7 +120,8 @@ export class Player extends EventTarget {
     this.el.currentTime = t;
     this.#status("");
     this.#emit("chunk", { ci, live: this.slots[slot].live });
-    if (play) await this.#play();
+    if (!play) return; // loaded and ready: resume() plays it at once
+    await this.#play();
     this.#prefetch(gen);
   }
 
@@ -139,8 +145,40 @@ export class Player extends EventTarget {
     });
   }
 
+  // Start the next chunk `lead` ms before the current one ends: an element that is told
+  // to play needs that long to sound (measured at each boundary), so the next chunk then
+  // starts as the current one stops. Runs every frame while playing.
+  #watch() {
+    if (this.watching) return;
+    this.watching = true;
+    const frame = () => {
+      if (!this.playing) { this.watching = false; return; }
+      const el = this.el;
+      const left = ((el.duration - el.currentTime) / (el.playbackRate || 1)) * 1000;
+      const other = 1 - this.cur;
+      const next = this.slots[other];
+      if (isFinite(left) && next && next.ci === this.ci + 1 && next.ready && left <= this.lead + 8) {
+        this.#handoff(performance.now() + left);
+      }
+      requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+  }
+
+  #handoff(endsAt) {
+    const other = 1 - this.cur;
+    this.endedAt = endsAt; // when the current chunk's audio stops
+    this.playCalledAt = performance.now();
+    this.cur = other;
+    this.ci += 1;
+    this.el.currentTime = 0;
+    this.#emit("chunk", { ci: this.ci, live: this.slots[other].live });
+    this.#play();
+    this.#prefetch(this.gen);
+  }
+
   #ended(slot) {
-    if (slot !== this.cur) return;
+    if (slot !== this.cur) return; // handed off already
     const next = this.ci + 1;
     if (next >= this.doc.chunks.length) {
       this.wantPlay = false;
@@ -154,23 +192,21 @@ export class Player extends EventTarget {
       this.start(next, 0);
       return;
     }
-    this.endedAt = performance.now();
-    this.cur = other;
-    this.ci = next;
-    this.el.currentTime = 0;
-    this.#emit("chunk", { ci: next, live: this.slots[other].live });
-    this.#play();
-    this.#prefetch(this.gen);
+    this.#handoff(performance.now());
   }
 
   #playing(slot) {
     if (slot !== this.cur) return;
     const now = performance.now();
-    if (this.stats.firstAudioMs === null) this.stats.firstAudioMs = now - this.stats.openedAt;
+    if (this.stats.firstAudioAt === null) this.stats.firstAudioAt = now;
     if (this.endedAt !== null) {
-      this.stats.gaps.push(now - this.endedAt);
+      // silence between the chunks (0 when the next one started before this one ended)
+      this.stats.gaps.push(Math.max(0, now - this.endedAt));
+      const latency = now - this.playCalledAt;
+      this.lead = Math.min(150, Math.max(0, 0.7 * this.lead + 0.3 * latency));
       this.endedAt = null;
     }
+    this.#watch();
     this.#emit("state");
   }
 
@@ -181,7 +217,7 @@ export class Player extends EventTarget {
 
   pause() {
     this.wantPlay = false;
-    this.el.pause();
+    for (const el of this.els) el.pause();
     this.#emit("state");
   }
 
@@ -189,7 +225,9 @@ export class Player extends EventTarget {
     const slot = this.slots[this.cur];
     if (slot && slot.ci === this.ci && slot.ready) {
       this.wantPlay = true;
+      if (this.stats.requestedAt === null) this.stats.requestedAt = performance.now();
       this.#play();
+      this.#prefetch(this.gen);
     } else this.start(this.ci, 0);
   }
 

@@ -399,12 +399,17 @@ async function main() {
   app.spans[pos.ci][pos.si].scrollIntoView({ block: "center" });
   app.restored = pos;
   describeState();
+  // The chunk at the remembered position is fetched now, so Play sounds at once.
+  if (app.doc.chunks[pos.ci].status === "done") app.player.start(pos.ci, pos.time, { play: false });
+  requestAnimationFrame(tick);
+  app.playableAt = performance.now(); // Play works from here on
+  document.body.dataset.playable = "true";
+  $("chapter").addEventListener("change", renderDownloads);
   const voices = await setupVoices();
   setupPregen(app, { voices, describeState, refreshManifest });
   $("open-pregen").addEventListener("click", () => openPregen(app));
-  $("chapter").addEventListener("change", renderDownloads);
   await setupOffline();
-  requestAnimationFrame(tick);
+  app.readyAt = performance.now();
   document.body.dataset.ready = "true";
 }
 
