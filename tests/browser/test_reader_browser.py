@@ -35,6 +35,9 @@ def shot(page: Any, shots: Path | None, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
         page.wait_for_timeout(150)
         page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=False)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(shots / f"{name}-390-dark.png"), full_page=False)
+    page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
