@@ -12,7 +12,13 @@ Answers: ``ok`` (24 kHz s16le PCM: a tone per sentence, 0.25 s of silence betwee
 sentences, or WAV when ``response_format`` is ``wav``), ``429`` (with
 ``Retry-After: server.retry_after``), ``500`` (with ``Retry-After`` only if
 ``server.retry_after_on_500`` is set), ``401``, ``timeout`` (answers only after
-``server.hang`` seconds). Every request is recorded in ``server.requests``.
+``server.hang`` seconds). Answers a broken server gives, all with status 200:
+``noise-mpeg`` (random bytes as ``audio/mpeg``), ``mp3`` (the speech as real MP3,
+``audio/mpeg``, whatever was asked), ``mp3-as-pcm`` (the same bytes labelled
+``audio/pcm``), ``silence`` (PCM zeros as long as the speech), ``short`` (a 0.1 s
+tone), ``html`` (an HTML page). ``leaky-500`` and ``leaky-400`` answer an error whose
+body echoes the request's Authorization header, a URL with credentials and a stack
+trace. Every request is recorded in ``server.requests``.
 The server engineer may reuse it.
 """
 
@@ -55,6 +61,34 @@ def speech_pcm(text: str) -> bytes:
             pieces.append(np.zeros(int(GAP * RATE)))
     wave = np.concatenate(pieces) if pieces else np.zeros(RATE // 10)
     return (wave * 32767).astype("<i2").tobytes()
+
+
+def speech_mp3(text: str) -> bytes:
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    samples = np.frombuffer(speech_pcm(text), dtype="<i2")
+    sf.write(buffer, samples, RATE, format="MP3")
+    return buffer.getvalue()
+
+
+def leaky_message(authorization: str | None) -> str:
+    """An error body a careless server might send: the key, a URL, a stack trace."""
+    return (
+        f"upstream rejected {authorization} at https://admin:hunter2@tts.internal:8443/v1"
+        ' Traceback (most recent call last):\n  File "/srv/tts/app.py", line 42, in speak\n'
+        "    raise RuntimeError('model not loaded')"
+    )
+
+
+BROKEN: dict[str, Callable[[str], tuple[bytes, str]]] = {
+    "noise-mpeg": lambda text: (np.random.default_rng(7).bytes(48000), "audio/mpeg"),
+    "mp3": lambda text: (speech_mp3(text), "audio/mpeg"),
+    "mp3-as-pcm": lambda text: (speech_mp3(text), "audio/pcm"),
+    "silence": lambda text: (bytes(len(speech_pcm(text))), "audio/pcm"),
+    "short": lambda text: (speech_pcm("Hi.")[: RATE // 5], "audio/pcm"),
+    "html": lambda text: (b"<html><body>Bad gateway</body></html>", "text/html"),
+}
 
 
 class SpeechServer:
@@ -134,6 +168,12 @@ class SpeechServer:
                     return
                 text = str(body.get("input", ""))
                 answer = server.next_answer(text)
+                if answer in BROKEN:
+                    self._send(200, *BROKEN[answer](text))
+                    return
+                if answer.startswith("leaky-"):
+                    self._error(int(answer[6:]), leaky_message(self.headers.get("Authorization")))
+                    return
                 if answer == "429":
                     self._error(429, "slow down", Retry_After=server.retry_after)
                 elif answer == "500":

@@ -15,13 +15,15 @@ the characters, so sentence times are close but, unlike Piper's, not exact.
 
 We ask for ``response_format="pcm"`` (24 kHz s16le mono; a WAV answer from a
 compatible server is accepted too) and encode it ourselves, like every provider.
+Every answer is checked first (``preread.tts.answers``: its type, its decoding, a
+length plausible for the text, not silence); a bad one is retried like an error.
+Error texts are made safe before they go anywhere (``preread.tts.errors``).
 ``OPENAI_BASE_URL`` points the SDK at a compatible server (Kokoro-FastAPI,
 openedai-speech…); then any model or voice name is accepted and the key is optional.
 """
 
 from __future__ import annotations
 
-import io
 import random
 import threading
 import time
@@ -33,7 +35,9 @@ import numpy as np
 
 from preread.errors import BadSettings, SynthesisFailed
 from preread.settings import VoiceSettings
+from preread.tts.answers import PCM_RATE, BadAnswer, decode_answer, implausible
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.errors import safe_text, status_reason
 
 OPENAI_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
 OPENAI_VOICES = (
@@ -42,7 +46,6 @@ OPENAI_VOICES = (
 )  # fmt: skip
 DEFAULT_MODEL = "gpt-4o-mini-tts"
 DEFAULT_VOICE = "alloy"
-PCM_RATE = 24000
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER = 120.0
 
@@ -73,17 +76,6 @@ def split_by_share(pcm: np.ndarray, rate: int, sentences: Sequence[str]) -> list
         cuts.append(best)
         previous = best
     return [pcm[a:b] for a, b in zip([0, *cuts], [*cuts, len(pcm)], strict=True)]
-
-
-def pcm_from_response(data: bytes) -> tuple[np.ndarray, int]:
-    """Raw 24 kHz s16le PCM, or a WAV file from a server that ignores ``pcm``."""
-    if data[:4] == b"RIFF":
-        import soundfile as sf
-
-        samples, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
-        return np.ascontiguousarray(samples.mean(axis=1).astype("<i2")), int(rate)
-    usable = len(data) - len(data) % 2
-    return np.frombuffer(data[:usable], dtype="<i2"), PCM_RATE
 
 
 def endpoint_label(base_url: str | None) -> str | None:
@@ -177,10 +169,8 @@ class OpenAIProvider(Provider):
             return self._client
 
     def _clean(self, text: str) -> str:
-        text = " ".join(text.split())[:300]
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return text
+        """Provider text made safe for manifests and HTTP bodies (``tts.errors``)."""
+        return safe_text(text, secrets=[self._api_key] if self._api_key else [])
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -188,8 +178,12 @@ class OpenAIProvider(Provider):
         base = min(MAX_BACKOFF, self.backoff * 2.0 ** (attempt - 1))
         return float(base * (0.5 + random.random()))
 
-    def request(self, text: str, voice: ResolvedVoice) -> bytes:
-        """One ``/v1/audio/speech`` call with the retry policy; the audio bytes."""
+    def request(self, text: str, voice: ResolvedVoice) -> tuple[np.ndarray, int]:
+        """One ``/v1/audio/speech`` call with the retry policy; its checked samples and rate.
+
+        An answer that is not usable speech (``preread.tts.answers``) is retried like a
+        failed request, then reported; it never reaches the caller.
+        """
         import openai
 
         client = self._get_client()
@@ -208,10 +202,11 @@ class OpenAIProvider(Provider):
                     speed=voice.speed,
                     **extra,
                 )
-                return bytes(response.content)
+                data = bytes(response.content)
+                content_type = response.response.headers.get("content-type")
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                last = f"HTTP {status}: {self._clean(str(exc.message))}"
+                last = status_reason(exc, self._clean)
                 if status == 401:
                     raise SynthesisFailed("openai rejected the API key (HTTP 401)") from None
                 if status != 429 and status < 500:
@@ -225,6 +220,16 @@ class OpenAIProvider(Provider):
                 last = f"timed out after {self.timeout:g} s"
             except openai.APIConnectionError as exc:
                 last = f"connection failed: {self._clean(str(exc))}"
+            else:
+                try:
+                    samples, rate = decode_answer(data, content_type)
+                except BadAnswer as exc:
+                    last = str(exc)
+                else:
+                    reason = implausible(samples, rate, text, voice.speed)
+                    if reason is None:
+                        return samples, rate
+                    last = reason
             if attempt < self.max_attempts:
                 self.sleep(self._delay(attempt, retry_after))
         raise SynthesisFailed(f"openai failed after {self.max_attempts} attempts: {last}")
@@ -235,7 +240,7 @@ class OpenAIProvider(Provider):
             for sentence in sentences:
                 yield AudioChunk(sentence, b"", PCM_RATE)
             return
-        pcm, rate = pcm_from_response(self.request(text, voice))
+        pcm, rate = self.request(text, voice)
         estimated = len(sentences) > 1  # cut at pauses near each sentence's share
         for sentence, piece in zip(sentences, split_by_share(pcm, rate, sentences), strict=True):
             yield AudioChunk(
