@@ -131,3 +131,19 @@ def test_stats_and_metrics(client: TestClient, store: Store) -> None:
     assert 'preread_jobs{state="complete"} 1' in text
     assert "preread_store_bytes " in text
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_voice_that_cannot_speak_the_language_is_refused(
+    client: TestClient, store: Store
+) -> None:
+    from dataclasses import replace
+
+    from serverkit import TEXTS, document_text
+
+    doc = "f" * 64
+    store.register(replace(document_text(doc, TEXTS), language="fr"), None)
+    refused = client.post("/api/tts/preprocess", json={"documentId": doc, "provider": "piper"})
+    assert refused.status_code == 400
+    message = refused.json()["error"]["message"]
+    assert "in French (fr)" in message and "PREREAD_VOICE_FR=" in message
+    assert client.post("/api/tts/preprocess", json={"documentId": doc}).status_code == 202

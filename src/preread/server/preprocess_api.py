@@ -22,6 +22,7 @@ from preread.server.params import (
 )
 from preread.server.state import ServerState, state_of
 from preread.settings import FORMATS, VoiceSettings
+from preread.tts.languages import check_voice_speaks
 
 EVENT_MIN_INTERVAL = 0.25
 
@@ -81,6 +82,11 @@ async def start(request: Request) -> Response:
     voice = _voice(state, data)
     pages = _pages(data)
     force = data.get("force", False) is True
+    registration = await anyio.to_thread.run_sync(state.library.registration, doc)
+    if registration is not None and registration.language:
+        # a voice that cannot speak the document's language is refused: 400, one line
+        resolved = await anyio.to_thread.run_sync(state.library.resolve_voice, voice)
+        check_voice_speaks(registration.language, resolved, registration.source_name)
 
     try:
         total, complete = await anyio.to_thread.run_sync(
