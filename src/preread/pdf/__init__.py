@@ -2,14 +2,23 @@
 
 Public API::
 
-    read_document(source, *, name=None, pages=None, password=None) -> DocumentText
+    read_document(source, *, name=None, pages=None, password=None, text=None) -> DocumentText
     parse_pages(spec, page_count=None) -> list[int]
+    split_sentences(text, language="en") -> list[str]
 
-Modules, one step each: ``extract`` (pypdf, page by page, time-bounded), ``edges``
-(running headers/footers, page numbers), ``hyphenation``, ``paragraphs`` (lines →
-paragraphs and headings), ``sentences`` (Punkt + fixes), ``blocks`` (the packer),
-``pages`` (the ``--pages`` syntax), ``outline`` (title, chapters, page labels) and
-``document`` (the pipeline).
+Format-neutral (they take text, not PDF objects; the other readers use them):
+``sentences.split_sentences``/``sentence_spans`` (per language), ``language``
+(``detect_language``, ``LanguageTracker``), ``hyphenation.join_broken`` (per language),
+``blocks.pack`` and ``pipeline.paragraph_units``/``Notes``.
+
+Modules, one step each: ``extract`` (pypdf, page by page, time-bounded), ``layout``
+(the text visitor's runs → styled lines, superscripts), ``edges`` (running heads and
+footers, page numbers), ``furniture`` (contents pages, footnote areas),
+``hyphenation``, ``paragraphs`` (lines → paragraphs and headings), ``sentences`` and
+``sentence_rules`` (Punkt + per-language fixes), ``language`` (detection), ``blocks``
+(the packer), ``pages`` (the ``--pages`` syntax), ``outline`` (title, chapters, page
+labels), ``pipeline`` (per-page state across page breaks) and ``document`` (a PDF
+read into blocks).
 """
 
 from __future__ import annotations
