@@ -8,6 +8,7 @@ from epubmaker import epub, xhtml, zip_files
 from preread.errors import BadDocument
 from preread.model import DocumentText
 from preread.readers import ReadOptions, read_document
+from preread.settings import TextSettings
 
 NAV = xhtml(
     """<h1>Contents</h1>
@@ -249,3 +250,20 @@ def _entries(book: bytes) -> dict[str, bytes]:
 
     with zipfile.ZipFile(io.BytesIO(book)) as archive:
         return {n: archive.read(n) for n in archive.namelist()}
+
+
+def test_toc_titles_setting_reads_the_contents_as_titles() -> None:
+    document = read_document(epub3(), name="book.epub", text=TextSettings(toc="titles"))
+    heard = spoken(document)
+    assert heard.pop(1) == ["Chapter One.", "A Section.", "Too Deep.", "Chapter Two."]
+    assert heard == SPOKEN3  # the rest as before
+    old = spoken(read_document(epub2(), name="old.epub", text=TextSettings(toc="titles")))
+    assert old[1] == ["The First Part.", "Morning.", "The Second Part."]
+
+
+def test_a_zip_bomb_entry_is_refused_after_a_bounded_read() -> None:
+    bomb = xhtml("<p>" + " " * (40 * 2**20) + "Too much.</p>")  # deflates to ~40 KB
+    book = epub({"ch1.xhtml": CH1, "bomb.xhtml": bomb}, ["ch1.xhtml", "bomb.xhtml"])
+    assert len(book) < 200_000
+    with pytest.raises(BadDocument, match=r"OEBPS/bomb\.xhtml inflates to more than preread"):
+        read_document(book, name="bomb.epub")

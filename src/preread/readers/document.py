@@ -15,10 +15,11 @@ from preread.model import DocumentText
 from preread.pdf import format_pages, parse_pages
 from preread.readers.sniff import HEAD, Kind, sniff
 from preread.readers.walk import ReadOptions
+from preread.settings import TextSettings
 from preread.units import format_size
 
 if TYPE_CHECKING:
-    from preread.settings import Settings, TextSettings
+    from preread.settings import Settings
 
 MAX_TEXT_BYTES = 32 * 2**20
 """Text, Markdown and HTML files larger than this are refused (``PayloadTooLarge``)."""
@@ -29,11 +30,12 @@ _EXT = {"markdown": "md", "text": "txt"}
 
 def read_options(settings: Settings) -> ReadOptions:
     """What the settings say is heard beyond the prose (``PREREAD_READ_CODE``,
-    ``PREREAD_READ_ALT_TEXT``, ``PREREAD_FOOTNOTES``)."""
+    ``PREREAD_READ_ALT_TEXT``, ``PREREAD_FOOTNOTES``, ``PREREAD_TOC``)."""
     return ReadOptions(
         code=settings.read_code,
         alt_text=settings.read_alt_text,
         notes=settings.text.footnotes == "read",
+        toc_titles=settings.text.toc == "titles",
     )
 
 
@@ -106,7 +108,8 @@ def read_document(
         except OSError as exc:
             raise BadInput(f"cannot read {source}: {exc.strerror or exc}") from exc
     if options is None:
-        options = ReadOptions(notes=text is None or text.footnotes == "read")
+        text = text or TextSettings()
+        options = ReadOptions(notes=text.footnotes == "read", toc_titles=text.toc == "titles")
     document = _read(kind, data, name, options, text)
     return _select(document, pages) if pages else document
 

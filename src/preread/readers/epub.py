@@ -22,13 +22,14 @@ from preread.errors import BadDocument
 from preread.model import Chapter, DocumentText
 from preread.readers.assemble import Section, finish
 from preread.readers.tree import Element, local, parse_xhtml, parse_xml, semantics, text_of
-from preread.readers.walk import Notes, ReadOptions, clean, ids_of, pieces_of
+from preread.readers.walk import Notes, ReadOptions, clean, ids_of, pieces_of, toc_titles
 from preread.settings import TextSettings
 
-MAX_ENTRY = 64 * 2**20
+MAX_ENTRY = 32 * 2**20
 """Inflated bytes read from one entry of the archive, at most."""
-MAX_TOTAL = 256 * 2**20
-"""Inflated bytes read from the whole archive, at most."""
+MAX_TOTAL = 64 * 2**20
+"""Inflated bytes read from the whole archive, at most (only the package, navigation and
+spine documents are read, never images; a long novel is 2–5 MB)."""
 MAX_DEPTH = 2
 """Navigation levels kept as chapters, as for PDF outlines."""
 _FONT_OBFUSCATION = frozenset(
@@ -258,8 +259,11 @@ def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
     sections: list[Section] = []
     for path, _ in package.spine:
         root = roots[path]
-        if root is None or path in skipped:
+        if root is None:
             sections.append(Section())
+            continue
+        if path in skipped:
+            sections.append(Section(toc_titles(root) if options.toc_titles else []))
             continue
 
         def lookup(href: str, base: str = path) -> Element | None:
@@ -274,7 +278,7 @@ def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
         if all(p.kind == "heading" for p in pieces) and any(e in read for e in root.iter()):
             pieces = []  # a notes page whose notes were all read after their references
         elif _is_toc_page(root, path, spine_paths, sum(len(p.text) for p in pieces)):
-            pieces = []
+            pieces = toc_titles(root) if options.toc_titles else []
         sections.append(Section(pieces))
     pages: dict[str, int] = {}
     for number, (path, _) in enumerate(package.spine, start=1):

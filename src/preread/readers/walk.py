@@ -1,7 +1,8 @@
 """An HTML or XHTML tree → the pieces a listener should hear (paragraphs, headings, code).
 
 What is not heard: ``head``, scripts and styles, ``nav`` and anything typed as a table
-of contents or page list, page-break markers, hidden elements, images (their alt text
+of contents or page list (``ReadOptions.toc_titles``: a table of contents is read as its
+entries' titles), page-break markers, hidden elements, images (their alt text
 only with ``ReadOptions.alt_text``), code blocks (``pre``; only with ``ReadOptions.code``).
 A note reference (``epub:type="noteref"``, ``role="doc-noteref"``, a Markdown footnote
 reference, or a superscript link like ``<sup><a href="#n3">3</a></sup>``) is taken out of
@@ -18,7 +19,7 @@ from html.entities import html5
 
 from lxml import etree
 
-from preread.readers.assemble import Note, Piece, PieceKind
+from preread.readers.assemble import Note, Piece, PieceKind, heading_sentence
 from preread.readers.tree import Element, local, marks
 
 
@@ -55,6 +56,7 @@ class ReadOptions:
     code: bool = False  # code blocks (``pre``)
     alt_text: bool = False  # images' alternative text
     notes: bool = True  # footnotes and endnotes, after the paragraph (else never)
+    toc_titles: bool = False  # a table of contents read as its entries' titles (else skipped)
 
 
 def clean(text: str) -> str:
@@ -94,6 +96,14 @@ def noteref_href(element: Element, found: frozenset[str] | None = None) -> str |
     if len(links) == 1 and "".join(links[0].itertext()).strip() == label:
         return _href(links[0])
     return None
+
+
+def toc_titles(element: Element) -> list[Piece]:
+    """A table of contents as heard with ``PREREAD_TOC=titles``: each entry's title, a
+    sentence of its own (of the ``nav`` typed ``toc`` when ``element`` holds one)."""
+    navs = [n for n in element.iter("{*}nav", "nav") if "toc" in marks(n)] or [element]
+    titles = (clean("".join(a.itertext())) for nav in navs for a in nav.iter("{*}a", "a"))
+    return [Piece(heading_sentence(t)) for t in titles if t]
 
 
 class Notes:
@@ -208,6 +218,9 @@ class _Walker:
         """Whether an element with telling attributes (or a superscript link) was dealt
         with here (skipped, a note reference, a note)."""
         if not SKIP_MARKS.isdisjoint(found):
+            if "toc" in found and self.options.toc_titles:
+                self.flush()
+                self.pieces.extend(toc_titles(element))
             return True
         href = noteref_href(element, found)
         if href is not None:
@@ -270,6 +283,8 @@ class _Walker:
             tag = element.tag
             if event == "start":
                 action = known(tag) or (_action(tag) if type(tag) is str else _SKIP)
+                if action == _SKIP and self.options.toc_titles and "toc" in marks(element):
+                    action = _INLINE  # a ``nav`` typed as a table of contents: its titles
                 if action == _SKIP:
                     if tag is etree.Entity:  # left alone by the parser: HTML's, or a space
                         append(html5.get(f"{element.name};", " "))
