@@ -39,12 +39,12 @@ class Note:
     text: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Piece:
     text: str
     kind: PieceKind = "text"
     level: int = 0  # 1–6 for a heading
-    notes: list[Note] = field(default_factory=list)
+    notes: tuple[Note, ...] = ()
 
 
 @dataclass

@@ -202,16 +202,13 @@ def _nav_entries(archive: _Archive, package: _Package) -> Iterator[tuple[str, st
 def _is_toc_page(root: Element, path: str, spine_paths: set[str], heard: int) -> bool:
     """Mostly links into other spine files (``heard`` characters in all): a table of
     contents the book did not mark."""
+    links = [a for a in root.iter("{*}a", "a") if a.get("href")]
+    if len(links) < 3 or sum(len(text_of(a)) for a in links) < 0.6 * max(1, heard):
+        return False  # most pages: settled without resolving a link
     others = spine_paths - {path}
-    inward = [
-        a
-        for a in root.iter("{*}a", "a")
-        if a.get("href") and _resolve(path, a.get("href"))[0] in others
-    ]
-    if len(inward) < 3:
-        return False
+    inward = [a for a in links if _resolve(path, a.get("href"))[0] in others]
     linked = sum(len(text_of(a)) for a in inward)
-    return linked >= 0.6 * max(1, heard)
+    return len(inward) >= 3 and linked >= 0.6 * max(1, heard)
 
 
 def _chapters(

@@ -211,8 +211,11 @@ class _Walker:
             return
         if not text:
             kind, level = "text", 0
-        self.pieces.append(Piece(text, kind, level, self.pending))
-        self.pending = []
+        if self.pending:
+            self.pieces.append(Piece(text, kind, level, tuple(self.pending)))
+            self.pending.clear()
+        else:
+            self.pieces.append(Piece(text, kind, level))
 
     def _special(self, element: Element, found: frozenset[str]) -> bool:
         """Whether an element with telling attributes (or a superscript link) was dealt
@@ -233,7 +236,7 @@ class _Walker:
             self.notes.read.add(element)
             if self.options.notes:
                 self.flush()
-                self.pieces.append(Piece("", notes=[Note("", note_text(element))]))
+                self.pieces.append(Piece("", notes=(Note("", note_text(element)),)))
             return True
         return False
 
@@ -297,7 +300,10 @@ class _Walker:
                     walker.skip_subtree()
                     skipped = element
                     continue
-                if action > _LINK and not self._opened(element, action):
+                if action == _BLOCK and self.heading is None:
+                    if buffer or self.pending:  # the common case, written out
+                        self.flush()
+                elif action > _LINK and not self._opened(element, action):
                     walker.skip_subtree()
                     skipped = element
                     continue
