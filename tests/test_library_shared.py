@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from preread.blobs import blob_key
 from preread.library import Library
 from preread.settings import Settings, VoiceSettings
 from preread.tiers import DiskTier, MemoryTier, ObjectTier, TierUnavailable
+from preread.tts.base import ResolvedVoice
 from preread.tts.fake import FakeProvider
 from test_library import DOC_ID, _document
 
@@ -196,3 +199,48 @@ def test_memory_tier_unreachable_raises() -> None:
     with pytest.raises(TierUnavailable):
         tier.put("x", b"")
     assert time.monotonic() - started < 1
+
+
+def test_two_instances_asked_for_the_same_missing_chunk_synthesize_it_once(
+    tmp_path: Path, tier: MemoryTier
+) -> None:
+    homes = []
+    for name in ("a", "b"):
+        home = tmp_path / name
+        home.mkdir()
+        engine = FakeProvider(delay=0.3)  # slow enough for both to ask while it is made
+        settings = Settings(home=home, voice=VoiceSettings(provider="fake"))
+        homes.append((Library(settings, provider=engine, shared=tier), engine))
+    (a, a_engine), (_, b_engine) = homes
+    a.register(_document())
+    _flush(a)
+    targets = [lib.chunk_target(DOC_ID, lib.manifest(DOC_ID), index=0, page=None, block=None)
+               for lib, _ in homes]  # fmt: skip
+    entries: dict[str, str | None] = {}
+
+    def ask(name: str, library: Library, voice: ResolvedVoice) -> None:
+        entries[name] = library.ensure_chunk(DOC_ID, 0, voice).sha256
+
+    threads = [
+        threading.Thread(target=ask, args=(name, lib, voice))
+        for name, (lib, _), (_, voice) in zip("ab", homes, targets, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert entries["a"] is not None and entries["a"] == entries["b"]
+    assert len(a_engine.calls) + len(b_engine.calls) == 2  # the block's two sentences, once
+    assert not [name for name in tier.objects if name.startswith("claims/")]
+
+
+def test_a_claim_whose_maker_died_is_taken_over(tmp_path: Path, tier: MemoryTier) -> None:
+    a, a_engine = _library(tmp_path, "a", tier)
+    assert a.shared is not None
+    a.shared.claim_ttl = 0.5
+    a.register(_document())
+    target, voice = a.chunk_target(DOC_ID, None, index=0, page=None, block=None)
+    key = blob_key(target.text, voice)
+    tier.put(f"claims/{key}", b'{"at": 0}')  # a maker that died long ago
+    assert a.ensure_chunk(DOC_ID, 0, voice).status == "done"
+    assert len(a_engine.calls) == 2

@@ -53,7 +53,6 @@ from preread.store import Store
 from preread.tiers import ObjectTier
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
 from preread.upkeep import Upkeep
-from preread.verify import DocumentCheck, verify_documents
 
 if TYPE_CHECKING:
     from preread.lifecycle import BackgroundCleaner
@@ -329,22 +328,35 @@ class Library(Upkeep):
     ) -> ChunkEntry:
         """Chunk ``index`` of a document with a manifest: made (and recorded) if missing.
 
-        With a shared tier, a blob it has is fetched first (no synthesis), and a blob
-        made here is shared.
+        With a shared tier, a blob it has is fetched first (no synthesis); one neither
+        has is made by one instance only (a claim in the tier; the others wait for its
+        blob), then shared.
         """
         new_key = None
+        claimed = False
         if self.shared is not None:
             manifest = self.store.read_manifest(document_id)
             wanted = manifest.chunk(index) if manifest is not None else None
             if wanted is not None:
                 new_key = self.shared.fetch_missing(self.blobs, wanted.text, voice)
+            if new_key is not None:
+                claimed = self.shared.claim(new_key)
+                if not claimed and self.shared.wait_for_blob(
+                    new_key, voice.format, self.shared.claim_ttl
+                ):
+                    new_key = None  # another instance made it: linked from its blob
         maker = self.engines.maker(voice.provider)
-        entry = maker.make(document_id, index, voice, on_audio=on_audio)
+        try:
+            entry = maker.make(document_id, index, voice, on_audio=on_audio)
+        finally:
+            if self.shared is not None and new_key is not None:
+                if claimed:
+                    self.shared.release(new_key, voice.format)
+                else:
+                    self.shared.push_blob(new_key, voice.format)
         self.note_use(document_id)
         self.note_written(entry.bytes or 0)
         if self.shared is not None:
-            if new_key is not None:
-                self.shared.push_blob(new_key, voice.format)
             self._share_document(document_id, registration=False)
         return entry
 
@@ -408,13 +420,6 @@ class Library(Upkeep):
     def _share_document(self, document_id: str, *, registration: bool = True) -> None:
         if self.shared is not None:
             self.shared.push_document(document_id, registration=registration)
-
-    def verify(self, document_ids: list[str] | None = None) -> list[DocumentCheck]:
-        """Check every done chunk's bytes against its manifest (of ``document_ids``, else
-        of every document with audio); repair those that differ (``preread.verify``)."""
-        if document_ids is None:
-            document_ids = sorted(i for i in self.known_ids() if self.manifest(i) is not None)
-        return verify_documents(self.store, document_ids)
 
     def close(self) -> None:
         if self.shared is not None:

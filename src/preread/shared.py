@@ -20,6 +20,7 @@ error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -70,10 +71,20 @@ def merged_manifest(local: bytes, remote: bytes | None) -> bytes:
 
 
 class SharedTier:
-    def __init__(self, tier: ObjectTier, store: Store, *, cooldown: float = 5.0) -> None:
+    def __init__(
+        self,
+        tier: ObjectTier,
+        store: Store,
+        *,
+        cooldown: float = 5.0,
+        claim_ttl: float = 120.0,
+        poll: float = 0.2,
+    ) -> None:
         self.tier = tier
         self.store = store
         self.cooldown = cooldown
+        self.claim_ttl = claim_ttl  # a claim this old is taken over (its maker died)
+        self.poll = poll
         self.puts = 0  # objects put (for tests and /healthz)
         self.fetched = 0  # objects fetched into the local store
         # name -> (replace, generation): a name queued again while being put is put again
@@ -308,6 +319,62 @@ class SharedTier:
                 self.tier.delete(name)
         except TierUnavailable as exc:
             self._failed(exc)
+
+    # -- one maker across instances --------------------------------------------------------------
+    def claim(self, key: str) -> bool:
+        """Whether this instance should make blob ``key`` now that neither tier has it.
+
+        The first instance to put ``claims/{key}`` (a conditional put) makes it; the
+        others wait for its blob (``wait_for_blob``). A claim older than
+        ``claim_ttl`` (its maker died) is taken over; a tier that does not answer
+        leaves every instance to make its own.
+        """
+        name = f"claims/{key}"
+        mine = json.dumps({"at": time.time()}).encode()
+        if time.monotonic() < self._down_until:
+            return True
+        try:
+            if self.tier.put(name, mine):
+                return True
+            raw = self.tier.get(name)
+            if raw is None:
+                return self.tier.put(name, mine)
+            if time.time() - float(json.loads(raw).get("at", 0)) > self.claim_ttl:
+                self.tier.put(name, mine, replace=True)
+                return True
+        except TierUnavailable as exc:
+            self._failed(exc)
+            return True
+        except (ValueError, TypeError, AttributeError):
+            return True
+        return False
+
+    def release(self, key: str, fmt: str) -> None:
+        """After making blob ``key`` under a claim: put it now (waiters poll for it),
+        then drop the claim."""
+        names = self.blob_names(key, fmt)
+        for name in names:
+            if not self._put(name, False):
+                self._enqueue(name, False)
+        with contextlib.suppress(TierUnavailable):
+            self.tier.delete(f"claims/{key}")
+
+    def wait_for_blob(self, key: str, fmt: str, timeout: float) -> BlobInfo | None:
+        """The blob another instance is making, once it lands in the tier; None when its
+        claim goes away without it, or after ``timeout`` (then make it here)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self.fetch_blob(key, fmt)
+            if info is not None:
+                return info
+            try:
+                if self.tier.get(f"claims/{key}") is None:
+                    return self.fetch_blob(key, fmt)
+            except TierUnavailable as exc:
+                self._failed(exc)
+                return None
+            time.sleep(self.poll)
+        return None
 
     # -- state --------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

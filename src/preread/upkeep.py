@@ -15,6 +15,7 @@ from preread.manifest import Manifest
 from preread.settings import Settings, VoiceSettings
 from preread.shared import SharedTier
 from preread.store import Store
+from preread.verify import DocumentCheck, verify_documents
 
 if TYPE_CHECKING:
     from preread.lifecycle import BackgroundCleaner, CleanupReport, Eviction
@@ -118,3 +119,10 @@ class Upkeep:
     def note_written(self, nbytes: int) -> None:
         if self.cleaner is not None and nbytes:
             self.cleaner.notify_written(nbytes)
+
+    def verify(self, document_ids: list[str] | None = None) -> list[DocumentCheck]:
+        """Check every done chunk's bytes against its manifest (of ``document_ids``, else
+        of every document with audio); repair those that differ (``preread.verify``)."""
+        if document_ids is None:
+            document_ids = sorted(i for i in self.store.known_ids() if self.store.read_manifest(i))
+        return verify_documents(self.store, document_ids)

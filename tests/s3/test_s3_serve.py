@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,26 @@ def test_a_stopped_bucket_never_stops_serving_from_disk(tmp_path: Path, s3: S3Se
         again = httpx.post(f"{b}/v1/audio/speech", json=speech, timeout=20)
         assert again.status_code == 200 and again.headers["x-cache"] == "HIT"
         assert again.content == made.content
+
+
+def test_one_missing_chunk_asked_of_both_instances_is_synthesized_once(
+    tmp_path: Path, s3: S3Server
+) -> None:
+    env = {**s3.env(), "PREREAD_FAKE_DELAY": "0.4"}  # both ask while it is being made
+    with (
+        running_server(tmp_path / "a", **env) as (a, _),
+        running_server(tmp_path / "b", **env) as (b, _),
+    ):
+        created = httpx.post(f"{a}/api/documents?name=s.pdf", content=SAMPLE.read_bytes())
+        doc = created.json()["documentId"]
+        _wait("the registration", lambda: _tier(a)["pendingWrites"] == 0)
+        assert httpx.get(f"{b}/api/documents/{doc}").status_code == 200  # b adopts it
+        before = {base: _tier(base)["fetched"] for base in (a, b)}
+        url = "/api/tts/chunk?documentId=" + doc + "&index=0"
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda base: httpx.get(base + url, timeout=60), (a, b)))
+        assert [r.status_code for r in answers] == [200, 200]
+        fetched = sum(_tier(base)["fetched"] - before[base] for base in (a, b))
+        assert fetched == 1  # the other instance waited for the blob: one synthesis
+        stored = [httpx.get(base + url).content for base in (a, b)]
+        assert stored[0] == stored[1]
