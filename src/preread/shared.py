@@ -8,14 +8,13 @@ shared tier is the second. ``SharedTier`` moves files between the two:
   retried with backoff (1 s, 2 s, … 30 s) until the bucket answers. A blob is put
   once (content-addressed, never replaced); manifests and registrations are put
   as they are at the moment of the put, so a burst of changes costs one put.
-- **reads** (``fetch_blob``, ``fetch_registration``, ``fetch_manifest``) fill local
-  misses: a blob is checked (size and SHA-256 against its sidecar) before it is
-  written locally, whole. After a failed call, reads skip the tier for
-  ``cooldown`` seconds, so a bucket that is down costs one timeout, not one per
-  request, and the caller falls back to synthesis.
+- **reads** (``fetch_blob``, ``fetch_registration``, ``adopt_manifest``) fill local
+  misses, a blob checked (size, SHA-256) before it is written whole. After a failed
+  call reads skip the tier for ``cooldown`` s: a bucket that is down costs one
+  timeout, not one per request, and the caller falls back to synthesis.
+- **claims** (``claim``, ``wait_for_blob``, ``release``): one maker across instances.
 
-``health()`` is what ``/healthz`` reports: ok or unreachable, pending writes, last
-error.
+``health()`` is what ``/healthz`` reports.
 """
 
 from __future__ import annotations
