@@ -30,6 +30,7 @@ from typing import Any
 
 from preread import journal
 from preread.errors import NotFound
+from preread.fold import fold
 from preread.fsutil import FileLock, atomic_write
 from preread.ids import is_full_id, resolve_prefix
 from preread.manifest import Manifest
@@ -163,7 +164,7 @@ class Store:
 
     def fold_journal(self, document_id: str) -> int:
         """Fold the journal into ``tts.meta.json`` (complete on its own again)."""
-        return journal.fold(
+        return fold(
             self.manifest_path(document_id),
             self.journal_path(document_id),
             self.manifest_lock(document_id),
