@@ -165,3 +165,24 @@ def test_server_bad_inputs(client: TestClient) -> None:
         big = client.post("/api/documents?name=big.txt", content=b"Many words here. " * 1_000_000)
         assert big.status_code == 413 and "big.txt is 17.0 MB" in big.json()["error"]["message"]
         assert client.get("/api/documents").json()["documents"] == []
+
+
+def test_cli_export_an_epub_chapter_as_subtitles(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    book = tmp_path / "book.epub"
+    book.write_bytes(epub3())
+    code, _, err = run(capsys, "preprocess", str(book), "--provider", "fake", "--home", str(home))
+    assert code == 0, err
+    vtt = tmp_path / "two.vtt"
+    code, _, err = run(
+        capsys, "export", str(book), "--chapter", "3", "-f", "vtt", "-o", str(vtt),
+        "--home", str(home),
+    )  # fmt: skip
+    assert code == 0, err
+    cues = [
+        line
+        for line in vtt.read_text(encoding="utf-8").splitlines()[1:]
+        if line and "-->" not in line
+    ]
+    assert cues == SPOKEN3[4]  # chapter 3 of the navigation: "Chapter Two", section 4
