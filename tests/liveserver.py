@@ -33,13 +33,19 @@ def stop(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
 
 
 @contextlib.contextmanager
-def running_server(home: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``(base URL, process)`` once ``/healthz`` answers; the fake provider unless ``env`` says."""
+def running_server(
+    home: Path, *, stdout: int = subprocess.PIPE, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``(base URL, process)`` once ``/healthz`` answers; the fake provider unless ``env`` says.
+
+    The access log goes to a pipe read when the server stops: a test making more than a
+    few hundred requests passes ``stdout=subprocess.DEVNULL`` (a full pipe blocks writes).
+    """
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)],
         env={**os.environ, "PREREAD_PROVIDER": "fake", **env},
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"

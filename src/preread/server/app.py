@@ -22,6 +22,7 @@ from preread.server import (
     documents,
     estimate,
     openai_compat,
+    openapi,
     ops,
     preprocess_api,
     reader_api,
@@ -53,6 +54,7 @@ ROUTES = [
     Route("/v1/audio/voices", openai_compat.voices, methods=["GET"]),
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/metrics", ops.metrics, methods=["GET"]),
+    Route("/openapi.json", openapi.openapi, methods=["GET"]),
     *web_routes(),
 ]
 
