@@ -42,6 +42,7 @@ from preread.manifest import ChunkEntry
 from preread.model import Block, DocumentText
 from preread.settings import VoiceSettings
 from preread.store import Store
+from preread.throughput import Throughput
 from preread.tts.base import Provider, ResolvedVoice
 
 __all__ = [  # the folder helpers are re-exported: callers import them from here
@@ -54,6 +55,9 @@ __all__ = [  # the folder helpers are re-exported: callers import them from here
     "select_blocks",
     "state_of",
 ]
+
+
+REPORT_SECONDS = 1.0  # progress (elapsed, ETA) refreshed at least this often
 
 
 @dataclass
@@ -205,7 +209,7 @@ def _run_locked(
     journal = progress_journal(store, document_id, voice)
     journal.append(repaired)
     todo = [e for e in selected if e.status != "done"]
-    remaining_chars = sum(len(e.text) for e in todo)
+    rate = Throughput(sum(len(e.text) for e in todo))
     stop = cancel if cancel is not None else threading.Event()
     items: queue.Queue[tuple[ChunkEntry, Prepared | None, str | None] | None] = queue.Queue(2)
     crashed: list[BaseException] = []
@@ -261,9 +265,6 @@ def _run_locked(
         finally:
             put(None)
 
-    synth_chars = 0
-    synth_audio = 0.0
-    synth_wall = 0.0
     unrecorded: list[ChunkEntry] = []
 
     refused = False  # a result the manifest no longer takes: read the state from disk
@@ -274,13 +275,15 @@ def _run_locked(
             refused = True
         unrecorded.clear()
 
+    last_report = 0.0
+
     def report() -> None:
-        progress.elapsed = time.perf_counter() - started
-        if synth_chars and synth_wall > 0:
-            progress.chars_per_second = synth_chars / progress.elapsed
-            progress.eta = remaining_chars / progress.chars_per_second
-        if synth_audio > 0:
-            progress.real_time_factor = progress.elapsed / synth_audio
+        nonlocal last_report
+        now = last_report = time.perf_counter()
+        progress.elapsed = now - started
+        progress.chars_per_second = rate.chars_per_second
+        progress.eta = rate.eta(now)
+        progress.real_time_factor = rate.real_time_factor
         if on_progress is not None:
             on_progress(progress)
 
@@ -298,12 +301,14 @@ def _run_locked(
             try:
                 item = items.get(timeout=0.2)
             except queue.Empty:
+                if time.perf_counter() - last_report >= REPORT_SECONDS:
+                    report()  # the ETA counts down and the clock runs between chunks
                 continue
             if item is None:
                 running -= 1
                 continue
             entry, prepared, error = item
-            remaining_chars -= len(entry.text)
+            rate.done(len(entry.text))
             if prepared is not None:
                 done: ChunkEntry | None
                 try:
@@ -320,9 +325,12 @@ def _run_locked(
                     progress.duration += done.duration or 0.0
                     if prepared.blob is None:
                         summary.generated += 1
-                        synth_chars += prepared.synthesized_chars
-                        synth_audio += done.duration or 0.0
-                        synth_wall += prepared.synthesis_seconds
+                        rate.synthesized(
+                            prepared.synthesized_chars,
+                            prepared.synthesis_seconds,
+                            done.duration or 0.0,
+                            now=time.perf_counter(),
+                        )
                     else:
                         summary.reused += 1
             if error is not None:
