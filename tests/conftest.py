@@ -20,6 +20,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "PREREAD_HOME",
         "PREREAD_PROVIDER",
+        "PREREAD_BREAKER_FAILURES",
+        "PREREAD_BREAKER_COOLDOWN",
         "PREREAD_VOICE",
         "PREREAD_SPEED",
         "PREREAD_FORMAT",

@@ -11,14 +11,14 @@ talks to it over real HTTP. Answers are scripted:
 Answers: ``ok`` (24 kHz s16le PCM: a tone per sentence, 0.25 s of silence between
 sentences, or WAV when ``response_format`` is ``wav``), ``429`` (with
 ``Retry-After: server.retry_after``), ``500`` (with ``Retry-After`` only if
-``server.retry_after_on_500`` is set), ``401``, ``timeout`` (answers only after
-``server.hang`` seconds). Answers a broken server gives, all with status 200:
-``noise-mpeg`` (random bytes as ``audio/mpeg``), ``mp3`` (the speech as real MP3,
-``audio/mpeg``, whatever was asked), ``mp3-as-pcm`` (the same bytes labelled
-``audio/pcm``), ``silence`` (PCM zeros as long as the speech), ``short`` (a 0.1 s
-tone), ``html`` (an HTML page). ``leaky-500`` and ``leaky-400`` answer an error whose
-body echoes the request's Authorization header, a URL with credentials and a stack
-trace. Every request is recorded in ``server.requests``.
+``server.retry_after_on_500`` is set), ``401``, ``404-voice`` (an unknown voice),
+``timeout`` (answers only after ``server.hang`` seconds). Answers a broken server
+gives, all with status 200: ``noise-mpeg`` (random bytes as ``audio/mpeg``), ``mp3``
+(the speech as real MP3, ``audio/mpeg``, whatever was asked), ``mp3-as-pcm`` (the
+same bytes labelled ``audio/pcm``), ``silence`` (PCM zeros as long as the speech),
+``short`` (a 0.1 s tone), ``html`` (an HTML page). ``leaky-500`` and ``leaky-400``
+answer an error whose body echoes the request's Authorization header, a URL with
+credentials and a stack trace. Every request is recorded in ``server.requests``.
 The server engineer may reuse it.
 """
 
@@ -183,6 +183,8 @@ class SpeechServer:
                     self._error(500, "boom", **extra)
                 elif answer == "401":
                     self._error(401, "Incorrect API key provided")
+                elif answer == "404-voice":
+                    self._error(404, f"voice {body.get('voice')!r} not found")
                 elif answer == "timeout":
                     time.sleep(server.hang)
                     self._send(200, speech_pcm(text), "audio/pcm")

@@ -19,6 +19,8 @@ from preread.manifest import Manifest
 from preread.settings import Settings, VoiceSettings
 from preread.store import Store
 from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.breaker import Breaker
+from preread.tts.chain import Chain
 
 
 class Engines:
@@ -30,6 +32,7 @@ class Engines:
         if provider is not None:
             self._providers[settings.voice.provider] = provider
         self._makers: dict[str, ChunkMaker] = {}
+        self._breakers: dict[str, Breaker] = {}
         # one content-key single flight for every maker, run and speech answer
         self.flights: Flights[str] = Flights()
         self._lock = threading.Lock()
@@ -70,13 +73,35 @@ class Engines:
         """Whether the manifest's audio is ``voice``'s."""
         return manifest_matches(manifest, voice)
 
+    def breaker(self, name: str) -> Breaker:
+        """Provider ``name``'s circuit breaker, one per library."""
+        with self._lock:
+            found = self._breakers.get(name)
+            if found is None:
+                found = self._breakers[name] = Breaker(
+                    self.settings.breaker_failures, self.settings.breaker_cooldown
+                )
+            return found
+
+    def chain(self, provider: Provider) -> Chain | None:
+        """The engine chain ``provider`` heads: the configured one with fallbacks."""
+        fallbacks = [n for n in self.settings.fallback_providers if n != provider.name]
+        if provider.name != self.settings.voice.provider or not fallbacks:
+            return None
+        links = [provider, *(self.provider_for(name) for name in fallbacks)]
+        return Chain([(p, self.breaker(p.name)) for p in links])
+
     def maker(self, provider_name: str | None = None) -> ChunkMaker:
         provider = self.provider_for(provider_name)
         with self._lock:
             found = self._makers.get(provider.name)
-            if found is None:
-                found = self._makers[provider.name] = ChunkMaker(self.store, provider, self.flights)
-            return found
+        if found is None:
+            chain = self.chain(provider)
+            with self._lock:
+                found = self._makers.setdefault(
+                    provider.name, ChunkMaker(self.store, provider, self.flights, chain)
+                )
+        return found
 
     def close(self) -> None:
         with self._lock:

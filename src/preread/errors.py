@@ -94,3 +94,7 @@ class Busy(PrereadError):
 class SynthesisFailed(PrereadError):
     status_code = 502
     code = "synthesis_failed"
+
+
+class Refused(SynthesisFailed):
+    """A refusal retrying cannot fix (bad key, forbidden, unknown model or voice)."""

@@ -31,6 +31,7 @@ from preread.journal import ProgressJournal
 from preread.manifest import ChunkEntry, Manifest, SentenceTime
 from preread.store import Store
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.chain import Chain, spoken_by
 
 
 @dataclass
@@ -46,6 +47,15 @@ class Prepared:
     synthesized_chars: int = 0  # 0 when the blob was reused
     synthesis_seconds: float = 0.0
     fresh: bool = False  # made by --force: replaces the stored blob
+    # the voice that spoke it when an engine chain's fallback did (``key`` is then its
+    # key); ``held``: the asked voice's key, whose flight the maker holds
+    spoken: ResolvedVoice | None = None
+    held: str | None = None
+
+    @property
+    def flight(self) -> str:
+        """The content key whose flight the maker of this chunk holds."""
+        return self.held or self.key
 
 
 def sentence_times(chunks: list[AudioChunk]) -> list[SentenceTime]:
@@ -127,9 +137,13 @@ def fit_times(
     return times
 
 
-def done_entry(entry: ChunkEntry, info: BlobInfo) -> ChunkEntry:
-    """``entry`` done with blob ``info``: what the manifest records for its chunk file."""
+def done_entry(
+    entry: ChunkEntry, info: BlobInfo, spoken: ResolvedVoice | None = None
+) -> ChunkEntry:
+    """``entry`` done with blob ``info``: what the manifest records for its chunk file
+    (``spoken``: the fallback voice that spoke it, when not the document's)."""
     done = replace(entry)
+    done.spoken_by = None if spoken is None else spoken_by(spoken)
     done.status = "done"
     done.duration = info.duration
     done.bytes = info.bytes
@@ -150,6 +164,7 @@ def apply_entry(manifest: Manifest, entry: ChunkEntry) -> bool:
     current.sha256 = entry.sha256
     current.sentences = [replace(s) for s in entry.sentences]
     current.error = entry.error
+    current.spoken_by = entry.spoken_by
     return True
 
 
@@ -180,10 +195,17 @@ class ChunkMaker:
     server, shared with its jobs and ``/v1/audio/speech``; one per CLI run)."""
 
     def __init__(
-        self, store: Store, provider: Provider, flights: Flights[str] | None = None
+        self,
+        store: Store,
+        provider: Provider,
+        flights: Flights[str] | None = None,
+        chain: Chain | None = None,
     ) -> None:
+        """``chain``: the providers to try in order (``provider`` first), each behind
+        its breaker; None: ``provider`` alone."""
         self.store = store
         self.provider = provider
+        self.chain = chain
         self.blobs = BlobStore(store)
         self.flights: Flights[str] = Flights() if flights is None else flights
 
@@ -214,10 +236,38 @@ class ChunkMaker:
             info = self.reusable(key, voice.format)
             if info is not None:
                 return Prepared(entry=entry, key=key, blob=info)
+        if self.chain is None:
+            return self._speak(self.provider, entry, voice, key, on_audio, cancel, fresh)
+
+        def attempt(provider: Provider, spoken: ResolvedVoice) -> Prepared:
+            if spoken == voice:
+                return self._speak(provider, entry, voice, key, on_audio, cancel, fresh)
+            # a fallback: its own content key, so its audio is never taken for the asked voice's
+            other = blob_key(entry.text, spoken)
+            info = None if fresh else self.reusable(other, spoken.format)
+            if info is not None:
+                prepared = Prepared(entry=entry, key=other, blob=info)
+            else:
+                prepared = self._speak(provider, entry, spoken, other, on_audio, cancel, fresh)
+            prepared.spoken, prepared.held = spoken, key
+            return prepared
+
+        return self.chain.run(voice, attempt)
+
+    def _speak(
+        self,
+        provider: Provider,
+        entry: ChunkEntry,
+        voice: ResolvedVoice,
+        key: str,
+        on_audio: Callable[[AudioChunk], None] | None,
+        cancel: threading.Event | None,
+        fresh: bool,
+    ) -> Prepared:
         sentences = [s.text for s in entry.sentences] or [entry.text]
         chunks: list[AudioChunk] = []
         started = time.perf_counter()
-        for chunk in self.provider.synthesize(sentences, voice):
+        for chunk in provider.synthesize(sentences, voice):
             if chunks and chunk.sample_rate != chunks[0].sample_rate:
                 raise PrereadError("the provider changed sample rate within a block")
             chunks.append(chunk)
@@ -243,6 +293,7 @@ class ChunkMaker:
         """Encode and store the blob (or reuse it): what the chunk file will hold."""
         if prepared.blob is not None:
             return prepared.blob
+        voice = prepared.spoken or voice
         info, _ = store_audio(
             self.blobs,
             prepared.key,
@@ -258,7 +309,7 @@ class ChunkMaker:
     def store_chunk(self, document_id: str, prepared: Prepared, voice: ResolvedVoice) -> ChunkEntry:
         """Store (or reuse) the blob, link the chunk file and check it; the done entry."""
         info = self.store_blob(prepared, voice)
-        entry = done_entry(prepared.entry, info)
+        entry = done_entry(prepared.entry, info, prepared.spoken)
         self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
         return entry
 
@@ -296,7 +347,7 @@ class ChunkMaker:
                 self.store.fold_journal(document_id)
                 raise
             info = self.store_blob(prepared, voice)
-        done = done_entry(entry, info)
+        done = done_entry(entry, info, prepared.spoken)
         target = self.store.chunks_dir(document_id) / done.file_name
         # linked under the manifest lock, once the journal's check passed: a preprocess
         # run switching the document to other settings meanwhile (under this lock) wins

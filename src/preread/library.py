@@ -244,6 +244,7 @@ class Library(Upkeep):
             self.store, self.provider_for(voice.provider), document, voice, source=source,
             pages=pages, force=force, wait=wait, on_progress=on_progress, cancel=cancel,
             list_all=list_all, flights=self.flights,
+            chain=self.engines.chain(self.provider_for(voice.provider)),
         )  # fmt: skip
         if summary.generated + summary.reused:
             self.note_written(int(summary.progress.bytes))

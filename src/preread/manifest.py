@@ -66,6 +66,12 @@ class SentenceTime:
         )
 
 
+def _spoken_by(data: Any) -> tuple[str, str, str] | None:
+    if not isinstance(data, dict):
+        return None
+    return (str(data.get("provider", "")), str(data.get("model", "")), str(data.get("voice", "")))
+
+
 @dataclass
 class ChunkEntry:
     index: int
@@ -79,6 +85,8 @@ class ChunkEntry:
     sha256: str | None = None
     sentences: list[SentenceTime] = field(default_factory=list)
     error: str | None = None
+    # (provider, model, voice) that spoke it when not the document's (an engine chain's fallback)
+    spoken_by: tuple[str, str, str] | None = None
 
     @classmethod
     def for_block(cls, block: Block, ext: str) -> ChunkEntry:
@@ -95,6 +103,7 @@ class ChunkEntry:
         self.status = "pending"
         self.duration = self.bytes = None
         self.sha256 = self.error = None
+        self.spoken_by = None
         for sentence in self.sentences:
             sentence.start = sentence.end = 0.0
             sentence.words, sentence.estimated = None, False
@@ -114,6 +123,9 @@ class ChunkEntry:
         }
         if self.error:
             data["error"] = self.error
+        if self.spoken_by is not None:
+            provider, model, voice = self.spoken_by
+            data["spokenBy"] = {"provider": provider, "model": model, "voice": voice}
         return data
 
     @classmethod
@@ -131,6 +143,7 @@ class ChunkEntry:
             sha256=data.get("sha256"),
             sentences=[SentenceTime.from_json(s) for s in data.get("sentences", [])],
             error=data.get("error"),
+            spoken_by=_spoken_by(data.get("spokenBy")),
         )
 
 

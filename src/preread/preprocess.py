@@ -44,6 +44,7 @@ from preread.settings import VoiceSettings
 from preread.store import Store
 from preread.throughput import Throughput
 from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.chain import Chain
 
 __all__ = [  # the folder helpers are re-exported: callers import them from here
     "Progress",
@@ -134,6 +135,7 @@ def run_preprocess(
     cancel: threading.Event | None = None,
     list_all: bool = False,
     flights: Flights[str] | None = None,
+    chain: Chain | None = None,
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
 
@@ -167,7 +169,7 @@ def run_preprocess(
     try:
         if source is not None or not store.is_registered(document_id):
             store.register(document, source)  # never a page selection: see the docstring
-        maker = ChunkMaker(store, provider, flights)
+        maker = ChunkMaker(store, provider, flights, chain)
         return _run_locked(
             store, maker, document, blocks, voice, force, on_progress, cancel, wanted
         )
@@ -317,7 +319,7 @@ def _run_locked(
                     error = f"could not store the chunk: {exc}"
                     done = None
                 finally:
-                    flights.land(prepared.key)
+                    flights.land(prepared.flight)
                 if done is not None:
                     unrecorded.append(done)
                     progress.done += 1
@@ -348,7 +350,7 @@ def _run_locked(
                 while True:
                     left = items.get_nowait()
                     if left is not None and left[1] is not None:
-                        flights.land(left[1].key)
+                        flights.land(left[1].flight)
 
         while any(p.is_alive() for p in producers):  # let them finish their sentence
             drain()

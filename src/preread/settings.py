@@ -136,6 +136,12 @@ class Settings:
     port: int = 8000
     debug: bool = False
     fake_delay: float = 0.0  # test knob: seconds the fake provider sleeps per sentence
+    # An engine chain (PREREAD_PROVIDER=openai,piper): the providers after the first, in
+    # order, each behind a circuit breaker opened by ``breaker_failures`` consecutive
+    # failures and probed again after ``breaker_cooldown`` seconds.
+    fallback_providers: tuple[str, ...] = ()
+    breaker_failures: int = 5
+    breaker_cooldown: float = 300.0
     # Piper syntheses at once in this process (None: one per core, at most 8). Each adds
     # ≈ 250 MB of peak memory: a 512 MB VM wants 1.
     synth_workers: int | None = None
@@ -176,8 +182,29 @@ class Settings:
             speed = float(speed_value) if speed_value is not None else 1.0
         except ValueError:
             raise BadSettings(f"bad speed {speed_value!r}: must be a number") from None
+        chain = [
+            name.strip()
+            for name in str(pick("provider", "PREREAD_PROVIDER") or "piper").lower().split(",")
+            if name.strip()
+        ] or ["piper"]
+        if len(set(chain)) < len(chain):
+            raise BadSettings(f"provider named twice in {','.join(chain)!r}")
+        failures_value = pick("breaker_failures", "PREREAD_BREAKER_FAILURES")
+        try:
+            failures = int(failures_value) if failures_value is not None else 5
+        except ValueError:
+            raise BadSettings(f"bad PREREAD_BREAKER_FAILURES {failures_value!r}") from None
+        if failures < 1:
+            raise BadSettings(f"bad PREREAD_BREAKER_FAILURES {failures_value!r}: at least 1")
+        cooldown_value = pick("breaker_cooldown", "PREREAD_BREAKER_COOLDOWN")
+        try:
+            cooldown = float(cooldown_value) if cooldown_value is not None else 300.0
+        except ValueError:
+            raise BadSettings(f"bad PREREAD_BREAKER_COOLDOWN {cooldown_value!r}") from None
+        if not 0 <= cooldown < float("inf"):
+            raise BadSettings(f"bad PREREAD_BREAKER_COOLDOWN {cooldown_value!r}: seconds ≥ 0")
         voice = VoiceSettings(
-            provider=(pick("provider", "PREREAD_PROVIDER") or "piper").lower(),
+            provider=chain[0],
             model=pick("model", "PREREAD_MODEL"),
             voice=pick("voice", "PREREAD_VOICE"),
             speed=speed,
@@ -223,6 +250,9 @@ class Settings:
             port=port,
             debug=bool(flags.get("debug", False)),
             fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
+            fallback_providers=tuple(chain[1:]),
+            breaker_failures=failures,
+            breaker_cooldown=cooldown,
             synth_workers=_workers(pick("synth_workers", "PREREAD_SYNTH_WORKERS")),
             trusted_proxies=pick("trusted_proxies", "PREREAD_TRUSTED_PROXIES"),
             read_code=_flag(pick("read_code", "PREREAD_READ_CODE"), "PREREAD_READ_CODE"),

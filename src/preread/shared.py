@@ -288,7 +288,11 @@ class SharedTier:
         remote = self.remote_manifest(document_id)
         if remote is None or not manifest_matches(remote, voice):
             return 0
-        keys = {blob_key(e.text, voice) for e in remote.chunks if e.status == "done"}
+        keys = {
+            blob_key(e.text, voice)
+            for e in remote.chunks
+            if e.status == "done" and e.spoken_by is None  # not a fallback's audio
+        }
         missing = [k for k in sorted(keys) if blobs.read(k, voice.format) is None]
         with ThreadPoolExecutor(8, thread_name_prefix="preread-fetch") as pool:
             found = list(pool.map(lambda key: self.fetch_blob(key, voice.format), missing))
@@ -297,7 +301,7 @@ class SharedTier:
     def push_done(self, manifest: Manifest, voice: ResolvedVoice) -> None:
         """Queue the blob of every done chunk (the tier keeps one copy of each)."""
         for entry in manifest.chunks:
-            if entry.status == "done":
+            if entry.status == "done" and entry.spoken_by is None:  # not a fallback's audio
                 self.push_blob(blob_key(entry.text, voice), voice.format)
 
     def forget_document(self, document_id: str, *, registration: bool) -> None:

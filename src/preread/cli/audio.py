@@ -51,7 +51,11 @@ DocArgument = Annotated[
     ),
 ]
 ProviderOption = Annotated[
-    str | None, typer.Option("--provider", help="piper (default, offline), openai or fake.")
+    str | None,
+    typer.Option(
+        "--provider",
+        help="piper (default, offline), openai or fake; a chain in order: openai,piper.",
+    ),
 ]
 VoiceOption = Annotated[
     str | None, typer.Option("--voice", help="Voice name (piper: joe; openai: alloy…).")

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from preread.errors import BadSettings, SynthesisFailed
+from preread.errors import BadSettings, Refused, SynthesisFailed
 from preread.settings import VoiceSettings
 from preread.tts.answers import PCM_RATE, BadAnswer, decode_answer, implausible
 from preread.tts.base import AudioChunk, Provider, ResolvedVoice
@@ -208,7 +208,9 @@ class OpenAIProvider(Provider):
                 status = exc.status_code
                 last = status_reason(exc, self._clean)
                 if status == 401:
-                    raise SynthesisFailed("openai rejected the API key (HTTP 401)") from None
+                    raise Refused("openai rejected the API key (HTTP 401)") from None
+                if status in (403, 404):
+                    raise Refused(f"openai refused the request: {last}") from None
                 if status != 429 and status < 500:
                     raise SynthesisFailed(f"openai refused the request: {last}") from None
                 header = exc.response.headers.get("retry-after")
