@@ -20,8 +20,8 @@ Run: .venv/bin/python bench/bench_reader_requests.py [--provider piper|fake] [--
    * each request is ``{"model": "kokoro", "voice": "af_sky", "input": …, "speed": 1,
      "response_format": "mp3", "language": "en"}``, OpenReader's default for a
      custom server.
-3. Replays the last PDF's first ``--baseline`` played blocks at speed 1.1, which the
-   store has no audio for: the time a reader waits when every request is synthesized
+3. Replays the last PDF's first ``--baseline`` played blocks at speeds 1.10, 1.11, …,
+   which the store has no audio for: the time a reader waits when every request is synthesized
    (the server before assembly, on a miss).
 4. Prints, per PDF and in total: requests answered with no synthesis (HIT or ASSEMBLED
    with ``X-Preread-Synthesized-Chars: 0``), the share of characters synthesized,
@@ -130,18 +130,23 @@ def reading_plan(texts: list[str]) -> list[tuple[str, str]]:
 # -- the server's side ---------------------------------------------------------------------
 def make_header_pdf(path: Path) -> None:
     """Six pages, a running header and a page number on each, sentences over page breaks."""
+    import random
+
     from reportlab.lib.pagesizes import A5
     from reportlab.pdfgen import canvas
 
-    words = (
-        "The keeper of the northern light kept a log of every ship that passed the cape, "
-        "and in the winter months he wrote down the weather twice a day. His daughter "
-        "learned to read from those pages, sounding out the names of schooners and "
-        "steamers while the wind pressed against the glass. Years later she found the "
-        "logs in a trunk and carried them to the town library, where a clerk stamped "
-        "each volume and set it on a shelf that nobody visited. "
-    )
-    body = (words * 8).split()
+    rng = random.Random(7)
+    subjects = ("the keeper", "his daughter", "a clerk", "the pilot", "an old sailor", "the cook")
+    verbs = ("wrote down", "carried", "counted", "painted", "mended", "read aloud", "found")
+    objects = ("the weather", "a lantern", "the names of ships", "every log", "the nets",
+               "a letter from the mainland", "the broken glass", "the tide tables")  # fmt: skip
+    tails = ("before dawn", "in the winter months", "while the wind pressed on the glass",
+             "after the storm", "twice a day", "without a word", "by the lamp")  # fmt: skip
+    sentences = []
+    for _ in range(140):
+        sentence = f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)}"
+        sentences.append(f"{sentence[0].upper()}{sentence[1:]} {rng.choice(tails)}.")
+    body = " ".join(sentences).split()
     pdf = canvas.Canvas(str(path), pagesize=A5)
     width, height = A5
     position = 0
@@ -192,6 +197,8 @@ class Watch:
     synthesized: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
 
+    before: float = 0.0
+
     def run(self) -> None:
         while not self.stop.wait(0.02):
             value = rss_mb(self.pid)
@@ -216,7 +223,9 @@ def replay(
     from preread.tts import make_provider
 
     settings = Settings.load(home=str(home), provider=provider)
-    voice = make_provider(settings).resolve(VoiceSettings(provider=settings.voice.provider))
+    voice = make_provider(settings).resolve(
+        VoiceSettings(provider=settings.voice.provider, speed=speed)
+    )
     store = Store(home)
     results = []
     with httpx.Client(timeout=120) as client:
@@ -226,6 +235,7 @@ def replay(
                 "model": "kokoro", "voice": "af_sky", "input": text, "speed": speed,
                 "response_format": "mp3", "language": "en",
             }  # fmt: skip
+            watch.before = watch.peak_clean
             started = time.perf_counter()
             with client.stream("POST", f"{base}/v1/audio/speech", json=body) as response:
                 first = None
@@ -237,8 +247,9 @@ def replay(
                     raise SystemExit(f"{response.status_code}: {response.read()[:200]!r}")
             cache = response.headers["x-cache"]
             synthesized = int(response.headers["x-preread-synthesized-chars"])
-            if synthesized:
+            if synthesized and not watch.synthesized:
                 watch.synthesized = True
+                watch.peak_clean = watch.before  # it may have loaded the voice
                 if explain:
                     _explain(store, voice, text, cache, synthesized)
             results.append(
@@ -357,8 +368,14 @@ def main() -> None:
         report("all, played (no preloads)", [r for r in everything if r.kind == "play"])
         # baseline: the same kind of requests with nothing stored for them (a speed the
         # store has no audio for), i.e. what every request cost before assembly
-        played = [(k, t) for k, t in plan if k == "play"][: args.baseline]
-        live = replay(base, home, args.provider, "baseline", played, watch, False, speed=1.1)
+        played = list(dict.fromkeys((k, t) for k, t in plan if k == "play"))[: args.baseline]
+        live = [  # each at its own speed: nothing stored, nothing reused
+            result
+            for number, request in enumerate(played)
+            for result in replay(
+                base, home, args.provider, "baseline", [request], watch, False, 1.1 + number / 100
+            )
+        ]
         report("baseline: synthesized", live)
         watch.stop.set()
         print(
