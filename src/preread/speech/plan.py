@@ -14,8 +14,10 @@ synthesized, less any furniture at its edges.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from preread.speech.index import IndexedBlob, SpeechIndex
@@ -249,25 +251,41 @@ def furniture_of(lines: Iterable[str]) -> frozenset[tuple[str, ...]]:
     return frozenset(found)
 
 
-_furniture_cache: dict[Path, tuple[float, frozenset[tuple[str, ...]]]] = {}
+@dataclass
+class _Registered:
+    """The furniture of each registration, re-read only when its file changes."""
+
+    checked: float = -1e9
+    files: dict[Path, tuple[int, frozenset[tuple[str, ...]]]] = field(default_factory=dict)
+    union: frozenset[tuple[str, ...]] = frozenset()
+
+
+_registered: dict[Path, _Registered] = {}
+_registered_lock = threading.Lock()
+RECHECK_SECONDS = 1.0
 
 
 def registered_furniture(documents_dir: Path) -> frozenset[tuple[str, ...]]:
-    """The furniture lines of every registered document (cached until one changes)."""
-    try:
-        stamp = documents_dir.stat().st_mtime
-    except FileNotFoundError:
-        return frozenset()
-    cached = _furniture_cache.get(documents_dir)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    lines: list[str] = []
-    for path in documents_dir.glob("*/document.json"):
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
-        lines.extend(str(line) for line in data.get("furniture", []))
-    found = furniture_of(lines)
-    _furniture_cache[documents_dir] = (stamp, found)
-    return found
+    """The furniture lines of every registered document (looked at again at most once a
+    second; a registration is read again only when its file changed)."""
+    with _registered_lock:
+        state = _registered.setdefault(documents_dir, _Registered())
+        now = time.monotonic()
+        if now - state.checked < RECHECK_SECONDS:
+            return state.union
+        state.checked = now
+        seen: dict[Path, tuple[int, frozenset[tuple[str, ...]]]] = {}
+        for path in documents_dir.glob("*/document.json") if documents_dir.is_dir() else []:
+            try:
+                stamp = path.stat().st_mtime_ns
+                known = state.files.get(path)
+                if known is None or known[0] != stamp:
+                    data = json.loads(path.read_bytes())
+                    known = (stamp, furniture_of(str(x) for x in data.get("furniture", [])))
+            except (OSError, ValueError, AttributeError):
+                continue
+            seen[path] = known
+        if seen != state.files:
+            state.union = frozenset().union(*(lines for _, lines in seen.values()))
+            state.files = seen
+        return state.union
