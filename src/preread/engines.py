@@ -57,16 +57,7 @@ class Engines:
     def voice_of(self, manifest: Manifest) -> ResolvedVoice:
         """The voice the manifest's audio was made with, as its provider resolves it (so
         the content key has what the manifest does not record, e.g. an endpoint)."""
-        return self.resolve(
-            VoiceSettings(
-                provider=manifest.tts_provider,
-                model=manifest.tts_model,
-                voice=manifest.voice,
-                speed=manifest.native_speed,
-                format=manifest.format,
-                instructions=manifest.instructions,
-            )
-        )
+        return self.resolve(manifest.voice_settings())
 
     @staticmethod
     def matches(manifest: Manifest, voice: ResolvedVoice) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from preread.model import Block, Chapter, DocumentText
+from preread.settings import VoiceSettings
 from preread.tts.base import ResolvedVoice
 
 MANIFEST_VERSION = 1
@@ -166,6 +167,17 @@ class Manifest:
     version: int = MANIFEST_VERSION
     language: str = ""  # ISO 639-1 code of the document's text ("" when unknown)
     unit: str = "page"  # what ``page`` counts: "page" (PDF) or "section" (other formats)
+
+    def voice_settings(self) -> VoiceSettings:
+        """The settings this manifest's audio was made with (as recorded, unresolved)."""
+        return VoiceSettings(
+            provider=self.tts_provider,
+            model=self.tts_model,
+            voice=self.voice,
+            speed=self.native_speed,
+            format=self.format,
+            instructions=self.instructions,
+        )
 
     @classmethod
     def new(cls, document: DocumentText, blocks: list[Block], voice: ResolvedVoice) -> Manifest:

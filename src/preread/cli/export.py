@@ -17,9 +17,7 @@ from preread.cli.common import DebugOption, HomeOption, console_err, load_settin
 from preread.errors import BadInput, NotFound
 from preread.export import EXPORT_FORMATS, ExportPlan, plan, write_export
 from preread.library import Library
-from preread.manifest import Manifest
 from preread.model import DocumentText
-from preread.settings import VoiceSettings
 from preread.units import format_size
 
 ChapterOption = Annotated[
@@ -36,17 +34,6 @@ OutputOption = Annotated[
         show_default=False,
     ),
 ]  # fmt: skip
-
-
-def _voice_of(manifest: Manifest) -> VoiceSettings:
-    return VoiceSettings(
-        provider=manifest.tts_provider,
-        model=manifest.tts_model,
-        voice=manifest.voice,
-        speed=manifest.native_speed,
-        format=manifest.format,
-        instructions=manifest.instructions,
-    )
 
 
 def _chapter_pages(document: DocumentText, chapter: int | None) -> list[int] | None:
@@ -86,11 +73,11 @@ def _fill(library: Library, document_id: str, source: Path | None, chapter: int 
     console_err.print(f"generating the audio of {_pages(missing)}, not stored yet…")
     if len(manifest.chunks) == len(document.blocks):  # it lists the whole document
         library.pregenerate(
-            document, _voice_of(manifest), source=source, pages=missing, list_all=True
+            document, manifest.voice_settings(), source=source, pages=missing, list_all=True
         )
     else:  # a page selection: the same selection, so the manifest stays as it is
         pages = sorted({c.page for c in manifest.chunks})
-        library.pregenerate(document, _voice_of(manifest), source=source, pages=pages)
+        library.pregenerate(document, manifest.voice_settings(), source=source, pages=pages)
 
 
 def export_command(
