@@ -210,3 +210,27 @@ def test_keyboard_only(browser: Any, tmp_path: Path) -> None:
         wait_js(page, "!window.prereadReader.player.playing")
         assert page.get_attribute("#play", "aria-label") == "Play"
         context.close()
+
+
+def test_token_is_asked_once_and_sent_as_bearer(browser: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    with running_server(home, PREREAD_API_TOKEN="s3cret-token") as (base, _process):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base + "/")
+        page.set_input_files("#file", str(SAMPLE))
+        page.wait_for_selector("#token-dialog[open]")  # the upload was refused: 401
+        page.fill("#token-input", "s3cret-token")
+        page.click('#token-dialog button[value="ok"]')
+        page.wait_for_selector(f'li[data-id="{DOC}"]')  # sent again, with the token
+        assert page.evaluate("sessionStorage.getItem('preread.token')") == "s3cret-token"
+        page.click(f'li[data-id="{DOC}"] a.doc-title')
+        page.wait_for_selector("body[data-ready]")
+        page.click("#open-pregen")
+        page.check('input[name="scope"][value="page"]')
+        page.click("#pg-start")  # a POST: the kept token goes with it, no second prompt
+        wait_js(page, "document.getElementById('pg-bar').value === 100", 20)
+        assert not page.is_visible("#token-dialog")
+        assert page.evaluate("localStorage.getItem('preread.token')") is None
+        context.close()

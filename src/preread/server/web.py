@@ -3,21 +3,25 @@
 Static files shipped inside the package (``preread/web``): plain HTML, CSS and ES
 modules, no build step. Every answer here carries a strict content security policy
 (same origin only, no inline script or style) and the usual hardening headers.
-Pages and files revalidate (``no-cache`` with an ETag), so an upgrade shows at once.
+Pages and files revalidate (``no-cache`` with an ETag), so an upgrade shows at once;
+they are read once and served from memory.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
+from preread.errors import NotFound
 from preread.ids import check_id_or_prefix
+from preread.server.ranges import etag_matches
 
 WEB_DIR = Path(str(resources.files("preread") / "web"))
 
@@ -57,38 +61,70 @@ def _secured(response: Response) -> Response:
     return response
 
 
-class WebFiles(StaticFiles):
-    """``StaticFiles`` (ETag, 304) with the security headers on every answer."""
-
-    def file_response(self, *args: object, **kwargs: object) -> Response:
-        return _secured(super().file_response(*args, **kwargs))  # type: ignore[arg-type]
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        return _secured(await super().get_response(path, scope))
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 
-def _page(name: str) -> Response:
-    return _secured(FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8"))
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    media_type: str
+    etag: str
+
+
+@functools.cache
+def assets() -> dict[str, Asset]:
+    """Every file of the web reader, read once (≈ 75 KB): served from memory, no thread
+    hop or disk read per request. Keyed by the path under ``preread/web``."""
+    found = {}
+    for path in sorted(WEB_DIR.rglob("*")):
+        media = TYPES.get(path.suffix)
+        if media is None or not path.is_file():
+            continue
+        body = path.read_bytes()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        found[path.relative_to(WEB_DIR).as_posix()] = Asset(body, media, etag)
+    return found
+
+
+def _serve(request: Request, name: str, **headers: str) -> Response:
+    asset = assets().get(name)
+    if asset is None:
+        raise NotFound(f"no file {name[:100]!r} in the web reader")
+    head = {"ETag": asset.etag, **headers}
+    if etag_matches(request.headers.get("if-none-match"), asset.etag):
+        return _secured(Response(status_code=304, headers=head))
+    body = b"" if request.method == "HEAD" else asset.body
+    response = Response(body, media_type=asset.media_type, headers=head)
+    if request.method == "HEAD":
+        response.headers["Content-Length"] = str(len(asset.body))
+    return _secured(response)
+
+
+async def static_file(request: Request) -> Response:
+    return _serve(request, str(request.path_params["path"]))
 
 
 async def library_page(request: Request) -> Response:
-    return _page("index.html")
+    return _serve(request, "index.html")
 
 
 async def reader_page(request: Request) -> Response:
     check_id_or_prefix(str(request.path_params["document_id"]))  # 400 for anything else
-    return _page("read.html")
+    return _serve(request, "read.html")
 
 
 async def service_worker(request: Request) -> Response:
     """At the root, so its scope covers the pages and the API it caches for offline use."""
-    response = FileResponse(WEB_DIR / "sw.js", media_type="text/javascript; charset=utf-8")
-    response.headers["Service-Worker-Allowed"] = "/"
-    return _secured(response)
+    return _serve(request, "sw.js", **{"Service-Worker-Allowed": "/"})
 
 
 async def favicon(request: Request) -> Response:
-    return _secured(FileResponse(WEB_DIR / "icon.svg", media_type="image/svg+xml"))
+    return _serve(request, "icon.svg")
 
 
 def web_routes() -> list[BaseRoute]:
@@ -97,5 +133,5 @@ def web_routes() -> list[BaseRoute]:
         Route("/read/{document_id}", reader_page, methods=["GET", "HEAD"]),
         Route("/sw.js", service_worker, methods=["GET", "HEAD"]),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
-        Mount("/static", app=WebFiles(directory=WEB_DIR), name="static"),
+        Route("/static/{path:path}", static_file, methods=["GET", "HEAD"]),
     ]
