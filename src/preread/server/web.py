@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from preread.errors import NotFound
 from preread.ids import check_id_or_prefix
@@ -105,8 +107,15 @@ def _serve(request: Request, name: str, **headers: str) -> Response:
     return _secured(response)
 
 
-async def static_file(request: Request) -> Response:
-    return _serve(request, str(request.path_params["path"]))
+class StaticAssets:
+    """Mounted at ``/static``: the files under ``preread/web``, from memory."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method not in ("GET", "HEAD"):
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+        response = _serve(request, str(scope["path"]).removeprefix("/static/"))
+        await response(scope, receive, send)
 
 
 async def library_page(request: Request) -> Response:
@@ -133,5 +142,5 @@ def web_routes() -> list[BaseRoute]:
         Route("/read/{document_id}", reader_page, methods=["GET", "HEAD"]),
         Route("/sw.js", service_worker, methods=["GET", "HEAD"]),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
-        Route("/static/{path:path}", static_file, methods=["GET", "HEAD"]),
+        Mount("/static", app=StaticAssets(), name="static"),
     ]
