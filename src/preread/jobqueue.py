@@ -90,8 +90,9 @@ class JobQueue(ABC):
         """Stop taking jobs; running ones stop after their current sentence."""
 
     @abstractmethod
-    def _accept(self, job: Job) -> None:
-        """Take a new job (already checked against the document's current one)."""
+    async def _accept(self, job: Job) -> None:
+        """Take a new job (already checked against the document's current one and
+        listed in ``_jobs``); blocking disk work happens off the event loop."""
 
     @abstractmethod
     async def cancel(self, document_id: str, timeout: float = 30.0) -> bool:
@@ -100,7 +101,7 @@ class JobQueue(ABC):
     def job(self, document_id: str) -> Job | None:
         return self._jobs.get(document_id)
 
-    def submit(self, spec: JobSpec) -> Job:
+    async def submit(self, spec: JobSpec) -> Job:
         """Queue a job; the active one if it has the same request; Conflict otherwise."""
         current = self._jobs.get(spec.document_id)
         if current is not None and current.active:
@@ -111,7 +112,8 @@ class JobQueue(ABC):
                 " settings; cancel it first (DELETE /api/tts/preprocess)"
             )
         job = Job(spec)
-        self._accept(job)
+        self._jobs[spec.document_id] = job  # listed at once: a second request sees it
+        await self._accept(job)
         return job
 
     def counts(self) -> dict[str, int]:
@@ -168,7 +170,7 @@ class ManualQueue(JobQueue):
     async def stop(self, timeout: float = 10.0) -> None:
         self.stopped = True
 
-    def _accept(self, job: Job) -> None:
+    async def _accept(self, job: Job) -> None:
         self.submitted.append(job.spec)
         self._jobs[job.spec.document_id] = job
         self._touch(job)

@@ -88,9 +88,15 @@ class InProcessQueue(JobQueue):
         return self.jobs_dir / f"{document_id}.json"
 
     # -- requests ---------------------------------------------------------------------------
-    def _accept(self, job: Job) -> None:
+    async def _accept(self, job: Job) -> None:
         spec = job.spec
-        atomic_write(self._spec_path(spec.document_id), json.dumps(spec.to_json()).encode())
+        path = self._spec_path(spec.document_id)
+        data = json.dumps(spec.to_json()).encode()
+        await anyio.to_thread.run_sync(atomic_write, path, data)  # its fsync off the loop
+        if job.cancel.is_set():  # cancelled while its request was being saved
+            with contextlib.suppress(FileNotFoundError):
+                await anyio.to_thread.run_sync(path.unlink)
+            return
         self._enqueue(job)
 
     def _enqueue(self, job: Job) -> None:

@@ -100,7 +100,7 @@ async def start(request: Request) -> Response:
         return JSONResponse(
             {"jobId": None, "documentId": doc, "total": total, "state": "complete"}, 200
         )
-    job = state.jobs.submit(JobSpec(doc, voice, pages, force))
+    job = await state.jobs.submit(JobSpec(doc, voice, pages, force))
     return JSONResponse(
         {"jobId": job.id, "documentId": doc, "total": total, "state": job.state}, 202
     )

@@ -1,0 +1,81 @@
+"""A job's request file (``jobs/{documentId}.json``, fsynced) is written off the
+event loop, and a job cancelled while it is being written leaves no file to resume."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from serverkit import register_document
+
+import preread.server.jobs as jobs_module
+from preread.jobqueue import JobSpec
+from preread.library import Library
+from preread.server.jobs import InProcessQueue
+from preread.settings import Settings
+from preread.store import Store
+from preread.tts.fake import FakeProvider
+
+
+class RecordingWrite:
+    """The real ``atomic_write``, noting the thread it ran on; ``hold`` keeps it
+    waiting until released (to cancel a job while its request is being saved)."""
+
+    def __init__(self, hold: bool = False) -> None:
+        self.threads: list[int] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+        self.real = jobs_module.atomic_write
+
+    def __call__(self, path: Path, data: bytes) -> None:
+        self.threads.append(threading.get_ident())
+        self.entered.set()
+        self.release.wait(10)
+        self.real(path, data)
+
+
+def test_the_request_file_is_written_off_the_event_loop(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = register_document(store)
+    write = RecordingWrite()
+    monkeypatch.setattr(jobs_module, "atomic_write", write)
+    queue = InProcessQueue(Library(settings, provider=FakeProvider()))
+
+    async def scenario() -> int:
+        await queue.start()
+        job = await queue.submit(JobSpec(doc, settings.voice))
+        assert job.state in {"queued", "running", "complete"}
+        await queue.stop()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert write.threads and loop_thread not in write.threads
+
+
+def test_a_job_cancelled_while_its_request_is_saved_leaves_nothing_to_resume(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = register_document(store)
+    write = RecordingWrite(hold=True)
+    monkeypatch.setattr(jobs_module, "atomic_write", write)
+    library = Library(settings, provider=FakeProvider())
+    queue = InProcessQueue(library)
+
+    async def scenario() -> str:
+        await queue.start()
+        submitting = asyncio.create_task(queue.submit(JobSpec(doc, settings.voice)))
+        while not write.entered.is_set():
+            await asyncio.sleep(0.01)
+        assert await queue.cancel(doc, timeout=5)
+        write.release.set()
+        job = await submitting
+        await queue.stop()
+        return job.state
+
+    assert asyncio.run(scenario()) == "cancelled"
+    assert not (library.jobs_dir / f"{doc}.json").exists()
