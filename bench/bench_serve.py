@@ -37,7 +37,7 @@ import httpx
 from preread.manifest import Manifest
 from preread.model import Block, DocumentText
 from preread.store import Store
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = "import sys; from preread.cli import main; sys.exit(main())"

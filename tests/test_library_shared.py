@@ -13,8 +13,8 @@ from preread.blobs import blob_key
 from preread.library import Library
 from preread.settings import Settings, VoiceSettings
 from preread.tiers import DiskTier, MemoryTier, ObjectTier, TierUnavailable
-from preread.tts.base import ResolvedVoice
 from preread.tts.fake import FakeProvider
+from preread.voice import ResolvedVoice
 from test_library import DOC_ID, _document
 
 

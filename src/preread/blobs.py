@@ -37,7 +37,7 @@ from preread.errors import PrereadError
 from preread.fsutil import atomic_link, atomic_write, create_exclusive, sha256_file
 from preread.manifest import SentenceTime
 from preread.store import Store
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 
 def normalize_text(text: str) -> str:

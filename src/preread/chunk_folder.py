@@ -24,7 +24,7 @@ from preread.manifest import ChunkEntry, Manifest
 from preread.model import Block, DocumentText
 from preread.settings import VoiceSettings
 from preread.store import Store
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 STALE_TEMP_SECONDS = 60.0
 

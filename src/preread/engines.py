@@ -18,9 +18,10 @@ from preread.generate import ChunkMaker, manifest_matches
 from preread.manifest import Manifest
 from preread.settings import Settings, VoiceSettings
 from preread.store import Store
-from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.base import Provider
 from preread.tts.breaker import Breaker
 from preread.tts.chain import Chain
+from preread.voice import ResolvedVoice
 
 
 class Engines:

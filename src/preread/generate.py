@@ -30,8 +30,9 @@ from preread.flights import Flights
 from preread.journal import ProgressJournal
 from preread.manifest import ChunkEntry, Manifest, SentenceTime
 from preread.store import Store
-from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.base import AudioChunk, Provider
 from preread.tts.chain import Chain, spoken_by
+from preread.voice import ResolvedVoice
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from preread.model import Block, Chapter, DocumentText
 from preread.settings import VoiceSettings
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 MANIFEST_VERSION = 1
 ChunkStatus = Literal["pending", "done", "failed"]

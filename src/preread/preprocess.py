@@ -43,8 +43,9 @@ from preread.model import Block, DocumentText
 from preread.settings import VoiceSettings
 from preread.store import Store
 from preread.throughput import Throughput
-from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.base import Provider
 from preread.tts.chain import Chain
+from preread.voice import ResolvedVoice
 
 __all__ = [  # the folder helpers are re-exported: callers import them from here
     "Progress",

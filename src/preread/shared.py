@@ -36,7 +36,7 @@ from preread.manifest import Manifest
 from preread.model import DocumentText
 from preread.store import MANIFEST_NAME, Store
 from preread.tiers import ObjectTier, TierUnavailable
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 MAX_BACKOFF = 30.0
 

@@ -32,7 +32,7 @@ from preread.errors import Conflict
 from preread.fsutil import atomic_link, sha256_file
 from preread.manifest import ChunkEntry, Manifest
 from preread.store import Store
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 Problem = Literal["missing", "size", "sha256"]
 Action = Literal["relinked", "pending", "fixed meanwhile", "not repaired"]

@@ -16,7 +16,8 @@ from preread.manifest import ChunkEntry
 from preread.server.live import LiveGenerator
 from preread.server.live_audio import LiveMp3Encoder
 from preread.server.metrics import Metrics
-from preread.tts.base import AudioChunk, ResolvedVoice
+from preread.tts.base import AudioChunk
+from preread.voice import ResolvedVoice
 
 VOICE = ResolvedVoice("fake", "tone-1", "tone", 1.0, "mp3")
 

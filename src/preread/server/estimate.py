@@ -21,7 +21,7 @@ from preread.errors import NotFound
 from preread.server.params import document_id
 from preread.server.state import ServerState, state_of
 from preread.settings import VoiceSettings
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 PROBE_TEXT = (
     "The quick brown fox jumps over the lazy dog. "

@@ -30,7 +30,8 @@ from preread.flights import Flights
 from preread.manifest import ChunkEntry
 from preread.server.live_audio import LiveMp3Encoder
 from preread.server.metrics import Metrics
-from preread.tts.base import AudioChunk, ResolvedVoice
+from preread.tts.base import AudioChunk
+from preread.voice import ResolvedVoice
 
 MakeChunk = Callable[[str, int, ResolvedVoice, Callable[[AudioChunk], None]], ChunkEntry]
 ReadChunk = Callable[[str, ChunkEntry], bytes]

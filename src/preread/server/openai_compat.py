@@ -24,7 +24,8 @@ from preread.server.chunks import content_type
 from preread.server.params import float_value, json_body, optional_str
 from preread.server.state import ServerState, state_of
 from preread.settings import VoiceSettings
-from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.base import Provider
+from preread.voice import ResolvedVoice
 
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 OPENAI_VOICES = (

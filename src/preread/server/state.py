@@ -24,7 +24,8 @@ from preread.server.manifests import CachedManifest, ManifestCache, safe_chunk_n
 from preread.server.metrics import Metrics
 from preread.server.ratelimit import RateLimiter
 from preread.settings import Settings
-from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.base import Provider
+from preread.voice import ResolvedVoice
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from preread.manifest import SentenceTime
 from preread.speech.index import SpeechIndex, voice_id
 from preread.speech.plan import Gap, Plan, Run, plan, registered_furniture
 from preread.store import Store
-from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.base import Provider
+from preread.voice import ResolvedVoice
 
 FADE_SECONDS = 0.005
 PREROLL_SECONDS = 0.05  # decoded before a cut and dropped: the mp3 decoder settles

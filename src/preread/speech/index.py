@@ -30,7 +30,7 @@ from preread.fsutil import atomic_write
 from preread.manifest import SentenceTime
 from preread.speech.normalize import tokens_with_spans
 from preread.store import Store
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 INDEX_DIR = "index"
 INDEX_FILE = "speech.jsonl"

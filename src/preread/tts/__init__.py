@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from preread.errors import BadSettings
 from preread.settings import Settings
-from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.base import AudioChunk, Provider
+from preread.voice import ResolvedVoice
 
 PROVIDERS = ("piper", "openai", "fake")
 

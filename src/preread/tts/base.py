@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from preread.settings import VoiceSettings
+from preread.voice import ResolvedVoice
 
 
 @dataclass(frozen=True)
@@ -38,29 +39,6 @@ class AudioChunk:
     @property
     def duration(self) -> float:
         return self.samples / self.sample_rate
-
-
-@dataclass(frozen=True)
-class ResolvedVoice:
-    """The exact settings a provider will use: what manifests record and keys hash."""
-
-    provider: str
-    model: str
-    voice: str
-    speed: float
-    format: str
-    instructions: str | None = None
-    # Which server speaks (e.g. an OpenAI-compatible base URL, credentials stripped):
-    # the same model and voice names on two servers are different voices.
-    endpoint: str | None = None
-
-    def key_material(self) -> str:
-        parts = [self.provider, self.model, self.voice, f"{self.speed:.4f}", self.format]
-        if self.instructions:
-            parts.append(self.instructions)
-        if self.endpoint:
-            parts.append("endpoint=" + self.endpoint)
-        return "\x1f".join(parts)
 
 
 class Provider(ABC):

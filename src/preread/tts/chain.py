@@ -17,8 +17,9 @@ from typing import TypeVar
 
 from preread.errors import Refused, SynthesisFailed
 from preread.settings import VoiceSettings
-from preread.tts.base import Provider, ResolvedVoice
+from preread.tts.base import Provider
 from preread.tts.breaker import Breaker
+from preread.voice import ResolvedVoice
 
 log = logging.getLogger("preread.tts")
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from preread.errors import BadSettings, SynthesisFailed
 from preread.settings import VoiceSettings
-from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.base import AudioChunk, Provider
+from preread.voice import ResolvedVoice
 
 FAKE_VOICES = ("tone", "low")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from preread.errors import BadInput
-from preread.tts.base import ResolvedVoice
+from preread.voice import ResolvedVoice
 
 _MODEL_LANGUAGE = re.compile(r"^(?P<code>[a-z]{2,3})(?:[_-]|$)")
 NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian"}

@@ -36,8 +36,9 @@ import numpy as np
 from preread.errors import BadSettings, Refused, SynthesisFailed
 from preread.settings import VoiceSettings
 from preread.tts.answers import PCM_RATE, BadAnswer, decode_answer, implausible
-from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.base import AudioChunk, Provider
 from preread.tts.errors import safe_text, status_reason
+from preread.voice import ResolvedVoice
 
 OPENAI_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
 OPENAI_VOICES = (

@@ -31,8 +31,9 @@ import numpy as np
 from preread.errors import BadSettings, SynthesisFailed
 from preread.fsutil import atomic_write
 from preread.settings import VoiceSettings
-from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.base import AudioChunk, Provider
 from preread.tts.piper_words import word_samples
+from preread.voice import ResolvedVoice
 
 PIPER_MODEL = "en_US-joe-medium"
 PIPER_VOICES = ("joe",)
