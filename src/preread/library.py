@@ -51,8 +51,9 @@ from preread.speech.assemble import Answer
 from preread.speech.index import SpeechIndex, index_path, rebuild
 from preread.store import Store
 from preread.tiers import ObjectTier
-from preread.tts.base import AudioChunk, Provider, ResolvedVoice
+from preread.tts.base import AudioChunk, Provider
 from preread.upkeep import Upkeep
+from preread.voice import ResolvedVoice
 
 if TYPE_CHECKING:
     from preread.lifecycle import BackgroundCleaner
@@ -193,20 +194,43 @@ class Library(Upkeep):
         if existing is not None:
             self.note_use(document_id)
             return existing, False
+        known = self.store.is_registered(document_id)
+        document = self.read(data, name=name, declared=declared)
+        self.register(document, data)
+        self.note_use(document_id)
+        self.note_written(len(data))  # registrations count against the store's limit
+        return document, not known
+
+    def read(
+        self,
+        source: Path | bytes,
+        *,
+        pages: str | None = None,
+        password: str | None = None,
+        name: str | None = None,
+        declared: Kind | None = None,
+    ) -> DocumentText:
+        """A document file (PDF, EPUB, Markdown, HTML, text) read into blocks with this
+        library's text settings; nothing stored."""
         from preread.readers import read_document, read_options
 
-        known = self.store.is_registered(document_id)
-        document = read_document(
-            data,
+        return read_document(
+            source,
+            pages=pages,
+            password=password,
             name=name,
             declared=declared,
             text=self.settings.text,
             options=read_options(self.settings),
         )
-        self.register(document, data)
-        self.note_use(document_id)
-        self.note_written(len(data))  # registrations count against the store's limit
-        return document, not known
+
+    @staticmethod
+    def check_pages(document: DocumentText, pages: str | None) -> None:
+        """Refuse a page selection the document cannot satisfy (``BadInput``/``BadRange``)."""
+        if pages is not None:
+            from preread.pdf import parse_pages
+
+            parse_pages(pages, document.pages)
 
     def blocks(self, document_id: str, pages: str | None = None) -> DocumentText:
         """A stored document's blocks (of ``pages``): its registration, else its stored
@@ -217,10 +241,7 @@ class Library(Upkeep):
         source = self.store.source_path(document_id)
         if not source.is_file():
             raise NotFound(f"document {document_id[:12]} has no stored file; give its path")
-        from preread.readers import read_document, read_options
-
-        options = read_options(self.settings)
-        return read_document(source, pages=pages, text=self.settings.text, options=options)
+        return self.read(source, pages=pages)
 
     # -- making audio -------------------------------------------------------------------------
     def pregenerate(

@@ -38,7 +38,6 @@ from preread.ids import document_id_of_file
 from preread.library import Library, Summary
 from preread.library import Progress as JobProgress
 from preread.model import DocumentText
-from preread.readers import read_options
 from preread.tts.languages import check_voice_speaks
 from preread.units import format_size
 
@@ -170,15 +169,8 @@ def _load_document(
     """
     document_id, path = resolve_doc(library, doc)
     if path is not None:
-        from preread.pdf import parse_pages
-        from preread.readers import read_document
-
-        settings = library.settings
-        document = read_document(
-            path, password=password, text=settings.text, options=read_options(settings)
-        )
-        if pages is not None:
-            parse_pages(pages, document.pages)  # a bad --pages: exit 2 before any work
+        document = library.read(path, password=password)
+        library.check_pages(document, pages)  # a bad --pages: exit 2 before any work
         for warning in document.warnings:
             console_err.print(f"preread: warning: {warning}", markup=False)
         return document, path, pages

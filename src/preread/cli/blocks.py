@@ -25,7 +25,6 @@ from preread.cli.common import (
 )
 from preread.library import Library
 from preread.model import DocumentText
-from preread.readers import read_document, read_options
 
 PagesOption = Annotated[
     str | None,
@@ -112,13 +111,10 @@ def blocks_command(
     """Print the blocks that will be spoken (no synthesis)."""
     found = path_or_id(document)
     settings = load_settings(home, debug, language=language, read_code=True if read_code else None)
+    library = Library(settings)
     if isinstance(found, Path):
-        options = read_options(settings)
-        result = read_document(
-            found, pages=pages, password=password, text=settings.text, options=options
-        )
+        result = library.read(found, pages=pages, password=password)
     else:
-        library = Library(settings)
         # a stored document: what ``preprocess DOC`` speaks (no password needed)
         result = library.blocks(library.resolve(found), pages)
     for warning in result.warnings:

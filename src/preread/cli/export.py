@@ -58,10 +58,8 @@ def _fill(library: Library, document_id: str, source: Path | None, chapter: int 
     document = library.registration(document_id)
     if document is None:
         if source is None:
-            raise NotFound(f"document {document_id[:12]} has no stored text: give the PDF's path")
-        from preread.pdf import read_document
-
-        document = read_document(source)
+            raise NotFound(f"document {document_id[:12]} has no stored text: give the file's path")
+        document = library.read(source)
     if manifest is None:
         pages = _chapter_pages(document, chapter)
         console_err.print(f"generating the audio of {_pages(pages)}…")
