@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_REGION",
     ):
         monkeypatch.delenv(name, raising=False)
+    limits = (
+        "TIMEOUT", "RETRIES", "RETRY_BUDGET", "BREAKER_FAILURES", "BREAKER_WINDOW",
+        "BREAKER_RATE_FAILURES", "BREAKER_COOLDOWN",
+    )  # fmt: skip
+    for name in list(os.environ):  # the engine chain's limits, per provider or for all
+        if name.startswith("PREREAD_") and name.endswith(limits):
+            monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

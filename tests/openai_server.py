@@ -12,13 +12,18 @@ Answers: ``ok`` (24 kHz s16le PCM: a tone per sentence, 0.25 s of silence betwee
 sentences, or WAV when ``response_format`` is ``wav``), ``429`` (with
 ``Retry-After: server.retry_after``), ``500`` (with ``Retry-After`` only if
 ``server.retry_after_on_500`` is set), ``401``, ``404-voice`` (an unknown voice),
-``timeout`` (answers only after ``server.hang`` seconds). Answers a broken server
+``timeout`` (answers only after ``server.hang`` seconds), ``hang`` (never answers:
+the connection stays open, silent, until the server stops). ``server.delay``
+seconds pass before every ``ok`` answer (a server's synthesis time), and
+``server.choose(text)``, when set, picks each answer instead of the script (e.g.
+a primary failing 30 % of requests). Answers a broken server
 gives, all with status 200: ``noise-mpeg`` (random bytes as ``audio/mpeg``), ``mp3``
 (the speech as real MP3, ``audio/mpeg``, whatever was asked), ``mp3-as-pcm`` (the
 same bytes labelled ``audio/pcm``), ``silence`` (PCM zeros as long as the speech),
 ``short`` (a 0.1 s tone), ``html`` (an HTML page). ``leaky-500`` and ``leaky-400``
 answer an error whose body echoes the request's Authorization header, a URL with
-credentials and a stack trace. Every request is recorded in ``server.requests``.
+credentials and a stack trace. Every request is recorded in ``server.requests``
+(with ``at``, its ``time.monotonic()``, and ``answer``).
 The server engineer may reuse it.
 """
 
@@ -47,6 +52,8 @@ class Recorded:
     path: str
     authorization: str | None
     body: dict[str, Any]
+    at: float = 0.0
+    answer: str = ""
 
 
 def speech_pcm(text: str) -> bytes:
@@ -98,7 +105,10 @@ class SpeechServer:
         self.retry_after = "0.05"
         self.retry_after_on_500: str | None = None
         self.hang = 2.0
+        self.delay = 0.0
         self.fail_when: Callable[[str], bool] | None = None
+        self.choose: Callable[[str], str] | None = None
+        self._closing = threading.Event()
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -117,6 +127,7 @@ class SpeechServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()  # hanging answers end
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -124,7 +135,9 @@ class SpeechServer:
         with self._lock:
             if self.fail_when is not None and self.fail_when(text):
                 return "500"
-            return self.script.pop(0) if self.script else self.default
+            if self.script:
+                return self.script.pop(0)
+            return self.choose(text) if self.choose is not None else self.default
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -162,12 +175,15 @@ class SpeechServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
-                server.requests.append(Recorded(self.path, self.headers.get("Authorization"), body))
+                record = Recorded(
+                    self.path, self.headers.get("Authorization"), body, time.monotonic()
+                )
+                server.requests.append(record)
                 if not self.path.rstrip("/").endswith("/audio/speech"):
                     self._error(404, "not found")
                     return
                 text = str(body.get("input", ""))
-                answer = server.next_answer(text)
+                answer = record.answer = server.next_answer(text)
                 if answer in BROKEN:
                     self._send(200, *BROKEN[answer](text))
                     return
@@ -188,6 +204,11 @@ class SpeechServer:
                 elif answer == "timeout":
                     time.sleep(server.hang)
                     self._send(200, speech_pcm(text), "audio/pcm")
+                elif answer == "hang":
+                    server._closing.wait()
+                    self.close_connection = True
+                elif server.delay and server._closing.wait(server.delay):
+                    self.close_connection = True
                 elif body.get("response_format") == "wav":
                     import soundfile as sf
 

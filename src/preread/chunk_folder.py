@@ -263,6 +263,7 @@ def document_row(
         "done": len(done),
         "bytes": sum(c.bytes or 0 for c in done),
         "duration": round(sum(c.duration or 0.0 for c in done), 3),
+        "fallback": fallback_count(done),
         "provider": manifest.tts_provider if manifest else None,
         "voice": manifest.voice if manifest else None,
         "format": manifest.format if manifest else None,
@@ -271,6 +272,11 @@ def document_row(
 
 
 # -- status ---------------------------------------------------------------------------------
+def fallback_count(entries: Collection[ChunkEntry]) -> int:
+    """Done chunks an engine chain's fallback spoke (``preprocess --upgrade`` redoes them)."""
+    return sum(1 for c in entries if c.status == "done" and c.spoken_by is not None)
+
+
 def document_status(
     store: Store, document_id: str, voice: VoiceSettings | None = None
 ) -> dict[str, Any]:
@@ -296,6 +302,7 @@ def status_of(
             "failed": 0,
             "bytes": 0,
             "duration": 0.0,
+            "fallback": 0,
             "eta": None,
         }
     match = True
@@ -318,5 +325,6 @@ def status_of(
         "failed": manifest.count("failed"),
         "bytes": sum(c.bytes or 0 for c in done),
         "duration": round(sum(c.duration or 0.0 for c in done), 3),
+        "fallback": fallback_count(done),
         "eta": None,
     }

@@ -70,8 +70,12 @@ class Engines:
         with self._lock:
             found = self._breakers.get(name)
             if found is None:
+                limits = self.settings.limits_for(name)
                 found = self._breakers[name] = Breaker(
-                    self.settings.breaker_failures, self.settings.breaker_cooldown
+                    limits.breaker_failures,
+                    limits.breaker_cooldown,
+                    window=limits.breaker_window,
+                    rate_failures=limits.breaker_rate_failures,
                 )
             return found
 

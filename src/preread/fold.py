@@ -153,8 +153,9 @@ class _Folder:
             if fits:
                 for record in fits:
                     merged = {**chunk, **record}
-                    if "error" not in record:
-                        merged.pop("error", None)
+                    for stale in ("error", "spokenBy"):  # see journal.apply_records
+                        if stale not in record:
+                            merged.pop(stale, None)
                     chunk = merged
                 self.applied += len(fits)
                 piece += json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))

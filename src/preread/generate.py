@@ -49,14 +49,20 @@ class Prepared:
     synthesis_seconds: float = 0.0
     fresh: bool = False  # made by --force: replaces the stored blob
     # the voice that spoke it when an engine chain's fallback did (``key`` is then its
-    # key); ``held``: the asked voice's key, whose flight the maker holds
+    # key, whose flight the maker leads too); ``held``: the asked voice's key
     spoken: ResolvedVoice | None = None
     held: str | None = None
 
     @property
-    def flight(self) -> str:
-        """The content key whose flight the maker of this chunk holds."""
-        return self.held or self.key
+    def flights(self) -> tuple[str, ...]:
+        """The content keys whose flights the maker of this chunk holds, landed once
+        its blob is stored: the asked voice's, and the fallback's that spoke it."""
+        return (self.key,) if self.held is None or self.held == self.key else (self.held, self.key)
+
+    @property
+    def extra_flight(self) -> str | None:
+        """The flight ``synthesize`` led beyond the asked key's (a fallback's key)."""
+        return None if self.held is None or self.held == self.key else self.key
 
 
 def sentence_times(chunks: list[AudioChunk]) -> list[SentenceTime]:
@@ -229,6 +235,10 @@ class ChunkMaker:
     ) -> Prepared:
         """Reuse a stored blob (unless ``fresh``) or synthesize the entry's sentences.
 
+        The caller holds the flight of ``blob_key(entry.text, voice)``; when a fallback
+        speaks, this leads its key's flight too (``Prepared.extra_flight``): the caller
+        lands ``Prepared.flights`` once the blob is stored.
+
         Raises ``SynthesisFailed`` (or another PrereadError) when the provider fails,
         and ``InterruptedError`` when ``cancel`` is set between two sentences.
         """
@@ -243,13 +253,22 @@ class ChunkMaker:
         def attempt(provider: Provider, spoken: ResolvedVoice) -> Prepared:
             if spoken == voice:
                 return self._speak(provider, entry, voice, key, on_audio, cancel, fresh)
-            # a fallback: its own content key, so its audio is never taken for the asked voice's
+            # a fallback: its own content key, so its audio is never taken for the asked
+            # voice's, and that key's flight (the caller holds the asked key's): one
+            # synthesis of this content by this voice at a time, whoever asks for it
             other = blob_key(entry.text, spoken)
-            info = None if fresh else self.reusable(other, spoken.format)
-            if info is not None:
-                prepared = Prepared(entry=entry, key=other, blob=info)
-            else:
-                prepared = self._speak(provider, entry, spoken, other, on_audio, cancel, fresh)
+            if other != key:
+                self.flights.lead(other, "fallback", cancel=cancel)
+            try:
+                info = None if fresh else self.reusable(other, spoken.format)
+                if info is not None:
+                    prepared = Prepared(entry=entry, key=other, blob=info)
+                else:
+                    prepared = self._speak(provider, entry, spoken, other, on_audio, cancel, fresh)
+            except BaseException:
+                if other != key:
+                    self.flights.land(other)
+                raise
             prepared.spoken, prepared.held = spoken, key
             return prepared
 
@@ -347,7 +366,11 @@ class ChunkMaker:
                 record_entries(self.store, document_id, voice, [entry])
                 self.store.fold_journal(document_id)
                 raise
-            info = self.store_blob(prepared, voice)
+            try:
+                info = self.store_blob(prepared, voice)
+            finally:
+                if prepared.extra_flight is not None:
+                    self.flights.land(prepared.extra_flight)
         done = done_entry(entry, info, prepared.spoken)
         target = self.store.chunks_dir(document_id) / done.file_name
         # linked under the manifest lock, once the journal's check passed: a preprocess

@@ -37,6 +37,7 @@ class JobSpec:
     voice: VoiceSettings
     pages: str | None = None
     force: bool = False
+    upgrade: bool = False  # make again what a fallback voice spoke
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class JobSpec:
             "voice": asdict(self.voice),
             "pages": self.pages,
             "force": self.force,
+            "upgrade": self.upgrade,
         }
 
     @classmethod
@@ -53,6 +55,7 @@ class JobSpec:
             VoiceSettings(**data["voice"]),
             data.get("pages"),
             bool(data.get("force", False)),
+            bool(data.get("upgrade", False)),
         )
 
 

@@ -128,7 +128,7 @@ def apply_records(data: dict[str, Any], records: Iterable[Record]) -> int:
     """Fold ``records`` into manifest JSON ``data`` in place; how many applied.
 
     Fields a record does not know (added by a newer preread) are kept, except a
-    stale ``error``.
+    stale ``error`` and a stale ``spokenBy`` (a chunk made again by the primary).
     """
     chunks = data.get("chunks")
     if not isinstance(chunks, list):
@@ -150,8 +150,9 @@ def apply_records(data: dict[str, Any], records: Iterable[Record]) -> int:
         if not record_fits(current, record):
             continue
         merged = {**current, **record}
-        if "error" not in record:
-            merged.pop("error", None)
+        for stale in ("error", "spokenBy"):
+            if stale not in record:
+                merged.pop(stale, None)
         chunks[at] = merged
         applied += 1
     return applied

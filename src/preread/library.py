@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from preread import journal
 from preread.blobs import BlobStore, blob_key
 from preread.chunk_folder import (
+    fallback_count,
     find_block,
     find_entry,
     list_every_block,
@@ -256,8 +257,10 @@ class Library(Upkeep):
         on_progress: Callable[[Progress], None] | None = None,
         cancel: threading.Event | None = None,
         list_all: bool = False,
+        upgrade: bool = False,
     ) -> Summary:
-        """Pre-generate ``document``'s chunks (``preread.preprocess.run_preprocess``)."""
+        """Pre-generate ``document``'s chunks (``preread.preprocess.run_preprocess``);
+        ``upgrade``: also make again those a fallback voice spoke, with the primary."""
         voice = voice or self.settings.voice
         if self.shared is not None:
             self.shared.fetch_done(self.blobs, document.document_id, self.resolve_voice(voice))
@@ -265,7 +268,7 @@ class Library(Upkeep):
             self.store, self.provider_for(voice.provider), document, voice, source=source,
             pages=pages, force=force, wait=wait, on_progress=on_progress, cancel=cancel,
             list_all=list_all, flights=self.flights,
-            chain=self.engines.chain(self.provider_for(voice.provider)),
+            chain=self.engines.chain(self.provider_for(voice.provider)), upgrade=upgrade,
         )  # fmt: skip
         if summary.generated + summary.reused:
             self.note_written(int(summary.progress.bytes))
@@ -277,9 +280,15 @@ class Library(Upkeep):
         return summary
 
     def is_complete(
-        self, document_id: str, voice: VoiceSettings, pages: str | None, force: bool = False
+        self,
+        document_id: str,
+        voice: VoiceSettings,
+        pages: str | None,
+        force: bool = False,
+        upgrade: bool = False,
     ) -> tuple[int, bool]:
-        """(blocks selected, whether a job would find them all done already).
+        """(blocks selected, whether a job would find them all done already; with
+        ``upgrade``, none of them spoken by a fallback voice).
 
         Jobs list every registered block and generate the pages asked.
         """
@@ -290,9 +299,12 @@ class Library(Upkeep):
             )
         blocks = select_blocks(document, pages)
         manifest = None if force else self.manifest(document_id)
+        wanted = {b.page for b in blocks}
         done = manifest is not None and pages_done(
-            manifest, document, self.resolve_voice(voice), {b.page for b in blocks}
+            manifest, document, self.resolve_voice(voice), wanted
         )
+        if done and upgrade and manifest is not None:
+            done = not fallback_count([c for c in manifest.chunks if c.page in wanted])
         return len(blocks), done
 
     def chunk_target(

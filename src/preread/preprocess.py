@@ -74,6 +74,7 @@ class Progress:
     eta: float | None = None
     chars_per_second: float = 0.0  # synthesized characters per wall second
     real_time_factor: float | None = None  # wall seconds per second of audio synthesized
+    fallback: int = 0  # done chunks an engine chain's fallback spoke
     state: str = "running"
 
     def to_json(self) -> dict[str, Any]:
@@ -83,6 +84,7 @@ class Progress:
             "total": self.total,
             "done": self.done,
             "failed": self.failed,
+            "fallback": self.fallback,
             "bytes": self.bytes,
             "duration": round(self.duration, 3),
             "elapsed": round(self.elapsed, 3),
@@ -102,6 +104,7 @@ class Summary:
     reused: int = 0  # linked from a stored blob (dedup, earlier settings, crash leftovers)
     skipped: int = 0  # already done and valid
     repaired: int = 0  # done but invalid on disk: redone
+    upgraded: int = 0  # spoken by a fallback, now by the primary (``upgrade``)
     failures: list[tuple[int, str]] = field(default_factory=list)
 
     @property
@@ -116,6 +119,7 @@ class Summary:
             reused=self.reused,
             skipped=self.skipped,
             repaired=self.repaired,
+            upgraded=self.upgraded,
             failures=[{"index": i, "error": e} for i, e in sorted(self.failures)],
         )
         return data
@@ -137,6 +141,7 @@ def run_preprocess(
     list_all: bool = False,
     flights: Flights[str] | None = None,
     chain: Chain | None = None,
+    upgrade: bool = False,
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
 
@@ -151,6 +156,9 @@ def run_preprocess(
     the document (unless ``wait``), KeyboardInterrupt after saving what was done.
     A set ``cancel`` event stops after the current sentence (state ``cancelled``).
     ``flights``: the process's content-key single flight (the server passes its own).
+    ``upgrade``: also make again the done chunks a fallback spoke (``spokenBy``), with
+    the chain's first provider when its breaker lets it; a chunk it still cannot make
+    keeps its fallback audio.
     """
     voice = provider.resolve(voice_settings)
     blocks = select_blocks(document, pages)
@@ -172,7 +180,7 @@ def run_preprocess(
             store.register(document, source)  # never a page selection: see the docstring
         maker = ChunkMaker(store, provider, flights, chain)
         return _run_locked(
-            store, maker, document, blocks, voice, force, on_progress, cancel, wanted
+            store, maker, document, blocks, voice, force, on_progress, cancel, wanted, upgrade
         )
     finally:
         lock.release()
@@ -188,6 +196,7 @@ def _run_locked(
     on_progress: Callable[[Progress], None] | None,
     cancel: threading.Event | None,
     wanted: set[int] | None = None,
+    upgrade: bool = False,
 ) -> Summary:
     """Generate the manifest's chunks that are not done (only those on ``wanted`` pages)."""
     document_id = document.document_id
@@ -198,9 +207,14 @@ def _run_locked(
     summary = Summary(Progress(document_id, len(selected)), store.chunks_dir(document_id))
     progress = summary.progress
     repaired: list[ChunkEntry] = []
+    upgrading: set[int] = set()  # done by a fallback, made again
     for entry in selected:
         if entry.status == "done":
+            if upgrade and entry.spoken_by is not None:
+                upgrading.add(entry.index)
+                continue
             if chunk_is_valid(store, document_id, entry):
+                progress.fallback += entry.spoken_by is not None
                 summary.skipped += 1
                 progress.done += 1
                 progress.bytes += entry.bytes or 0
@@ -211,7 +225,7 @@ def _run_locked(
     summary.repaired = len(repaired)
     journal = progress_journal(store, document_id, voice)
     journal.append(repaired)
-    todo = [e for e in selected if e.status != "done"]
+    todo = [e for e in selected if e.status != "done" or e.index in upgrading]
     rate = Throughput(sum(len(e.text) for e in todo))
     stop = cancel if cancel is not None else threading.Event()
     items: queue.Queue[tuple[ChunkEntry, Prepared | None, str | None] | None] = queue.Queue(2)
@@ -246,6 +260,7 @@ def _run_locked(
                 except InterruptedError:
                     break
                 handed = False
+                prepared: Prepared | None = None
                 try:
                     fresh = force and key not in renewed
                     renewed.add(key)
@@ -262,7 +277,8 @@ def _run_locked(
                         break
                 finally:
                     if not handed:
-                        flights.land(key)
+                        for held in prepared.flights if prepared is not None else (key,):
+                            flights.land(held)
         except BaseException as exc:  # a bug: hand it to the main thread
             crashed.append(exc)
         finally:
@@ -320,10 +336,14 @@ def _run_locked(
                     error = f"could not store the chunk: {exc}"
                     done = None
                 finally:
-                    flights.land(prepared.flight)
+                    for key in prepared.flights:
+                        flights.land(key)
                 if done is not None:
                     unrecorded.append(done)
                     progress.done += 1
+                    progress.fallback += done.spoken_by is not None
+                    if entry.index in upgrading and done.spoken_by is None:
+                        summary.upgraded += 1
                     progress.bytes += done.bytes or 0
                     progress.duration += done.duration or 0.0
                     if prepared.blob is None:
@@ -336,7 +356,14 @@ def _run_locked(
                         )
                     else:
                         summary.reused += 1
-            if error is not None:
+            if error is not None and entry.index in upgrading:
+                # no voice could make it again: it keeps its fallback audio
+                summary.failures.append((entry.index, f"not upgraded: {error}"))
+                progress.done += 1
+                progress.fallback += 1
+                progress.bytes += entry.bytes or 0
+                progress.duration += entry.duration or 0.0
+            elif error is not None:
                 failed = replace(entry, status="failed", error=error)
                 unrecorded.append(failed)
                 progress.failed += 1
@@ -351,7 +378,8 @@ def _run_locked(
                 while True:
                     left = items.get_nowait()
                     if left is not None and left[1] is not None:
-                        flights.land(left[1].flight)
+                        for key in left[1].flights:
+                            flights.land(key)
 
         while any(p.is_alive() for p in producers):  # let them finish their sentence
             drain()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from preread.errors import BadSettings
+from preread.limits import ProviderLimits, load_limits
 from preread.units import parse_size
 
 DEFAULT_MAX_BYTES = 5 * 10**9
@@ -137,11 +138,11 @@ class Settings:
     debug: bool = False
     fake_delay: float = 0.0  # test knob: seconds the fake provider sleeps per sentence
     # An engine chain (PREREAD_PROVIDER=openai,piper): the providers after the first, in
-    # order, each behind a circuit breaker opened by ``breaker_failures`` consecutive
-    # failures and probed again after ``breaker_cooldown`` seconds.
+    # order, each with its own timeout, retries and circuit breaker (``preread.limits``:
+    # ``limits`` those every provider shares, ``provider_limits`` per provider).
     fallback_providers: tuple[str, ...] = ()
-    breaker_failures: int = 5
-    breaker_cooldown: float = 300.0
+    limits: ProviderLimits = field(default_factory=ProviderLimits)
+    provider_limits: tuple[tuple[str, ProviderLimits], ...] = ()
     # Piper syntheses at once in this process (None: one per core, at most 8). Each adds
     # ≈ 250 MB of peak memory: a 512 MB VM wants 1.
     synth_workers: int | None = None
@@ -157,6 +158,18 @@ class Settings:
     s3_region: str | None = None
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
+
+    @property
+    def breaker_failures(self) -> int:
+        return self.limits.breaker_failures
+
+    @property
+    def breaker_cooldown(self) -> float:
+        return self.limits.breaker_cooldown
+
+    def limits_for(self, provider: str) -> ProviderLimits:
+        """Provider ``provider``'s timeout, retries and breaker numbers."""
+        return dict(self.provider_limits).get(provider, self.limits)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -189,20 +202,8 @@ class Settings:
         ] or ["piper"]
         if len(set(chain)) < len(chain):
             raise BadSettings(f"provider named twice in {','.join(chain)!r}")
-        failures_value = pick("breaker_failures", "PREREAD_BREAKER_FAILURES")
-        try:
-            failures = int(failures_value) if failures_value is not None else 5
-        except ValueError:
-            raise BadSettings(f"bad PREREAD_BREAKER_FAILURES {failures_value!r}") from None
-        if failures < 1:
-            raise BadSettings(f"bad PREREAD_BREAKER_FAILURES {failures_value!r}: at least 1")
-        cooldown_value = pick("breaker_cooldown", "PREREAD_BREAKER_COOLDOWN")
-        try:
-            cooldown = float(cooldown_value) if cooldown_value is not None else 300.0
-        except ValueError:
-            raise BadSettings(f"bad PREREAD_BREAKER_COOLDOWN {cooldown_value!r}") from None
-        if not 0 <= cooldown < float("inf"):
-            raise BadSettings(f"bad PREREAD_BREAKER_COOLDOWN {cooldown_value!r}: seconds ≥ 0")
+        limits = ProviderLimits.load(env)
+        provider_limits = load_limits(env, [*chain, "piper", "openai", "fake"])
         voice = VoiceSettings(
             provider=chain[0],
             model=pick("model", "PREREAD_MODEL"),
@@ -251,8 +252,8 @@ class Settings:
             debug=bool(flags.get("debug", False)),
             fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
             fallback_providers=tuple(chain[1:]),
-            breaker_failures=failures,
-            breaker_cooldown=cooldown,
+            limits=limits,
+            provider_limits=provider_limits,
             synth_workers=_workers(pick("synth_workers", "PREREAD_SYNTH_WORKERS")),
             trusted_proxies=pick("trusted_proxies", "PREREAD_TRUSTED_PROXIES"),
             read_code=_flag(pick("read_code", "PREREAD_READ_CODE"), "PREREAD_READ_CODE"),

@@ -110,9 +110,13 @@ def chunk_problem(path: Path, entry: ChunkEntry) -> Problem | None:
     return None if sha256_file(path) == entry.sha256 else "sha256"
 
 
-def _voice(manifest: Manifest) -> ResolvedVoice:
-    """The manifest's voice as content keys hash it (no endpoint: a compatible server's
-    blobs are found through another chunk's copy, or made again)."""
+def _voice(manifest: Manifest, entry: ChunkEntry) -> ResolvedVoice:
+    """The voice that spoke ``entry`` as content keys hash it: the manifest's, or the
+    fallback's its ``spokenBy`` names (no endpoint: a compatible server's blobs are
+    found through another chunk's copy, or made again)."""
+    if entry.spoken_by is not None:
+        provider, model, voice = entry.spoken_by
+        return ResolvedVoice(provider, model, voice, manifest.native_speed, manifest.format)
     return ResolvedVoice(
         manifest.tts_provider,
         manifest.tts_model,
@@ -133,7 +137,7 @@ def _holds(path: Path, entry: ChunkEntry) -> bool:
 def _repair(store: Store, manifest: Manifest, entry: ChunkEntry, good: dict[str, Path]) -> Action:
     """Relink ``entry``'s file from a correct copy, else reset it to pending."""
     target = store.chunks_dir(manifest.document_id) / entry.file_name
-    sources = [store.blob_path(blob_key(entry.text, _voice(manifest)), manifest.format)]
+    sources = [store.blob_path(blob_key(entry.text, _voice(manifest, entry)), manifest.format)]
     if entry.sha256 in good:
         sources.append(good[entry.sha256])
     for source in sources:

@@ -55,3 +55,26 @@ def test_trip_opens_at_once_and_reports_once() -> None:
     assert breaker.allow()
     breaker.abandon()  # the probe was cancelled: another may go
     assert breaker.allow()
+
+
+def test_a_failure_rate_over_the_window_opens_it() -> None:
+    clock = Clock()
+    breaker = Breaker(failures=5, cooldown=60, clock=clock, window=6, rate_failures=3)
+    for _ in range(2):  # fail, succeed, fail, succeed: 2 of the last 4
+        assert not breaker.failure("flaky")
+        breaker.success()
+    assert breaker.recent_failures == 2 and breaker.state == "closed"
+    for _ in range(4):  # successes push the old failures out of the window
+        breaker.success()
+    assert breaker.recent_failures == 1
+    for _ in range(2):  # never two in a row
+        assert not breaker.failure()
+        breaker.success()
+    assert breaker.recent_failures == 2
+    assert breaker.failure("third of the last 6")
+    assert breaker.state == "open" and breaker.opened_by == "3 of its last 6 chunks"
+    clock.now += 60
+    assert breaker.allow()
+    breaker.success()  # the probe: closed, and the window starts afresh
+    assert breaker.state == "closed" and breaker.recent_failures == 0
+    assert not breaker.failure() and not breaker.failure()

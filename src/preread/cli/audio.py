@@ -74,6 +74,14 @@ InstructionsOption = Annotated[
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Regenerate every chunk.", show_default=False)
 ]
+UpgradeOption = Annotated[
+    bool,
+    typer.Option(
+        "--upgrade",
+        help="Regenerate the chunks a fallback voice spoke, with the first provider.",
+        show_default=False,
+    ),
+]
 VerifyOption = Annotated[
     bool,
     typer.Option(
@@ -198,11 +206,17 @@ def _print_summary(summary: Summary, title: str) -> None:
     typer.echo(f"audio:      {summary.audio_dir}")
     rate = f", {p.chars_per_second:.0f} chars/s" if p.chars_per_second else ""
     rtf = f", real-time factor {p.real_time_factor:.3f}" if p.real_time_factor else ""
+    upgraded = f", {summary.upgraded} upgraded" if summary.upgraded else ""
     typer.echo(
         f"{title}: {p.state}: {p.done}/{p.total} chunks ({summary.generated} generated, "
-        f"{summary.reused} reused, {summary.skipped} already done), {minutes(p.duration)} "
-        f"of audio, {format_size(p.bytes)}, {p.elapsed:.1f} s{rate}{rtf}"
+        f"{summary.reused} reused, {summary.skipped} already done{upgraded}), "
+        f"{minutes(p.duration)} of audio, {format_size(p.bytes)}, {p.elapsed:.1f} s{rate}{rtf}"
     )
+    if p.fallback:
+        typer.echo(
+            f"  {p.fallback} chunks spoken by a fallback voice: preread preprocess DOC"
+            " --upgrade makes them again with the first provider when it is back"
+        )
     for index, error in sorted(summary.failures)[:10]:  # workers finish in any order
         typer.echo(f"  chunk {index} failed: {error}")
     if len(summary.failures) > 10:
@@ -219,6 +233,7 @@ def preprocess_command(
     format: FormatOption = None,
     instructions: InstructionsOption = None,
     force: ForceOption = False,
+    upgrade: UpgradeOption = False,
     wait: WaitOption = False,
     password: PasswordOption = None,
     read_code: ReadCodeOption = False,
@@ -258,12 +273,12 @@ def preprocess_command(
             with ProgressBar(title) as bar:
                 summary = library.pregenerate(
                     document, source=source, pages=select, force=force, wait=wait,
-                    on_progress=bar.update, cancel=cancel, list_all=True,
+                    on_progress=bar.update, cancel=cancel, list_all=True, upgrade=upgrade,
                 )  # fmt: skip
         else:
             summary = library.pregenerate(
                 document, source=source, pages=select, force=force, wait=wait, cancel=cancel,
-                list_all=True,
+                list_all=True, upgrade=upgrade,
             )  # fmt: skip
     except KeyboardInterrupt:  # a second Ctrl-C: what was recorded is saved
         summary = None
@@ -328,6 +343,7 @@ def _print_status(library: Library, document_id: str, status: dict[str, Any]) ->
     typer.echo(
         f"{document_id}: {status['state']}: {status['done']}/{status['total']} chunks"
         + (f", {status['failed']} failed" if status["failed"] else "")
+        + (f", {status['fallback']} by a fallback voice" if status["fallback"] else "")
         + f", {minutes(status['duration'])}, {format_size(status['bytes'])}\n"
         f"  {manifest.title or manifest.source_name} — {manifest.tts_provider}/"
         f"{manifest.tts_model}/{manifest.voice} speed {manifest.native_speed:g} {manifest.format}\n"

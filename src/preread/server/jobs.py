@@ -166,6 +166,7 @@ class InProcessQueue(JobQueue):
             spec.voice,
             pages=spec.pages,
             force=spec.force,
+            upgrade=spec.upgrade,
             on_progress=progress,
             cancel=job.cancel,
             list_all=True,  # every registered block stays known (live fallback)

@@ -105,7 +105,11 @@ STATUS = _obj(
         "duration": NUM,
         "eta": NULLABLE_NUM,
     },
-    {"jobId": {"type": ["string", "null"]}, "error": STR},
+    {
+        "jobId": {"type": ["string", "null"]},
+        "error": STR,
+        "fallback": {"type": "integer", "description": "done chunks a fallback voice spoke"},
+    },
 )
 SUMMARY = _obj({"documentId": STR, "title": STR, "pages": INT, "blocks": INT}, {"sourceName": STR})
 DOC_BRIEF = {"type": ["object", "null"], "properties": {"documentId": STR, "lastUsed": NUM}}
@@ -132,6 +136,10 @@ PREPROCESS_BODY = _obj(
         "format": {"enum": ["mp3", "opus"]},
         "instructions": STR,
         "force": BOOL,
+        "upgrade": {
+            "type": "boolean",
+            "description": "regenerate the chunks a fallback voice spoke with the primary",
+        },
     },
 )
 SPEECH_BODY = _obj(

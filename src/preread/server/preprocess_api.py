@@ -65,7 +65,7 @@ def status_object(state: ServerState, doc: str, voice: VoiceSettings | None) -> 
         if job.active or job.state == "cancelled":
             status["state"] = job.state
         if job.active and job.progress:
-            for key in ("total", "done", "failed", "bytes", "duration", "eta"):
+            for key in ("total", "done", "failed", "bytes", "duration", "eta", "fallback"):
                 status[key] = job.progress.get(key, status[key])
         if job.error:
             status["error"] = job.error
@@ -82,6 +82,7 @@ async def start(request: Request) -> Response:
     voice = _voice(state, data)
     pages = _pages(data)
     force = data.get("force", False) is True
+    upgrade = data.get("upgrade", False) is True
     registration = await anyio.to_thread.run_sync(state.library.registration, doc)
     if registration is not None and registration.language:
         # a voice that cannot speak the document's language is refused: 400, one line
@@ -90,7 +91,7 @@ async def start(request: Request) -> Response:
 
     try:
         total, complete = await anyio.to_thread.run_sync(
-            state.library.is_complete, doc, voice, pages, force
+            state.library.is_complete, doc, voice, pages, force, upgrade
         )
     except BadInput as exc:  # the page parser speaks of the CLI's --pages
         if "bad --pages" not in exc.message:
@@ -100,7 +101,7 @@ async def start(request: Request) -> Response:
         return JSONResponse(
             {"jobId": None, "documentId": doc, "total": total, "state": "complete"}, 200
         )
-    job = await state.jobs.submit(JobSpec(doc, voice, pages, force))
+    job = await state.jobs.submit(JobSpec(doc, voice, pages, force, upgrade))
     return JSONResponse(
         {"jobId": job.id, "documentId": doc, "total": total, "state": job.state}, 202
     )

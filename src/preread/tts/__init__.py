@@ -30,5 +30,12 @@ def make_provider(settings: Settings) -> Provider:
     if name == "openai":
         from preread.tts.openai import OpenAIProvider
 
-        return OpenAIProvider(api_key=settings.openai_api_key, base_url=settings.openai_base_url)
+        limits = settings.limits_for(name)
+        return OpenAIProvider(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            max_attempts=limits.attempts,
+            timeout=limits.timeout,
+            retry_budget=limits.retry_budget,
+        )
     raise BadSettings(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

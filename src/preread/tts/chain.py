@@ -67,9 +67,9 @@ class Chain:
             except SynthesisFailed as exc:
                 if breaker.failure(str(exc)):
                     log.warning(
-                        "%s failed %d times in a row (%s): skipped for %g s",
+                        "%s failed %s (%s): skipped for %g s",
                         provider.name,
-                        breaker.failures,
+                        breaker.opened_by,
                         exc,
                         breaker.cooldown,
                     )

@@ -1,11 +1,14 @@
 """OpenAI text-to-speech (and any server speaking its ``/v1/audio/speech`` protocol).
 
 Uses the official ``openai`` SDK with its own retries turned off; this module
-retries instead, so the policy is ours and tested: on 429, 5xx, timeouts and
-connection errors it waits ``Retry-After`` when the server sends one, else an
-exponential backoff (``backoff * 2**(attempt-1)``, capped, with ±50 % jitter), for
-at most ``max_attempts`` attempts, then raises ``SynthesisFailed``. Other errors
-(400, 401, 404…) fail at once. The API key never appears in a message.
+retries instead, so the policy is ours and tested: on 429, 5xx, timeouts (each
+request may take ``timeout`` seconds) and connection errors it waits ``Retry-After``
+when the server sends one, else an exponential backoff (``backoff * 2**(attempt-1)``,
+capped, with ±50 % jitter), for at most ``max_attempts`` attempts and
+``retry_budget`` seconds of waiting in all, then raises ``SynthesisFailed`` (a
+``Retry-After`` beyond what is left of the budget fails at once: an engine chain's
+fallback speaks sooner). Other errors (400, 401, 404…) fail at once. The API key
+never appears in a message.
 
 **One request per block.** A block (≤ 450 characters, whole sentences) is sent as
 one ``input``: one request instead of 3–6 (rate limits are per request) and
@@ -104,6 +107,7 @@ class OpenAIProvider(Provider):
         max_attempts: int = 5,
         backoff: float = 1.0,
         timeout: float = 60.0,
+        retry_budget: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api_key = api_key
@@ -111,6 +115,7 @@ class OpenAIProvider(Provider):
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.timeout = timeout
+        self.retry_budget = max(0.0, retry_budget)
         self.sleep = sleep
         self._client: Any = None
         self._lock = threading.Lock()
@@ -192,6 +197,7 @@ class OpenAIProvider(Provider):
         if voice.instructions:
             extra["instructions"] = voice.instructions
         last = "no attempt made"
+        waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             retry_after: float | None = None
             try:
@@ -234,7 +240,18 @@ class OpenAIProvider(Provider):
                         return samples, rate
                     last = reason
             if attempt < self.max_attempts:
-                self.sleep(self._delay(attempt, retry_after))
+                delay = self._delay(attempt, retry_after)
+                left = self.retry_budget - waited
+                if delay > left:
+                    if retry_after is None:
+                        delay = left  # the backoff is cut to what the budget has left
+                    else:
+                        raise SynthesisFailed(
+                            f"openai asks to wait {retry_after:g} s ({last}), beyond its"
+                            f" retry budget ({left:.3g} s left)"
+                        )
+                self.sleep(delay)
+                waited += delay
         raise SynthesisFailed(f"openai failed after {self.max_attempts} attempts: {last}")
 
     def synthesize(self, sentences: Sequence[str], voice: ResolvedVoice) -> Iterator[AudioChunk]:

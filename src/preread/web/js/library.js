@@ -22,8 +22,9 @@ export function audioBadge(doc) {
     return { text: doc.job.state === "queued" ? "queued" : `generating ${pct} %`, kind: "busy" };
   }
   if (!a || a.done === 0) return { text: "not generated", kind: "none" };
-  if (a.done === a.total) return { text: "pre-generated ✓", kind: "done" };
-  return { text: `${a.pagesDone} of ${doc.pages} pages`, kind: "part" };
+  const fallback = a.fallback ? ` · ${a.fallback} by fallback voice` : "";
+  if (a.done === a.total) return { text: `pre-generated ✓${fallback}`, kind: "done" };
+  return { text: `${a.pagesDone} of ${doc.pages} pages${fallback}`, kind: "part" };
 }
 
 function row(doc, offline) {
