@@ -5,6 +5,9 @@ subtitles, made from the stored chunks.
   chapter of the outline), then every chunk's MP3 frames in order (each chunk's own
   Xing/Info frame dropped). Chunks stored as Opus are decoded and encoded to MP3 one at
   a time. Chapter times are counted from the frames written, so they match the file.
+* ``m4b``: an audiobook (MP4, AAC, chapters as a QuickTime chapter track and a Nero
+  ``chpl`` box; ``preread.m4b``). Every chunk is decoded and encoded to AAC one at a
+  time; chapter times are counted from the decoded samples.
 * ``vtt`` / ``srt``: one cue per sentence, from the manifest's sentence times placed at
   each chunk's start in the exported audio.
 
@@ -31,8 +34,13 @@ from preread.fsutil import fsync_dir
 from preread.manifest import ChunkEntry, Manifest
 from preread.mp3frames import NotMp3, audio_frames, xing_frame
 
-EXPORT_FORMATS = ("mp3", "vtt", "srt")
-MEDIA_TYPES = {"mp3": "audio/mpeg", "vtt": "text/vtt; charset=utf-8", "srt": "application/x-subrip"}
+EXPORT_FORMATS = ("mp3", "m4b", "vtt", "srt")
+MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "m4b": "audio/mp4",
+    "vtt": "text/vtt; charset=utf-8",
+    "srt": "application/x-subrip",
+}
 
 
 @dataclass
@@ -114,15 +122,11 @@ class BadChunk(PrereadError):
 
 
 def _chunk_mp3(plan_: ExportPlan, entry: ChunkEntry) -> bytes:
-    data = plan_.path(entry).read_bytes()
     if plan_.manifest.format == "mp3":
-        return data
-    from preread.audio import decode, encode
+        return plan_.path(entry).read_bytes()
+    from preread.audio import encode
 
-    try:
-        pcm, rate = decode(data)  # int16 samples
-    except Exception as exc:  # libsndfile's errors are plain RuntimeErrors
-        raise BadChunk(f"chunk {entry.file_name} does not decode: {exc}") from None
+    pcm, rate = _chunk_pcm(plan_, entry)  # int16 samples
     return encode(pcm.astype("<i2").tobytes(), rate, "mp3").data
 
 
@@ -198,6 +202,50 @@ def write_mp3(plan_: ExportPlan, out: BinaryIO, scratch: Path) -> None:
         shutil.copyfileobj(body, out, 1 << 20)
 
 
+def _chunk_pcm(plan_: ExportPlan, entry: ChunkEntry) -> tuple[Any, int]:
+    from preread.audio import decode
+
+    try:
+        return decode(plan_.path(entry).read_bytes())
+    except Exception as exc:  # libsndfile's errors are plain RuntimeErrors
+        raise BadChunk(f"chunk {entry.file_name} does not decode: {exc}") from None
+
+
+def write_m4b(plan_: ExportPlan, out: BinaryIO, scratch: Path) -> None:
+    """AAC frames to ``scratch`` one chunk at a time, then the file (``preread.m4b``)."""
+    from preread.audio import resample
+    from preread.m4b import AacWriter, Chapter
+
+    writer: AacWriter | None = None
+    lengths: list[int] = []
+    try:
+        for entry in plan_.entries:
+            pcm, rate = _chunk_pcm(plan_, entry)
+            if writer is None:
+                writer = AacWriter(rate, scratch)
+            elif rate != writer.track.rate:
+                pcm = resample(pcm, rate, writer.track.rate)
+            writer.write(pcm)
+            lengths.append(len(pcm))
+        assert writer is not None  # plan() never has no entries
+        rate = writer.track.rate
+        _place(plan_, [n / rate for n in lengths])
+        starts = [0]
+        for n in lengths:
+            starts.append(starts[-1] + n)
+        chapters = [Chapter(m.title, starts[m.first]) for m in plan_.chapters]
+        tags = {
+            b"\xa9nam": plan_.title,
+            b"\xa9alb": plan_.manifest.title or plan_.title,
+            b"\xa9ART": f"preread ({plan_.manifest.voice})",
+            b"\xa9too": "preread",
+        }
+        writer.finish(out, chapters, tags)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
 def _chunk_lengths(plan_: ExportPlan) -> list[float]:
     """Each chunk's length as the MP3 export lays it out (frames), else its duration."""
     lengths = []
@@ -252,6 +300,8 @@ def write_export(plan_: ExportPlan, fmt: str, target: Path) -> None:
         with os.fdopen(fd, "wb") as out:
             if fmt == "mp3":
                 write_mp3(plan_, out, scratch)
+            elif fmt == "m4b":
+                write_m4b(plan_, out, scratch)
             else:
                 write_subtitles(plan_, out, fmt)
             out.flush()

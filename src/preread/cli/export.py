@@ -25,7 +25,8 @@ ChapterOption = Annotated[
     typer.Option("--chapter", help="Only chapter N of the outline (1-based).", show_default=False),
 ]
 FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="mp3 (with chapter marks), vtt or srt.")
+    str,
+    typer.Option("--format", "-f", help="mp3 or m4b (with chapter marks), vtt or srt."),
 ]
 OutputOption = Annotated[
     Path | None,
@@ -88,10 +89,8 @@ def export_command(
 ) -> None:
     """Write a document or a chapter as one audio file with chapter marks, or as subtitles."""
     fmt = fmt.lower()
-    if fmt == "m4b":
-        raise BadInput("m4b needs an AAC encoder, which preread does not ship: use --format mp3")
     if fmt not in EXPORT_FORMATS:
-        raise BadInput(f"bad --format {fmt!r}: use mp3, vtt or srt")
+        raise BadInput(f"bad --format {fmt!r}: use {', '.join(EXPORT_FORMATS)}")
     if chapter is not None and chapter < 1:
         raise BadInput(f"bad --chapter {chapter}: chapters are numbered from 1")
     library = Library(load_settings(home, debug))

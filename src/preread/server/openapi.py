@@ -268,17 +268,26 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/documents/{document_id}/export": {
         "get": _op(
-            "A download of the stored audio (mp3) or its captions (vtt, srt)",
+            "A download of the stored audio (m4b, mp3) or its captions (vtt, srt)",
             {
                 "200": {
                     "description": "the file",
-                    "content": {"audio/mpeg": {}, "text/vtt": {}, "application/x-subrip": {}},
+                    "content": {
+                        "audio/mp4": {},
+                        "audio/mpeg": {},
+                        "text/vtt": {},
+                        "application/x-subrip": {},
+                    },
                 },
-                **_errors("400", "404", "409"),
+                **_errors("400", "404"),
+                "409": _error(
+                    "some pages have no stored audio: error.missingPages lists them"
+                    " (the pages syntax of POST /api/tts/preprocess)"
+                ),
             },
             parameters=[
                 DOC_PATH,
-                _query("format", {"enum": ["mp3", "vtt", "srt"]}, "what to download"),
+                _query("format", {"enum": ["m4b", "mp3", "vtt", "srt"]}, "what to download"),
                 _query("chapter", {"type": "integer", "minimum": 1}, "one chapter only"),
             ],
         ),

@@ -4,8 +4,11 @@
 queued job; chunks already written stay (``DELETE /api/tts/preprocess`` removes
 them too). 200 with the status object; 404 when the document has no job.
 
-``GET /api/documents/{id}/export?format=mp3|vtt|srt[&chapter=N]``: the download
-buttons (``preread.export``).
+``GET /api/documents/{id}/export?format=m4b|mp3|vtt|srt[&chapter=N]``: the download
+buttons (``preread.export``). Made from stored audio only, never synthesized: a GET is
+open without the API token and answers at once, while generating is a (guarded) job.
+When pages lack audio the answer is 409 and says which (``missingPages``, in the
+``pages`` syntax that ``POST /api/tts/preprocess`` takes); ``preread export`` fills them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from preread.errors import BadInput, Conflict, NotFound
+from preread.errors import BadInput, NotFound
+from preread.pdf.pages import format_pages
 from preread.server.params import document_id, document_id_param, int_param
 from preread.server.preprocess_api import status_object
 from preread.server.state import state_of
@@ -38,10 +42,11 @@ _exporting = anyio.Semaphore(1)  # an export reads every chunk once: one at a ti
 
 
 async def export(request: Request) -> Response:
-    """``GET /api/documents/{id}/export?format=mp3|vtt|srt[&chapter=N]``: a download.
+    """``GET /api/documents/{id}/export?format=m4b|mp3|vtt|srt[&chapter=N]``: a download.
 
-    Made from the stored chunks only: 409 when some are not stored (pre-generate
-    first). Written to a temporary file whole, streamed, then removed.
+    Made from the stored chunks only: 409 naming the pages whose audio is not stored.
+    Written to a temporary file whole, then sent, then removed. ``HEAD`` answers the
+    same status and headers without making the file.
     """
     from preread.export import EXPORT_FORMATS, MEDIA_TYPES, plan, write_export
 
@@ -57,10 +62,13 @@ async def export(request: Request) -> Response:
     export_plan = plan(manifest, state.library.chunks_dir(doc), chapter)
     missing = await anyio.to_thread.run_sync(export_plan.missing_pages)
     if missing:
-        shown = ", ".join(str(p) for p in missing[:10]) + (" …" if len(missing) > 10 else "")
-        raise Conflict(f"pages {shown} have no stored audio: pre-generate them first")
-    folder = Path(tempfile.mkdtemp(prefix="preread-export-"))
+        return _missing(manifest.unit, missing)
     name = export_plan.file_name(fmt, chapter)
+    disposition = f"attachment; filename*=UTF-8''{quote(name)}"
+    headers = {"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    if request.method == "HEAD":  # the reader's check before a download: nothing is made
+        return Response(headers=headers, media_type=MEDIA_TYPES[fmt])
+    folder = Path(tempfile.mkdtemp(prefix="preread-export-"))
     target = folder / "export"
     try:
         async with _exporting:
@@ -68,10 +76,22 @@ async def export(request: Request) -> Response:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    disposition = f"attachment; filename*=UTF-8''{quote(name)}"
     return FileResponse(
         target,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+        headers=headers,
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
+
+
+def _missing(unit: str, pages: list[int]) -> Response:
+    spec = format_pages(pages)
+    shown = spec if len(spec) <= 60 else spec[:60].rsplit(",", 1)[0] + ",…"
+    what = f"{unit} {shown} has" if len(pages) == 1 else f"{len(pages)} {unit}s ({shown}) have"
+    message = (
+        f"{what} no stored audio: pre-generate {'it' if len(pages) == 1 else 'them'}"
+        f' (Pre-generate… in the reader, or POST /api/tts/preprocess with "pages": "{spec}")'
+        " and download again; preread export generates them itself"
+    )
+    error = {"code": "conflict", "message": message, "missingPages": spec}
+    return JSONResponse({"error": error}, status_code=409)

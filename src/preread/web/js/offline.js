@@ -11,6 +11,7 @@ export const SHELL_FILES = [
   "/static/app.css",
   "/static/icon.svg",
   "/static/js/api.js",
+  "/static/js/downloads.js",
   "/static/js/library.js",
   "/static/js/offline.js",
   "/static/js/player.js",

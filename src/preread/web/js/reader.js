@@ -3,6 +3,7 @@
 // position remembered per document, voices, offline copies, downloads.
 
 import { askToken, getJSON, h, registerServiceWorker, setupTheme } from "./api.js";
+import { renderDownloads } from "./downloads.js";
 import { keepOffline, offlineIds, removeOffline, storageLine } from "./offline.js";
 import { Player } from "./player.js";
 import { openPregen, setupPregen } from "./pregen.js";
@@ -66,6 +67,7 @@ function updateWhere() {
   $("where").textContent = `Page ${chunk.page}${chapter ? " · " + chapter.title : ""} · sentence ${app.si + 1} of ${chunk.sentences.length}`;
   $("jump-page").placeholder = chunk.page;
   if (chapter) $("chapter").value = String(app.doc.chapters.indexOf(chapter));
+  if (chapter !== app.chapter) { app.chapter = chapter; downloads(); }
   mediaMetadata();
 }
 
@@ -299,21 +301,11 @@ export function describeState() {
   else if (done) text = `${donePages.size} of ${pages} pages pre-generated (voice ${app.doc.voice}); the rest plays live.`;
   else text = "Not generated: it plays live, or pre-generate it.";
   $("doc-state").textContent = text;
-  renderDownloads();
+  downloads();
 }
 
-function renderDownloads() {
-  const box = $("downloads");
-  const done = app.doc.chunks.length && app.doc.chunks.every((c) => c.status === "done");
-  box.hidden = !done;
-  if (!done) return;
-  const base = `/api/documents/${app.doc.documentId}/export`;
-  const chapter = $("chapter-field").hidden ? "" : $("chapter").value;
-  const links = [["mp3", "Download MP3 (chapters)"], ["vtt", "Subtitles (WebVTT)"], ["srt", "SRT"]];
-  box.replaceChildren(
-    ...links.map(([fmt, label]) => h("a", { class: "button", href: `${base}?format=${fmt}`, download: "" }, label)),
-    chapter !== "" ? h("a", { class: "button", href: `${base}?format=mp3&chapter=${Number(chapter) + 1}`, download: "" }, "This chapter (MP3)") : null,
-  );
+function downloads() {
+  renderDownloads(app, { pregenerate: () => openPregen(app) });
 }
 
 async function setupVoices() {
@@ -404,7 +396,6 @@ async function main() {
   requestAnimationFrame(tick);
   app.playableAt = performance.now(); // Play works from here on
   document.body.dataset.playable = "true";
-  $("chapter").addEventListener("change", renderDownloads);
   const voices = await setupVoices();
   setupPregen(app, { voices, describeState, refreshManifest });
   $("open-pregen").addEventListener("click", () => openPregen(app));

@@ -1,0 +1,66 @@
+"""The reader's download buttons in headless Chromium against a real ``preread serve``:
+the chapter at the reading position downloads as an M4B whose chapter mark mutagen
+reads; with a page's audio gone, the buttons give way to what is missing and a button
+that opens the pre-generate dialog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mutagen.mp4 import MP4
+
+from liveserver import running_server
+from preread.cli import main
+from preread.ids import document_id_of_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "sample.pdf"
+DOC = document_id_of_bytes(SAMPLE.read_bytes())
+
+pytestmark = pytest.mark.slow
+
+
+def test_download_a_chapter_as_m4b_and_see_what_is_missing(
+    browser: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    args = ["--home", str(home), "preprocess", str(SAMPLE), "--provider", "fake", "-q"]
+    assert main([*args, "--pages", "1-2"]) == 0  # page 3 (end of chapter 2) not generated
+    with running_server(home) as (base, _process):
+        viewport = {"width": 1280, "height": 900}
+        context = browser.new_context(viewport=viewport, accept_downloads=True)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/read/{DOC}")
+        page.wait_for_selector("body[data-ready]")
+        rows = page.locator("#downloads .download-row")
+        # the document: what is missing; chapter 1 (page 1, at the position): its files
+        assert rows.count() == 2
+        assert "needs stored audio: 1 of 3 pages have none yet" in rows.nth(0).inner_text()
+        assert rows.nth(1).locator("a").all_inner_texts() == ["M4B", "MP3", "WebVTT", "SRT"]
+        with page.expect_download() as info:
+            page.click('#downloads a[aria-label="Download this chapter as M4B"]')
+        download = info.value
+        assert download.suggested_filename == "sample - chapter 1.m4b"
+        saved = tmp_path / download.suggested_filename
+        download.save_as(str(saved))
+        book = MP4(str(saved))
+        assert [(c.title, c.start) for c in book.chapters] == [("1 The Path Along the Cliffs", 0)]
+        assert book.info.length > 1
+
+        # A chunk gone from the store that the manifest still lists: the click says so.
+        next((home / "tts_cache_v1" / DOC / "chunks").glob("*__page-001__*")).unlink()
+        page.click('#downloads a[aria-label="Download this chapter as MP3"]')
+        alert = page.wait_for_selector("#downloads .download-problem")
+        assert alert.inner_text() == "Not downloaded: no stored audio for page 1."
+        page.click('#downloads button:has-text("Pre-generate…")')
+        assert page.is_visible("#pregen")
+        page.click("#pg-close")
+        page.click('#downloads button:has-text("Pre-generate the rest")')
+        assert page.is_visible("#pregen")
+        assert errors == []
+        context.close()
