@@ -36,7 +36,9 @@ def _tier(base: str) -> dict[str, Any]:
 
 
 def _pregenerate(base: str) -> str:
-    created = httpx.post(f"{base}/api/documents?name=sample.pdf", content=SAMPLE.read_bytes())
+    created = httpx.post(
+        f"{base}/api/documents?name=sample.pdf", content=SAMPLE.read_bytes(), timeout=60
+    )  # the first upload loads the text pipeline: seconds on a loaded machine
     assert created.status_code == 201
     doc: str = created.json()["documentId"]
     started = httpx.post(f"{base}/api/tts/preprocess", json={"documentId": doc})
@@ -112,7 +114,9 @@ def test_one_missing_chunk_asked_of_both_instances_is_synthesized_once(
         running_server(tmp_path / "a", **env) as (a, _),
         running_server(tmp_path / "b", **env) as (b, _),
     ):
-        created = httpx.post(f"{a}/api/documents?name=s.pdf", content=SAMPLE.read_bytes())
+        created = httpx.post(
+            f"{a}/api/documents?name=s.pdf", content=SAMPLE.read_bytes(), timeout=60
+        )
         doc = created.json()["documentId"]
         _wait("the registration", lambda: _tier(a)["pendingWrites"] == 0)
         assert httpx.get(f"{b}/api/documents/{doc}").status_code == 200  # b adopts it
