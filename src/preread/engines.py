@@ -5,16 +5,22 @@ first need and keeps it; ``resolve`` turns settings into the exact voice;
 ``voice_of(manifest)`` is the one rule for which voice a manifest's audio was made
 with, and ``matches`` whether that is the voice asked for. ``maker(name)`` is the
 chunk maker of a provider, one per library: its single flight (one synthesis of a
-given content at a time) covers every caller of the library.
+given content at a time) covers every caller of the library. ``observe`` is told of
+every synthesis (kept in the store's synthesis journal, ``preread.latency``, and
+passed to ``listeners``: the server's metrics), ``health`` gives each provider's
+breaker state.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from preread.flights import Flights
 from preread.generate import ChunkMaker, manifest_matches
+from preread.latency import SynthesisLog
 from preread.manifest import Manifest
 from preread.settings import Settings, VoiceSettings
 from preread.store import Store
@@ -22,6 +28,14 @@ from preread.tts.base import Provider
 from preread.tts.breaker import Breaker
 from preread.tts.chain import Chain
 from preread.voice import ResolvedVoice
+
+
+@dataclass
+class Listeners:
+    """Who else hears of syntheses and fallbacks (the server's metrics)."""
+
+    synthesized: list[Callable[[str, float], None]] = field(default_factory=list)
+    fell_back: list[Callable[[str], None]] = field(default_factory=list)
 
 
 class Engines:
@@ -36,6 +50,8 @@ class Engines:
         self._breakers: dict[str, Breaker] = {}
         # one content-key single flight for every maker, run and speech answer
         self.flights: Flights[str] = Flights()
+        self.synthesis_log = SynthesisLog(store.synthesis_log_path)
+        self.listeners = Listeners()
         self._lock = threading.Lock()
 
     def provider_for(self, name: str | None = None) -> Provider:
@@ -79,13 +95,42 @@ class Engines:
                 )
             return found
 
+    def observe(self, provider: str, seconds: float, chars: int) -> None:
+        """A chunk's synthesis by ``provider`` took ``seconds`` (``ChunkMaker.observe``)."""
+        self.synthesis_log.record(provider, seconds, chars)
+        for listener in list(self.listeners.synthesized):
+            listener(provider, seconds)
+
+    def _fell_back(self, provider: str) -> None:
+        for listener in list(self.listeners.fell_back):
+            listener(provider)
+
+    @property
+    def chain_names(self) -> list[str]:
+        """The configured providers, in the chain's order."""
+        first = self.settings.voice.provider
+        return [first, *(n for n in self.settings.fallback_providers if n != first)]
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Each configured provider's breaker: ``{name: {breaker, reason?}}``."""
+        with self._lock:
+            breakers = dict(self._breakers)
+        out: dict[str, dict[str, Any]] = {}
+        for name in self.chain_names:
+            found = breakers.get(name)
+            item: dict[str, Any] = {"breaker": "closed" if found is None else found.state}
+            if found is not None and item["breaker"] != "closed" and found.reason:
+                item["reason"] = found.reason
+            out[name] = item
+        return out
+
     def chain(self, provider: Provider) -> Chain | None:
         """The engine chain ``provider`` heads: the configured one with fallbacks."""
         fallbacks = [n for n in self.settings.fallback_providers if n != provider.name]
         if provider.name != self.settings.voice.provider or not fallbacks:
             return None
         links = [provider, *(self.provider_for(name) for name in fallbacks)]
-        return Chain([(p, self.breaker(p.name)) for p in links])
+        return Chain([(p, self.breaker(p.name)) for p in links], self._fell_back)
 
     def maker(self, provider_name: str | None = None) -> ChunkMaker:
         provider = self.provider_for(provider_name)
@@ -95,7 +140,8 @@ class Engines:
             chain = self.chain(provider)
             with self._lock:
                 found = self._makers.setdefault(
-                    provider.name, ChunkMaker(self.store, provider, self.flights, chain)
+                    provider.name,
+                    ChunkMaker(self.store, provider, self.flights, chain, self.observe),
                 )
         return found
 

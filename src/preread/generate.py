@@ -207,12 +207,15 @@ class ChunkMaker:
         provider: Provider,
         flights: Flights[str] | None = None,
         chain: Chain | None = None,
+        observe: Callable[[str, float, int], None] | None = None,
     ) -> None:
         """``chain``: the providers to try in order (``provider`` first), each behind
-        its breaker; None: ``provider`` alone."""
+        its breaker; None: ``provider`` alone. ``observe(provider, seconds, chars)``:
+        told of every synthesis that made a chunk (``Engines.observe``)."""
         self.store = store
         self.provider = provider
         self.chain = chain
+        self.observe = observe
         self.blobs = BlobStore(store)
         self.flights: Flights[str] = Flights() if flights is None else flights
 
@@ -297,14 +300,18 @@ class ChunkMaker:
                 raise InterruptedError("cancelled")
         if not chunks:
             raise PrereadError(f"the provider returned no audio for chunk {entry.index}")
+        seconds = time.perf_counter() - started
+        chars = sum(len(s) for s in sentences)
+        if self.observe is not None:
+            self.observe(provider.name, seconds, chars)
         return Prepared(
             entry=entry,
             key=key,
             pcm=b"".join(c.pcm for c in chunks),
             sample_rate=chunks[0].sample_rate,
             sentences=sentence_times(chunks),
-            synthesized_chars=sum(len(s) for s in sentences),
-            synthesis_seconds=time.perf_counter() - started,
+            synthesized_chars=chars,
+            synthesis_seconds=seconds,
             fresh=fresh,
         )
 

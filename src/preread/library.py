@@ -269,6 +269,7 @@ class Library(Upkeep):
             pages=pages, force=force, wait=wait, on_progress=on_progress, cancel=cancel,
             list_all=list_all, flights=self.flights,
             chain=self.engines.chain(self.provider_for(voice.provider)), upgrade=upgrade,
+            observe=self.engines.observe,
         )  # fmt: skip
         if summary.generated + summary.reused:
             self.note_written(int(summary.progress.bytes))

@@ -142,6 +142,7 @@ def run_preprocess(
     flights: Flights[str] | None = None,
     chain: Chain | None = None,
     upgrade: bool = False,
+    observe: Callable[[str, float, int], None] | None = None,
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
 
@@ -158,7 +159,7 @@ def run_preprocess(
     ``flights``: the process's content-key single flight (the server passes its own).
     ``upgrade``: also make again the done chunks a fallback spoke (``spokenBy``), with
     the chain's first provider when its breaker lets it; a chunk it still cannot make
-    keeps its fallback audio.
+    keeps its fallback audio. ``observe``: told of each synthesis (``ChunkMaker``).
     """
     voice = provider.resolve(voice_settings)
     blocks = select_blocks(document, pages)
@@ -178,7 +179,7 @@ def run_preprocess(
     try:
         if source is not None or not store.is_registered(document_id):
             store.register(document, source)  # never a page selection: see the docstring
-        maker = ChunkMaker(store, provider, flights, chain)
+        maker = ChunkMaker(store, provider, flights, chain, observe)
         return _run_locked(
             store, maker, document, blocks, voice, force, on_progress, cancel, wanted, upgrade
         )

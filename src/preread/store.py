@@ -13,6 +13,7 @@ $PREREAD_HOME/
     locks/{documentId}.manifest.lock                held for each read-modify-write of the manifest
     access/{documentId}                             mtime = when the document was last used
     jobs/{documentId}.json                          the server's unfinished jobs (server/jobs.py)
+    stats/synthesis.tsv                             recent synthesis times (preread.latency)
     trash/                                          folders cleanup renamed away, being deleted
 ```
 Ids reaching this module must already be validated (``preread.ids``); ``doc_dir``
@@ -52,6 +53,7 @@ class Store:
         self.locks_dir = home / "locks"
         self.access_dir = home / "access"
         self.jobs_dir = home / "jobs"
+        self.synthesis_log_path = home / "stats" / "synthesis.tsv"
 
     # -- paths ---------------------------------------------------------------------------
     def _checked(self, document_id: str) -> str:

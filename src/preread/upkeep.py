@@ -49,9 +49,19 @@ class Upkeep:
         return rows
 
     def stats(self) -> dict[str, Any]:
+        """The store's figures, and ``synthesis``: P50/P95 seconds per chunk per provider
+        over the store's recent syntheses (``preread.latency``)."""
         from preread.lifecycle import store_stats
 
-        return store_stats(self.store, max_bytes=self.settings.max_bytes)
+        stats = store_stats(self.store, max_bytes=self.settings.max_bytes)
+        stats["synthesis"] = self.synthesis_summary()
+        return stats
+
+    def synthesis_summary(self) -> dict[str, dict[str, Any]]:
+        """``{provider: {count, p50, p95}}`` over the store's recent syntheses."""
+        from preread.latency import SynthesisLog
+
+        return SynthesisLog(self.store.synthesis_log_path).summary()
 
     def store_bytes(self) -> int:
         """The store's size on disk (a scan)."""

@@ -105,6 +105,11 @@ def format_stats(stats: dict[str, Any], *, home: str, now: float) -> list[str]:
         if doc is not None:
             detail = f"last used {ago(doc['lastUsed'], now)}, {format_size(doc['size'])}"
             lines.append(f"{label:<10} {_describe(doc['documentId'], doc['title'], detail)}")
+    for name, figures in (stats.get("synthesis") or {}).items():
+        lines.append(
+            f"synthesis  {name}: P50 {figures['p50']:.2f} s, P95 {figures['p95']:.2f} s per"
+            f" chunk (last {figures['count']})"
+        )
     return lines
 
 

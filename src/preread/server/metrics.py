@@ -30,14 +30,16 @@ class Histogram:
         self.total += value
         self.n += 1
 
-    def lines(self, name: str) -> list[str]:
+    def lines(self, name: str, labels: str = "") -> list[str]:
         out, running = [], 0
+        more = f"{labels}," if labels else ""
         for bound, count in zip(self.buckets, self.counts, strict=False):
             running += count
-            out.append(f'{name}_bucket{{le="{bound:g}"}} {running}')
-        out.append(f'{name}_bucket{{le="+Inf"}} {self.n}')
-        out.append(f"{name}_sum {self.total:.6f}")
-        out.append(f"{name}_count {self.n}")
+            out.append(f'{name}_bucket{{{more}le="{bound:g}"}} {running}')
+        out.append(f'{name}_bucket{{{more}le="+Inf"}} {self.n}')
+        tag = f"{{{labels}}}" if labels else ""
+        out.append(f"{name}_sum{tag} {self.total:.6f}")
+        out.append(f"{name}_count{tag} {self.n}")
         return out
 
 
@@ -57,6 +59,18 @@ class Metrics:
         self.live_failures = 0
         self.speech: Counter[str] = Counter()  # hit, assembled, miss
         self.speech_chars = 0
+        self.synthesis: dict[str, Histogram] = {}  # per provider: seconds per chunk
+        self.fallbacks: Counter[str] = Counter()  # chunks a chain's fallback made, by it
+
+    def synthesized(self, provider: str, seconds: float) -> None:
+        """A chunk's synthesis by ``provider`` took ``seconds`` (``Engines.listeners``)."""
+        with self._lock:
+            self.synthesis.setdefault(provider, Histogram()).observe(seconds)
+
+    def fell_back(self, provider: str) -> None:
+        """A chunk was made by ``provider``, an engine chain's fallback."""
+        with self._lock:
+            self.fallbacks[provider] += 1
 
     def request(self, route: str, method: str, status: int, sent: int) -> None:
         with self._lock:
@@ -86,6 +100,7 @@ class Metrics:
         store_bytes: int | None,
         jobs: Mapping[str, int],
         live_in_flight: int,
+        breakers: Mapping[str, str] | None = None,
     ) -> str:
         with self._lock:
             lines = [
@@ -125,6 +140,20 @@ class Metrics:
                 "# HELP preread_live_failures_total Live generations that failed.",
                 "# TYPE preread_live_failures_total counter",
                 f"preread_live_failures_total {self.live_failures}",
+                "# HELP preread_synthesis_seconds Time to synthesize a chunk, per provider.",
+                "# TYPE preread_synthesis_seconds histogram",
+            ]
+            for provider, histogram in sorted(self.synthesis.items()):
+                lines += histogram.lines(
+                    "preread_synthesis_seconds", f'provider="{_label(provider)}"'
+                )
+            lines += [
+                "# HELP preread_fallback_chunks_total Chunks an engine chain's fallback made.",
+                "# TYPE preread_fallback_chunks_total counter",
+                *(
+                    f'preread_fallback_chunks_total{{provider="{_label(p)}"}} {n}'
+                    for p, n in sorted(self.fallbacks.items())
+                ),
             ]
         lines += [
             "# HELP preread_live_in_flight Live generations running or queued.",
@@ -134,6 +163,16 @@ class Metrics:
             "# TYPE preread_jobs gauge",
             *(f'preread_jobs{{state="{s}"}} {n}' for s, n in sorted(jobs.items())),
         ]
+        lines += [
+            "# HELP preread_breaker_state Each provider's circuit breaker: 1 for its state.",
+            "# TYPE preread_breaker_state gauge",
+        ]
+        for provider, current in (breakers or {}).items():
+            for state in ("closed", "open", "half-open"):
+                lines.append(
+                    f'preread_breaker_state{{provider="{_label(provider)}",state="{state}"}}'
+                    f" {int(state == current)}"
+                )
         if store_bytes is not None:
             lines += [
                 "# HELP preread_store_bytes Bytes on disk in the store (shared audio once).",

@@ -25,6 +25,11 @@ async def healthz(request: Request) -> Response:
     tier = state.library.tier_health()
     if tier is not None:  # a shared tier that is down degrades nothing served from disk
         body["sharedTier"] = tier
+    providers = state.library.engines.health()
+    body["providers"] = providers
+    if all(p["breaker"] == "open" for p in providers.values()):
+        body["status"] = "degraded"  # no provider may speak: missing chunks cannot be made
+        return JSONResponse(body, status_code=503)
     return JSONResponse(body)
 
 
@@ -42,7 +47,11 @@ async def metrics(request: Request) -> Response:
     state = state_of(request)
     store_bytes = await anyio.to_thread.run_sync(_store_bytes, state)
     jobs = state.jobs.counts() if state.jobs is not None else {}
+    breakers = {name: h["breaker"] for name, h in state.library.engines.health().items()}
     text = state.metrics.render(
-        store_bytes=store_bytes, jobs=jobs, live_in_flight=state.live.in_flight
+        store_bytes=store_bytes,
+        jobs=jobs,
+        live_in_flight=state.live.in_flight,
+        breakers=breakers,
     )
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -60,6 +60,9 @@ class ServerState:
         self.options = options
         self.library = Library(settings, provider=provider)
         self.metrics = Metrics()
+        listeners = self.library.engines.listeners  # synthesis times, fallbacks
+        listeners.synthesized.append(self.metrics.synthesized)
+        listeners.fell_back.append(self.metrics.fell_back)
         self.manifests = ManifestCache(self.library, options.manifest_cache)
         self.limiter = RateLimiter(options.live_per_minute, options.live_burst)
         self.live = LiveGenerator(

@@ -32,10 +32,16 @@ def spoken_by(voice: ResolvedVoice) -> tuple[str, str, str]:
 
 
 class Chain:
-    def __init__(self, links: Sequence[tuple[Provider, Breaker]]) -> None:
+    def __init__(
+        self,
+        links: Sequence[tuple[Provider, Breaker]],
+        on_fallback: Callable[[str], None] | None = None,
+    ) -> None:
+        """``on_fallback(name)``: a chunk was made by provider ``name``, not the first."""
         if not links:
             raise ValueError("an engine chain needs a provider")
         self.links = list(links)
+        self.on_fallback = on_fallback
 
     @property
     def names(self) -> list[str]:
@@ -79,5 +85,7 @@ class Chain:
                 breaker.abandon()
                 raise
             breaker.success()
+            if position and self.on_fallback is not None:
+                self.on_fallback(provider.name)
             return result
         raise SynthesisFailed("; ".join(reasons))
