@@ -111,6 +111,14 @@ STATUS = _obj(
         "fallback": {"type": "integer", "description": "done chunks a fallback voice spoke"},
     },
 )
+HEALTH = {
+    "providers": {
+        "type": "object",
+        "additionalProperties": _obj(
+            {"breaker": {"enum": ["closed", "open", "half-open"]}}, {"reason": STR}
+        ),
+    }
+}
 SUMMARY = _obj({"documentId": STR, "title": STR, "pages": INT, "blocks": INT}, {"sourceName": STR})
 DOC_BRIEF = {"type": ["object", "null"], "properties": {"documentId": STR, "lastUsed": NUM}}
 STATS = _obj(
@@ -120,7 +128,14 @@ STATS = _obj(
         "documentsCount": INT,
         "oldestDocument": DOC_BRIEF,
         "newestDocument": DOC_BRIEF,
-    }
+    },
+    {
+        "synthesis": {
+            "type": "object",
+            "description": "per provider: count, p50 and p95 seconds per chunk (recent)",
+            "additionalProperties": _obj({"count": INT, "p50": NUM, "p95": NUM}),
+        }
+    },
 )
 PREPROCESS_BODY = _obj(
     {"documentId": DOC_ID},
@@ -311,7 +326,16 @@ PATHS: dict[str, dict[str, Schema]] = {
         ),
     },
     "/healthz": {
-        "get": _op("Liveness", {"200": _json("ok", _obj({"status": {"const": "ok"}}))}),
+        "get": _op(
+            "Liveness, and each provider's circuit breaker",
+            {
+                "200": _json("ok: a provider may speak", _obj({"status": {"const": "ok"}}, HEALTH)),
+                "503": _json(
+                    "every provider's breaker is open",
+                    _obj({"status": {"const": "degraded"}}, HEALTH),
+                ),
+            },
+        ),
     },
     "/metrics": {
         "get": _op(
