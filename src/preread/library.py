@@ -179,6 +179,15 @@ class Library(Upkeep):
             return None
         return self.registration(document_id)
 
+    @staticmethod
+    def accepts(content_type: str | None = None) -> tuple[Kind | None, str]:
+        """The input kind a media type names (``text/markdown; charset=utf-8`` → markdown;
+        None: the bytes alone decide), for ``add``'s ``declared``; and the kinds read, in
+        words (for messages)."""
+        from preread.readers import ACCEPTED, media_kind
+
+        return media_kind(content_type), ACCEPTED
+
     def add(
         self, data: bytes, name: str | None, declared: Kind | None = None
     ) -> tuple[DocumentText, bool]:

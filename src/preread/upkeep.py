@@ -126,6 +126,13 @@ class Upkeep:
 
         record_use(self.store, document_id)
 
+    def last_used(self, document_id: str) -> float:
+        """When the document was last used (its access mark, else when its manifest or
+        folder was written); 0.0 when the store knows nothing of it."""
+        from preread.lifecycle.access import last_used
+
+        return last_used(self.store, document_id)
+
     def note_written(self, nbytes: int) -> None:
         if self.cleaner is not None and nbytes:
             self.cleaner.notify_written(nbytes)

@@ -55,13 +55,15 @@ SPOKEN3 = {
         "The lighthouse stands on the cliff.",
         "It was built in 1850 by Dr. Smith.",
         "Note: See the harbour records.",
+    ],
+    4: [  # the navigation's "A Section" points inside ch1.xhtml: a section of its own
         "A Section.",
         "Keepers lived there for years, and they kept the lamp burning.",
         "Note: Until 1990, when the light was automated.",
         "The coast in winter.",
         "Storms came every autumn, and the sea rose.",
     ],
-    4: ["Chapter Two.", "Ships passed by at night.", "Lamps.", "Oil and wicks."],
+    5: ["Chapter Two.", "Ships passed by at night.", "Lamps.", "Oil and wicks."],
 }
 
 
@@ -108,10 +110,12 @@ SPOKEN2 = {
         "It was a cold day in March.",
         "The wind blew hard.",
         "Note: Or perhaps in April.",
+    ],
+    3: [  # the NCX's "Morning" points inside part1.html: a section of its own
         "Morning.",
         "At dawn the keeper left the café and climbed the stairs.",
     ],
-    3: ["The Second Part.", "Nothing more happened."],
+    4: ["The Second Part.", "Nothing more happened."],
 }
 
 
@@ -138,12 +142,12 @@ def test_epub3_reads_the_known_text_by_spine_item() -> None:
     document = read_document(epub3(), name="book.epub")
     assert document.kind == "epub" and document.unit == "section"
     assert document.title == "The Lighthouse"
-    assert document.pages == 5  # nav, cover and notes are sections with nothing to hear
+    assert document.pages == 6  # nav, cover and notes are sections with nothing to hear
     assert spoken(document) == SPOKEN3
     assert [(c.title, c.page) for c in document.chapters] == [
         ("Chapter One", 3),
-        ("A Section", 3),
-        ("Chapter Two", 4),
+        ("A Section", 4),
+        ("Chapter Two", 5),
     ]
     assert all(len(b.text) <= 450 and b.text == " ".join(b.sentences) for b in document.blocks)
 
@@ -152,8 +156,8 @@ def test_epub3_options_read_code_and_alt_text() -> None:
     document = read_document(epub3(), name="book.epub", options=ReadOptions(True, True))
     heard = spoken(document)
     assert heard[2] == ["A red cover with a lighthouse"]
-    assert "lamp.light() # never heard" in heard[3]
-    assert heard[3][-3:-1] == ["Map of the coast", "The coast in winter."]
+    assert "lamp.light() # never heard" in heard[4]
+    assert heard[4][-3:-1] == ["Map of the coast", "The coast in winter."]
 
 
 def test_epub2_with_ncx_guide_and_html_entities() -> None:
@@ -162,8 +166,8 @@ def test_epub2_with_ncx_guide_and_html_entities() -> None:
     assert spoken(document) == SPOKEN2
     assert [(c.title, c.page) for c in document.chapters] == [
         ("The First Part", 2),
-        ("Morning", 2),
-        ("The Second Part", 3),
+        ("Morning", 3),
+        ("The Second Part", 4),
     ]
 
 
@@ -172,9 +176,9 @@ def test_an_unmarked_table_of_contents_page_is_not_read() -> None:
 
 
 def test_pages_select_spine_items() -> None:
-    document = read_document(epub3(), name="book.epub", pages="4")
+    document = read_document(epub3(), name="book.epub", pages="5")
     assert [b.index for b in document.blocks] == [0]
-    assert spoken(document) == {4: SPOKEN3[4]}
+    assert spoken(document) == {5: SPOKEN3[5]}
     with pytest.raises(BadDocument, match=r"book.epub \(sections 1\) has no text"):
         read_document(epub3(), name="book.epub", pages="1")
 
@@ -216,7 +220,7 @@ def test_obfuscated_fonts_are_not_drm() -> None:
  <enc:CipherData><enc:CipherReference URI="OEBPS/font.otf"/></enc:CipherData>
  </enc:EncryptedData></encryption>"""
     book = epub({"ch2.xhtml": CH2}, ["ch2.xhtml"], extra={"META-INF/encryption.xml": encryption})
-    assert spoken(read_document(book, name="book.epub")) == {1: SPOKEN3[4]}
+    assert spoken(read_document(book, name="book.epub")) == {1: SPOKEN3[5]}
 
 
 def test_a_missing_spine_file_is_named() -> None:

@@ -12,6 +12,7 @@ from test_epub import CH1, SPOKEN3, epub3
 from test_markup_and_text import MARKDOWN, SPOKEN_MD
 
 from preread.cli import main
+from preread.export import plan
 from preread.ids import document_id_of_bytes
 from preread.manifest import Manifest
 from preread.server import ServerOptions, create_app
@@ -51,7 +52,7 @@ def test_cli_blocks_and_preprocess_an_epub(
     manifest = store.read_manifest(doc)
     assert manifest is not None and manifest.unit == "section"
     raw = json.loads(store.manifest_path(doc).read_bytes())
-    assert raw["unit"] == "section" and raw["pages"] == 5
+    assert raw["unit"] == "section" and raw["pages"] == 6
     assert (raw["chapters"][0]["title"], raw["chapters"][0]["page"]) == ("Chapter One", 3)
     assert all(c.status == "done" for c in manifest.chunks)
     assert sentences_by_page([c.to_json() | {"sentences": [s.text for s in c.sentences]}
@@ -128,7 +129,7 @@ def test_server_registers_each_kind_and_preprocesses_sections(client: TestClient
         )
         assert created.status_code == 201, created.text
         body = created.json()
-        assert (body["kind"], body["unit"], body["pages"]) == ("epub", "section", 5)
+        assert (body["kind"], body["unit"], body["pages"]) == ("epub", "section", 6)
         assert body["sourceName"] == "document.epub"
         md = client.post(
             "/api/documents",
@@ -141,6 +142,16 @@ def test_server_registers_each_kind_and_preprocesses_sections(client: TestClient
             headers={"Content-Type": "text/plain; charset=utf-8"},
         )
         assert declared.json()["kind"] == "text"
+        latin = client.post(
+            "/api/documents?name=cafe.html",
+            content='<html><head><meta charset="iso-8859-1"></head><p>Un café.</p>'.encode(
+                "latin-1"
+            ),
+            headers={"Content-Type": "text/html"},
+        )
+        assert latin.status_code == 201 and latin.json()["kind"] == "html"
+        shown = client.get(f"/api/documents/{latin.json()['documentId']}").json()
+        assert [s for b in shown["blocks"] for s in b["sentences"]] == ["Un café."]
         doc = md.json()["documentId"]
         shown = client.get(f"/api/documents/{doc}").json()
         assert shown["unit"] == "section"
@@ -185,4 +196,21 @@ def test_cli_export_an_epub_chapter_as_subtitles(
         for line in vtt.read_text(encoding="utf-8").splitlines()[1:]
         if line and "-->" not in line
     ]
-    assert cues == SPOKEN3[4]  # chapter 3 of the navigation: "Chapter Two", section 4
+    assert cues == SPOKEN3[5]  # chapter 3 of the navigation: "Chapter Two", section 5
+    # "A Section" starts inside ch1.xhtml (ch1.xhtml#s1): a chapter of its own, not merged
+    code, _, err = run(
+        capsys, "export", str(book), "--chapter", "2", "-f", "vtt", "-o", str(vtt),
+        "--home", str(home),
+    )  # fmt: skip
+    assert code == 0, err
+    cues = [
+        line
+        for line in vtt.read_text(encoding="utf-8").splitlines()[1:]
+        if line and "-->" not in line
+    ]
+    assert cues == SPOKEN3[4]
+    doc = document_id_of_bytes(book.read_bytes())
+    manifest = Store(home).read_manifest(doc)
+    assert manifest is not None
+    marks = plan(manifest, Store(home).chunks_dir(doc)).chapters
+    assert [m.title for m in marks] == ["Chapter One", "A Section", "Chapter Two"]

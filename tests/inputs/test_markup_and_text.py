@@ -85,7 +85,7 @@ SPOKEN_HTML = {
         "Note: Except on Sundays.",
         "Visitors walk along the pier.",
     ],
-    2: ["Departure.", "Boats leave at six.", "Nobody stays.", "Monday", "Closed."],
+    2: ["Departure.", "Boats leave at six.", "Nobody stays.", "Monday.", "Closed."],
 }
 
 

@@ -1,28 +1,43 @@
 """EPUB 2 and 3: the zip container, the package (OPF), the spine and the navigation.
 
 Read with ``zipfile`` and lxml (see the README for why not ``ebooklib``). Each spine
-item is a section (``page`` = its 1-based place in the spine); the navigation document
-(EPUB 3), or else the NCX (EPUB 2), gives the chapters, else the headings do. The
+item is a section (``page`` = its 1-based number), split where the navigation says a
+chapter starts inside it (``ch1.xhtml#s2``: a new section from the block where ``s2``
+starts), so every chapter starts a section; the navigation document (EPUB 3), or else
+the NCX (EPUB 2), gives the chapters, else the headings do. The
 navigation document and other table-of-contents pages are not read. Every entry is
 read with a bound on its inflated size, so a zip bomb costs at most ``MAX_ENTRY`` bytes.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import posixpath
 import zipfile
 import zlib
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote
 
 from preread.errors import BadDocument
 from preread.model import Chapter, DocumentText
-from preread.readers.assemble import Section, finish
-from preread.readers.tree import Element, local, parse_xhtml, parse_xml, semantics, text_of
-from preread.readers.walk import Notes, ReadOptions, clean, ids_of, pieces_of, toc_titles
+from preread.readers.assemble import Piece, Section, finish
+from preread.readers.notes import Notes, toc_titles
+from preread.readers.tree import (
+    HEADINGS,
+    Element,
+    clean,
+    local,
+    parse_xhtml,
+    parse_xml,
+    semantics,
+    text_of,
+)
+from preread.readers.walk import ReadOptions, cut_pieces_of, ids_of
 from preread.settings import TextSettings
 
 MAX_ENTRY = 32 * 2**20
@@ -123,10 +138,12 @@ def _check_drm(archive: _Archive) -> None:
 def _resolve(base: str, href: str) -> tuple[str, str]:
     """``href`` (relative to the file ``base``) → (archive path, fragment)."""
     path, _, fragment = href.partition("#")
-    if not path:
-        return base, fragment
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(base), unquote(path)))
-    return joined.lstrip("/"), fragment
+    return (_join(base, path) if path else base), fragment
+
+
+@lru_cache(maxsize=4096)
+def _join(base: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(posixpath.dirname(base), unquote(path))).lstrip("/")
 
 
 class _Package:
@@ -177,8 +194,9 @@ class _Package:
         }
 
 
-def _nav_entries(archive: _Archive, package: _Package) -> Iterator[tuple[str, str]]:
-    """(title, archive path) of the table of contents, down to ``MAX_DEPTH`` levels."""
+def _nav_entries(archive: _Archive, package: _Package) -> Iterator[tuple[str, str, str]]:
+    """(title, archive path, fragment) of the table of contents, down to ``MAX_DEPTH``
+    levels."""
     if package.nav and package.nav in archive.names:
         root = parse_xhtml(archive.read(package.nav), f"{archive.name}: {package.nav}")
         for nav in root.iter("{*}nav", "nav"):
@@ -187,7 +205,7 @@ def _nav_entries(archive: _Archive, package: _Package) -> Iterator[tuple[str, st
             for link in nav.iter("{*}a", "a"):
                 depth = sum(1 for a in link.iterancestors() if local(a) in ("ol", "ul"))
                 if depth <= MAX_DEPTH and link.get("href"):
-                    yield text_of(link), _resolve(package.nav, link.get("href"))[0]
+                    yield text_of(link), *_resolve(package.nav, link.get("href"))
             return
     if package.ncx and package.ncx in archive.names:
         root = archive.xml(package.ncx)
@@ -196,7 +214,7 @@ def _nav_entries(archive: _Archive, package: _Package) -> Iterator[tuple[str, st
             label = next(point.iter("{*}text"), None)
             content = next(point.iter("{*}content"), None)
             if depth <= MAX_DEPTH and label is not None and content is not None:
-                yield text_of(label), _resolve(package.ncx, content.get("src", ""))[0]
+                yield text_of(label), *_resolve(package.ncx, content.get("src", ""))
 
 
 def _is_toc_page(root: Element, path: str, spine_paths: set[str], heard: int) -> bool:
@@ -211,13 +229,17 @@ def _is_toc_page(root: Element, path: str, spine_paths: set[str], heard: int) ->
     return len(inward) >= 3 and linked >= 0.6 * max(1, heard)
 
 
+Pages = dict[tuple[str, str], int]
+"""(archive path, fragment) → the section where it starts; ``""``: the file's first."""
+
+
 def _chapters(
-    archive: _Archive, package: _Package, pages: dict[str, int], sections: list[Section]
+    entries: list[tuple[str, str, str]], pages: Pages, sections: list[Section]
 ) -> list[Chapter]:
     found = [
-        Chapter(title=clean(title)[:300], page=pages[path])
-        for title, path in _nav_entries(archive, package)
-        if clean(title) and path in pages
+        Chapter(title=clean(title)[:300], page=pages.get((path, fragment)) or pages[(path, "")])
+        for title, path, fragment in entries
+        if clean(title) and (path, "") in pages
     ]
     if found:
         return found
@@ -229,6 +251,33 @@ def _chapters(
     ]
 
 
+def _starts(
+    root: Element, fragments: set[str], ids: dict[str, Element]
+) -> dict[Element, list[str]]:
+    """The elements where the navigation says chapters start inside a file (a heading
+    for an anchor inside one), with the fragments naming each."""
+    found: dict[Element, list[str]] = {}
+    for fragment in sorted(fragments):
+        element = ids.get(fragment)
+        if element is None:
+            continue
+        heading = next((a for a in element.iterancestors() if local(a) in HEADINGS), None)
+        found.setdefault(heading if heading is not None else element, []).append(fragment)
+    return found
+
+
+def _split(
+    pieces: list[Piece], at: dict[Element, int], named: dict[Element, list[str]]
+) -> tuple[list[Section], dict[str, int]]:
+    """A file's pieces → sections, a new one where each chapter starts; and each
+    fragment's section (0-based, in this file)."""
+    cuts = sorted({i for i in at.values() if 0 < i < len(pieces)})
+    bounds = [0, *cuts, len(pieces)]
+    sections = [Section(pieces[a:b]) for a, b in itertools.pairwise(bounds)]
+    where = {f: bisect.bisect_right(cuts, i) for e, i in at.items() for f in named[e]}
+    return sections, where
+
+
 class Extracted(NamedTuple):
     title: str
     sections: list[Section]
@@ -236,9 +285,10 @@ class Extracted(NamedTuple):
 
 
 def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
-    """The book's title, spine items as sections of pieces, and chapters: everything
-    before sentences and blocks. ``BadDocument`` when it is not an EPUB, is DRM-protected,
-    or lacks a file its spine names."""
+    """The book's title, sections of pieces, and chapters: everything before sentences
+    and blocks. A section is a spine item, split where the navigation says a chapter
+    starts inside it (``file.xhtml#id``). ``BadDocument`` when it is not an EPUB, is
+    DRM-protected, or lacks a file its spine names."""
     archive = _Archive(data, name)
     _check_kind(archive)
     _check_drm(archive)
@@ -249,13 +299,20 @@ def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
             continue
         document = media in _DOCUMENT_TYPES or path.lower().endswith((".xhtml", ".html", ".htm"))
         roots[path] = parse_xhtml(archive.read(path), f"{name}: {path}") if document else None
+    entries = list(_nav_entries(archive, package))
+    fragments: dict[str, set[str]] = {}
+    for _, path, fragment in entries:
+        if fragment:
+            fragments.setdefault(path, set()).add(fragment)
     ids: dict[str, dict[str, Element]] = {}
     read: set[Element] = set()
     spine_paths = set(roots)
     skipped = {package.nav, *package.toc_pages}
     sections: list[Section] = []
+    pages: Pages = {}
     for path, _ in package.spine:
         root = roots[path]
+        pages.setdefault((path, ""), len(sections) + 1)
         if root is None:
             sections.append(Section())
             continue
@@ -271,18 +328,26 @@ def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
                 ids[target] = ids_of(roots[target])
             return ids[target].get(fragment)
 
-        pieces = pieces_of(root, options, Notes(lookup, read))
+        starts: dict[Element, list[str]] = {}
+        if path in fragments:
+            if path not in ids:
+                ids[path] = ids_of(root)
+            starts = _starts(root, fragments[path], ids[path])
+        pieces, at = cut_pieces_of(root, options, Notes(lookup, read), starts)
         if all(p.kind == "heading" for p in pieces) and any(e in read for e in root.iter()):
             pieces = []  # a notes page whose notes were all read after their references
         elif _is_toc_page(root, path, spine_paths, sum(len(p.text) for p in pieces)):
-            pieces = toc_titles(root) if options.toc_titles else []
-        sections.append(Section(pieces))
-    pages: dict[str, int] = {}
-    for number, (path, _) in enumerate(package.spine, start=1):
-        pages.setdefault(path, number)
+            pieces, at = (toc_titles(root) if options.toc_titles else []), {}
+        if not at or not pieces:
+            sections.append(Section(pieces))
+            continue
+        parts, where = _split(pieces, at, starts)
+        for fragment, offset in where.items():
+            pages.setdefault((path, fragment), len(sections) + 1 + offset)
+        sections.extend(parts)
     first = next((p.text for s in sections for p in s.pieces if p.kind == "heading"), None)
     title = package.title or first or Path(name).stem
-    return Extracted(title, sections, _chapters(archive, package, pages, sections))
+    return Extracted(title, sections, _chapters(entries, pages, sections))
 
 
 def read_epub(

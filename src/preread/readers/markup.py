@@ -15,9 +15,10 @@ from markdown_it import MarkdownIt
 
 from preread.model import DocumentText
 from preread.readers.assemble import finish, split_at_headings
+from preread.readers.notes import Notes
 from preread.readers.sniff import decode_utf8
-from preread.readers.tree import Element, parse_html
-from preread.readers.walk import Notes, ReadOptions, clean, ids_of, pieces_of
+from preread.readers.tree import Element, clean, parse_html
+from preread.readers.walk import ReadOptions, ids_of, pieces_of
 from preread.settings import TextSettings
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<body>.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -67,7 +68,7 @@ def read_tree(
 def read_html(
     data: bytes, name: str, options: ReadOptions, text: TextSettings | None = None
 ) -> DocumentText:
-    root = parse_html(decode_utf8(data, name), name)
+    root = parse_html(data, name)  # in the character set it declares
     head_title = next(root.iter("title"), None)
     title = clean("".join(head_title.itertext())) if head_title is not None else None
     return read_tree(root, data, name, "html", options, title, text)

@@ -1,5 +1,8 @@
 """What a file is, from its bytes: PDF, EPUB, HTML, Markdown or UTF-8 plain text.
 
+HTML may be in any character set it declares (``preread.readers.charset``); Markdown and
+plain text are UTF-8.
+
 The file's name plays no part. A declared media type (an upload's ``Content-Type``)
 only chooses among the text kinds, whose bytes can say the same thing: a ``text/plain``
 upload that happens to use ``#`` is still read as plain text.
@@ -77,12 +80,17 @@ def sniff(head: bytes, name: str, declared: Kind | None = None) -> Kind:
     if head.startswith(_ZIP):
         return "epub"  # the EPUB reader says what else a zip archive is
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head[:HEAD].decode("utf-16", errors="ignore").encode("utf-8")
+        if declared == "html" or _HTML_START.match(text):
+            return "html"  # HTML honours its byte-order mark
         raise BadDocument(f"{name} is UTF-16 text; preread reads {ACCEPTED}: save it as UTF-8")
     if not head.strip():
         raise BadDocument(f"{name} is empty")
     if _CONTROL.search(head[:HEAD]):
         raise BadDocument(f"{name} is not a document preread reads ({ACCEPTED})")
     if not _utf8_prefix(head[:HEAD]):
+        if declared == "html" or _HTML_START.match(head[:HEAD]):
+            return "html"  # read in the character set it declares, or refused saying where
         decode_utf8(head[:HEAD], name)  # raises, saying where
     if declared in ("html", "markdown", "text"):
         return declared

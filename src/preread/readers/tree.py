@@ -11,15 +11,18 @@ with the HTML parser.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lxml import etree
 from lxml import html as lxml_html
 
 from preread.errors import BadDocument
+from preread.readers.charset import declared_charset, decode_markup
 
 OPS = "{http://www.idpf.org/2007/ops}type"
 XHTML = "http://www.w3.org/1999/xhtml"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MAX_DEPTH = 256
 """Nesting deeper than this is refused (libxml2's own limit without XML_PARSE_HUGE)."""
 
@@ -79,20 +82,16 @@ def parse_xml(data: bytes, name: str) -> Element:
 
 
 def parse_html(data: bytes | str, name: str) -> Element:
-    """The root of an HTML file (text, or bytes in UTF-8 or a declared encoding);
-    ``BadDocument`` when nested too deeply or unreadable."""
-    encoding: str | None = "utf-8"
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    else:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            encoding = None  # libxml2 reads the document's own declaration
-    if not data.strip():
+    """The root of an HTML file (text, or bytes in the character set they declare: see
+    ``charset``); ``BadDocument`` when nested too deeply, not valid in its character
+    set, or unreadable."""
+    if isinstance(data, bytes):
+        data = decode_markup(data, name)
+    encoded = data.encode("utf-8")
+    if not encoded.strip():
         return lxml_html.fromstring("<html><body></body></html>")
     try:
-        root = etree.fromstring(data, parser=_html_parser(encoding))
+        root = etree.fromstring(encoded, parser=_html_parser("utf-8"))
     except etree.XMLSyntaxError as exc:
         _refuse(exc, name)
         raise BadDocument(f"{name} is not readable HTML: {exc}") from None
@@ -107,15 +106,24 @@ def parse_html(data: bytes | str, name: str) -> Element:
 
 
 def parse_xhtml(data: bytes, name: str) -> Element:
-    """An EPUB content document: XML if it is well-formed, else read as HTML."""
+    """An EPUB content document: XML if it is well-formed (in the character set its
+    byte-order mark or XML declaration gives, else UTF-8), else read as HTML (where a
+    ``<meta>`` declaration counts too: see ``charset``)."""
+    text: str | None = None
+    if declared_charset(data, name, meta=False)[0] != "utf-8":  # a ``<meta>`` does not count
+        text = decode_markup(data, name, meta=False)  # strictly, saying where it is not valid
+        data = _XML_DECLARATION.sub("", text, count=1).encode("utf-8")
     try:
         root = etree.fromstring(data, parser=_xml_parser())
     except etree.XMLSyntaxError as exc:
         _refuse(exc, name)
-        return parse_html(data, name)
+        return parse_html(data if text is None else text, name)
     if root is None:
         return parse_html(b"", name)
     return root
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml\s[^>]*\?>")
 
 
 _NAMES: dict[str, str] = {}
@@ -168,6 +176,44 @@ def semantics(element: Element) -> set[str]:
 def classes(element: Element) -> set[str]:
     value = element.get("class")
     return set(value.lower().split()) if value else set()
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# What elements are to a listener (by their tag without namespace, lowercase).
+BLOCK = _words(
+    "address article aside blockquote body caption center details dialog div dl "
+    "fieldset figcaption figure footer form header hgroup hr html legend main ol p "
+    "section summary table tbody tfoot thead tr ul"
+)
+ITEMS = _words("li dt dd td th")
+"""Blocks whose text ends a sentence, as a heading does (a list item, a table cell)."""
+SKIP = _words(
+    "head script style template nav noscript svg math rt rp object embed iframe audio "
+    "video canvas button select textarea input title"
+)
+HEADINGS = {f"h{n}": n for n in range(1, 7)}
+PLAIN = _words(
+    "em strong i b u s small big span cite q abbr acronym dfn code kbd samp var mark "
+    "time bdi bdo ins del strike tt font data sub wbr"
+)
+"""Inline elements that are only their text (unless their attributes say more)."""
+PLAIN_TAGS = frozenset([*PLAIN, *(f"{{{XHTML}}}{t}" for t in PLAIN)])
+"""``PLAIN`` as raw tags: HTML's, and XHTML's with their namespace."""
+HARMLESS = frozenset(["id", "class", "lang", "dir", "style", "title", XML_LANG])
+"""Attributes that change nothing a listener hears (a class naming a footnote aside)."""
+SKIP_MARKS = frozenset(["pagebreak", "toc", "landmarks", "page-list", "loi", "lot", "!hidden"])
+NOTE_MARKS = frozenset(["footnote", "endnote", "rearnote", "note", ".footnote-item"])
+NOTEREF_MARKS = frozenset(["noteref", ".footnote-ref"])
+BACKLINK_MARKS = frozenset(["backlink", ".footnote-backref", ".footnote-back"])
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def clean(text: str) -> str:
+    """Whitespace collapsed (no-break spaces too), soft hyphens and zero-width marks gone."""
+    return " ".join((text if text.isascii() else _INVISIBLE.sub("", text)).split())
 
 
 def text_of(element: Element) -> str:

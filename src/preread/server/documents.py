@@ -21,9 +21,8 @@ from starlette.responses import JSONResponse, Response
 
 from preread.errors import BadInput, NotFound
 from preread.ids import check_id_or_prefix, document_id_of_bytes
-from preread.lifecycle.access import last_used
+from preread.library import Library
 from preread.model import DocumentText
-from preread.readers.sniff import ACCEPTED, Kind, media_kind
 from preread.server.params import read_body
 from preread.server.state import ServerState, state_of
 
@@ -53,8 +52,8 @@ async def _one(data: bytes) -> AsyncGenerator[bytes, None]:
     yield data
 
 
-async def _file_from(request: Request, limit: int) -> tuple[bytes, str | None, Kind | None]:
-    """The file's bytes, its name and the kind its declared media type names."""
+async def _file_from(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:
+    """The file's bytes, its name and its declared media type."""
     raw = await read_body(request, limit)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -67,11 +66,10 @@ async def _file_from(request: Request, limit: int) -> tuple[bytes, str | None, K
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise BadInput("the multipart body has no 'file' field")
-            declared = media_kind(upload.content_type)
-            return await upload.read(), _safe_name(upload.filename), declared
+            return await upload.read(), _safe_name(upload.filename), upload.content_type
         finally:
             await form.close()
-    return raw, _safe_name(request.query_params.get("name")), media_kind(content_type)
+    return raw, _safe_name(request.query_params.get("name")), content_type
 
 
 def _known(state: ServerState, document_id: str) -> DocumentText | None:
@@ -84,9 +82,10 @@ def _known(state: ServerState, document_id: str) -> DocumentText | None:
 
 async def create(request: Request) -> Response:
     state = state_of(request)
-    data, name, declared = await _file_from(request, state.options.max_upload_bytes)
+    data, name, content_type = await _file_from(request, state.options.max_upload_bytes)
+    declared, accepted = Library.accepts(content_type)
     if not data:
-        raise BadInput(f"empty body: send the file ({ACCEPTED}) as the body or a multipart 'file'")
+        raise BadInput(f"empty body: send the file ({accepted}) as the body or a multipart 'file'")
     document_id = document_id_of_bytes(data)
     existing = await anyio.to_thread.run_sync(_known, state, document_id)
     if existing is not None:
@@ -124,7 +123,7 @@ def _listing(state: ServerState) -> list[dict[str, Any]]:
             }
         else:
             item["audio"] = None
-        item["lastUsed"] = last_used(state.library.store, doc) or None
+        item["lastUsed"] = state.library.last_used(doc) or None
         job = state.jobs.job(doc)
         item["job"] = (
             None

@@ -1,0 +1,148 @@
+"""Footnotes and endnotes in HTML and XHTML: references, the notes they point to, and a
+note's text as heard.
+
+A note reference (``epub:type="noteref"``, ``role="doc-noteref"``, a Markdown footnote
+reference, or a superscript link like ``<sup><a href="#n3">3</a></sup>``) is taken out
+of its sentence; the note it points to (``Notes.take``) is read after the paragraph,
+once, and is not read again where it stands. A table of contents heard as titles
+(``toc_titles``) lives here too: it is the other thing read from links.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html.entities import html5
+
+from lxml import etree
+
+from preread.readers.assemble import Piece, heading_sentence
+from preread.readers.tree import (
+    BACKLINK_MARKS,
+    BLOCK,
+    ITEMS,
+    NOTE_MARKS,
+    NOTEREF_MARKS,
+    PLAIN_TAGS,
+    SKIP,
+    Element,
+    clean,
+    local,
+    marks,
+)
+
+_LABEL = re.compile(r"^[\[(]?(?:\d{1,4}|[a-z]|[ivxlc]{1,6}|[*†‡§¶#]{1,3})[\])]?$", re.IGNORECASE)
+_LEADING_LABEL = re.compile(r"^[\[(]?(?:\d{1,4}|[*†‡§])[\])]?[.:]?\s+")
+_BACK_ARROWS = re.compile("[\u21a9\u2191\u2934][\ufe0e\ufe0f]?")
+_BLOCKS = BLOCK | ITEMS
+
+Lookup = Callable[[str], Element | None]
+"""An ``href`` (``#fn1``, ``notes.xhtml#n3``) → the element it points to, or None."""
+
+
+def is_note_body(element: Element, found: frozenset[str] | None = None) -> bool:
+    return not (NOTE_MARKS.isdisjoint(marks(element) if found is None else found))
+
+
+def _href(element: Element) -> str | None:
+    href = element.get("href")
+    if href is None:
+        link = next(element.iter("{*}a", "a"), None)
+        href = link.get("href") if link is not None else None
+    return href if href and "#" in href else None
+
+
+def noteref_href(element: Element, found: frozenset[str] | None = None) -> str | None:
+    """The ``href`` of a note reference; None when ``element`` is not one."""
+    if not NOTEREF_MARKS.isdisjoint(marks(element) if found is None else found):
+        return _href(element) or ""
+    tag = local(element)
+    if tag not in ("a", "sup"):
+        return None
+    label = "".join(element.itertext()).strip()
+    if not _LABEL.match(label):
+        return None
+    if tag == "a":
+        parent = element.getparent()
+        superscript = (parent is not None and local(parent) == "sup") or any(
+            local(child) == "sup" for child in element
+        )
+        return _href(element) if superscript else None
+    links = [child for child in element if local(child) == "a"]
+    if len(links) == 1 and "".join(links[0].itertext()).strip() == label:
+        return _href(links[0])
+    return None
+
+
+def toc_titles(element: Element) -> list[Piece]:
+    """A table of contents as heard with ``PREREAD_TOC=titles``: each entry's title, a
+    sentence of its own (of the ``nav`` typed ``toc`` when ``element`` holds one)."""
+    navs = [n for n in element.iter("{*}nav", "nav") if "toc" in marks(n)] or [element]
+    titles = (clean("".join(a.itertext())) for nav in navs for a in nav.iter("{*}a", "a"))
+    return [Piece(heading_sentence(t)) for t in titles if t]
+
+
+class Notes:
+    """The notes of one document (or book): each is read once, after its first reference."""
+
+    def __init__(self, lookup: Lookup, read: set[Element] | None = None) -> None:
+        self.lookup = lookup
+        self.read: set[Element] = set() if read is None else read  # shared by a book's files
+
+    def take(self, href: str) -> Element | None:
+        """The note body ``href`` points to, unless it was read already."""
+        target = self.lookup(href) if href else None
+        while target is not None and local(target) not in _BLOCKS and not is_note_body(target):
+            target = target.getparent()  # an anchor inside the note's paragraph
+        if target is None or local(target) in ("body", "html") or target in self.read:
+            return None
+        self.read.add(target)
+        return target
+
+
+def _unheard(element: Element) -> bool:
+    """Not read as part of a note: a link back to the reference, a page break…"""
+    if type(element.tag) is not str:
+        return True
+    tag = local(element)
+    if tag in SKIP:
+        return True
+    found = marks(element)
+    if "pagebreak" in found or not BACKLINK_MARKS.isdisjoint(found):
+        return True
+    if tag != "a":
+        return False
+    label = "".join(element.itertext()).strip()
+    return "#" in element.get("href", "") and _LABEL.match(label) is not None
+
+
+def note_text(body: Element) -> str:
+    """A note's text without its links back to the reference and its leading label."""
+    parts: list[str] = []
+    append = parts.append
+    walker = etree.iterwalk(body, events=("start", "end"))
+    skipped = None
+    for event, element in walker:
+        tag = element.tag
+        if event == "start":
+            if (
+                element is not body
+                and (tag not in PLAIN_TAGS or element.items())
+                and _unheard(element)
+            ):
+                if tag is etree.Entity:  # left alone by the parser: HTML's, or a space
+                    append(html5.get(f"{element.name};", " "))
+                walker.skip_subtree()
+                skipped = element
+                continue
+            if element.text:
+                append(element.text)
+            continue
+        if element is skipped:
+            skipped = None
+        elif tag not in PLAIN_TAGS and local(element) in _BLOCKS:
+            append(" ")
+        if element is not body and element.tail:
+            append(element.tail)
+    text = clean(_BACK_ARROWS.sub("", "".join(parts)))
+    return _LEADING_LABEL.sub("", text)
