@@ -3,6 +3,7 @@ and a job with ``upgrade: true`` that makes exactly the fallback's chunks again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -80,3 +81,54 @@ def test_fallback_chunks_are_counted_and_an_upgrade_job_redoes_only_them(
     assert all("spokenBy" not in c for c in manifest["chunks"])
     done = client.post("/api/tts/preprocess", json={"documentId": doc, "upgrade": True})
     assert done.status_code == 200 and done.json()["state"] == "complete"
+
+
+def test_a_live_chunk_is_made_by_the_fallback_when_the_primary_fails(
+    chain_client: TestClient, speech: SpeechServer, home: Path
+) -> None:
+    client = chain_client
+    doc = register_document(Store(home), seed=8)
+    speech.default = "500"
+    speech.retry_after_on_500 = "0"
+    response = client.get(f"/api/tts/chunk?documentId={doc}&index=1")
+    assert response.status_code == 200 and response.headers["x-cache"] == "MISS"
+    assert asked(speech) == [TEXTS[1]] * 5  # the primary's retries, then the fallback spoke
+    chunk = client.get(f"/api/documents/{doc}").json()["chunks"][1]
+    assert chunk["status"] == "done" and chunk["spokenBy"]["provider"] == "fake"
+    status = client.get(f"/api/tts/preprocess/status?documentId={doc}").json()
+    assert (status["done"], status["fallback"]) == (1, 1)
+    again = client.get(f"/api/tts/chunk?documentId={doc}&index=1")  # stored: the fallback's
+    assert again.headers["x-cache"] == "HIT"
+    assert hashlib.sha256(again.content).hexdigest() == chunk["sha256"]
+
+
+def test_cli_status_counts_fallback_chunks_and_upgrade_redoes_them(
+    home: Path, speech: SpeechServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:  # fmt: skip
+    from preread.cli import main
+
+    source = tmp_path / "notes.md"  # a section per heading: three blocks
+    source.write_text(
+        "# Sea\n\nThis part speaks of the sea.\n\n# Lamp\n\nThis part speaks of the lamp."
+        "\n\n# Keeper\n\nThis part speaks of the keeper.\n"
+    )
+    monkeypatch.setenv("OPENAI_BASE_URL", speech.base_url)
+    monkeypatch.setenv("PREREAD_OPENAI_RETRIES", "0")
+    speech.fail_when = lambda text: "lamp" in text or "keeper" in text
+    args = ["--home", str(home), "--provider", "openai,fake"]
+    assert main(["preprocess", str(source), *args]) == 0
+    out = capsys.readouterr().out
+    assert "2 chunks spoken by a fallback voice" in out and "--upgrade" in out
+    assert main(["status", str(source), "--home", str(home)]) == 0
+    assert ", 2 by a fallback voice" in capsys.readouterr().out
+    speech.fail_when = None
+    before = len(asked(speech))
+    assert main(["preprocess", str(source), *args, "--upgrade", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["upgraded"], summary["fallback"]) == (2, 0)
+    assert (summary["total"], summary["skipped"]) == (3, 1)  # the primary's chunk: untouched
+    redone = asked(speech)[before:]
+    assert len(redone) == 2 and all("lamp" in t or "keeper" in t for t in redone)
+    assert main(["status", str(source), "--home", str(home), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fallback"] == 0
