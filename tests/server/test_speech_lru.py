@@ -3,6 +3,7 @@ use (the claim is the use), not by when they were made."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -11,6 +12,7 @@ from starlette.testclient import TestClient
 from preread.blobs import BlobStore, blob_key
 from preread.lifecycle import run_cleanup
 from preread.settings import VoiceSettings
+from preread.speech.index import index_path
 from preread.store import Store
 from preread.tts.fake import FakeProvider
 
@@ -42,3 +44,7 @@ def test_a_clip_heard_again_outlives_a_newer_one_nobody_asked_for(
     assert report.blobs_removed == 1
     assert blobs.read(keys[OLD], "mp3") is not None  # used a moment ago: kept
     assert blobs.read(keys[NEWER], "mp3") is None  # unused for two hours: evicted
+    # the evicted clip's line left the speech index; the kept one's stayed
+    assert report.index_lines_dropped == 1
+    lines = index_path(store).read_text().splitlines()
+    assert [json.loads(line)["key"] for line in lines] == [keys[OLD]]

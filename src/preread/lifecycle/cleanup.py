@@ -89,6 +89,7 @@ class CleanupReport:
     kept: list[KeptDocument] = field(default_factory=list)
     blobs_removed: int = 0
     leftovers_removed: int = 0
+    index_lines_dropped: int = 0  # speech index lines of blobs no longer stored
     scan_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -343,6 +344,10 @@ def run_cleanup(
                 grace_seconds=grace_seconds,
                 pool=None if dry_run else pool,
             ).run()
+        if not dry_run and report.did_something:
+            from preread.speech.index import compact
+
+            report.index_lines_dropped = compact(store)[1]
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started

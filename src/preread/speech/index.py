@@ -2,10 +2,12 @@
 
 Persisted as ``index/speech.jsonl`` in the store, one line per blob (its key,
 format, voice id, duration and sentence times with word times, as in its sidecar),
-appended when a blob is written (``record``) by any process, and rewritten whole by
-``rebuild`` (``preread index rebuild``) from the blobs' sidecars and the manifests.
-A reader (``SpeechIndex``) loads it once and then reads only what was appended; a
-rebuilt file (new inode) is reloaded.
+appended when a blob is written (``record``) by any process, rewritten whole by
+``rebuild`` (``preread index rebuild``) from the blobs' sidecars and the manifests,
+and compacted (``compact``: the lines of blobs no longer stored dropped) after a
+cleanup removed blobs. Appends hold ``index/speech.lock`` shared, rewrites hold it
+exclusively, so no append is lost to a rewrite. A reader (``SpeechIndex``) loads it
+once and then reads only what was appended; a rewritten file (new inode) is reloaded.
 
 In memory every blob becomes a run of normalized tokens (``preread.speech.normalize``)
 with a time range per token (from the word times; none for a voice without them)
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -34,6 +37,7 @@ from preread.voice import ResolvedVoice
 
 INDEX_DIR = "index"
 INDEX_FILE = "speech.jsonl"
+LOCK_FILE = "speech.lock"
 _RAW_WORD = re.compile(r"\S+")
 Gram = tuple[str, str, str]
 
@@ -49,6 +53,19 @@ def voice_id(voice: ResolvedVoice) -> str:
 
 def index_path(store: Store) -> Path:
     return store.home / INDEX_DIR / INDEX_FILE
+
+
+@contextlib.contextmanager
+def _index_lock(store: Store, *, exclusive: bool) -> Iterator[None]:
+    """Appends share the index; a rewrite (rebuild, compact) has it alone."""
+    path = store.home / INDEX_DIR / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def entry_json(
@@ -71,13 +88,41 @@ def record(store: Store, entry: dict[str, Any]) -> None:
     """
     path = index_path(store)
     line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError), _index_lock(store, exclusive=False):
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)
         finally:
             os.close(fd)
+
+
+def compact(store: Store) -> tuple[int, int]:
+    """Drop the lines of blobs no longer stored (evicted); (lines kept, lines dropped).
+
+    The file is rewritten (temp, fsync, rename) only when something is dropped, under
+    the index lock so that no concurrent append is lost. A line that is not whole
+    JSON (torn by a killed writer) is dropped too.
+    """
+    path = index_path(store)
+    if not path.is_file():
+        return 0, 0
+    with _index_lock(store, exclusive=True):
+        kept: list[bytes] = []
+        dropped = 0
+        with open(path, "rb") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                    stored = store.blob_path(str(entry["key"]), str(entry["format"])).is_file()
+                except (ValueError, KeyError, TypeError):
+                    stored = False
+                if stored and line.endswith(b"\n"):
+                    kept.append(line)
+                else:
+                    dropped += 1
+        if dropped:
+            atomic_write(path, kept)
+    return len(kept), dropped
 
 
 @dataclass
@@ -303,5 +348,6 @@ def rebuild(store: Store) -> tuple[int, int]:
             continue
         entry = entry_json(info.key, info.format, str(vid), info.duration, info.sentences)
         lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode())
-    atomic_write(index_path(store), b"".join(line + b"\n" for line in lines))
+    with _index_lock(store, exclusive=True):
+        atomic_write(index_path(store), b"".join(line + b"\n" for line in lines))
     return len(lines), skipped
