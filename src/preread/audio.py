@@ -63,9 +63,17 @@ def resample(pcm: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
     if m < n and keep == len(out):  # downsampling: the new Nyquist bin is real
         out[-1] = out[-1].real
     y = np.fft.irfft(out, m) * (m / n)
-    length = round(len(pcm) * up / down)
+    length = resampled_length(len(pcm), rate, new_rate)
     result: np.ndarray = np.clip(np.round(y[:length]), -32768, 32767).astype("<i2")
     return result
+
+
+def resampled_length(samples: int, rate: int, new_rate: int) -> int:
+    """How many samples ``resample`` makes of ``samples`` samples."""
+    if rate == new_rate or samples == 0:
+        return samples
+    g = int(np.gcd(rate, new_rate))
+    return round(samples * (new_rate // g) / (rate // g))
 
 
 def encode(pcm: bytes, sample_rate: int, fmt: str) -> Encoded:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -430,22 +431,38 @@ class Library(Upkeep):
     def speech(self, text: str, voice: ResolvedVoice) -> Answer:
         """The audio for any ``text``: stored verbatim (HIT), built from stored speech
         of the same voice (ASSEMBLED) or synthesized (MISS); see ``preread.speech``.
-        With a shared tier, its copy counts as stored, and what is made here is shared."""
+        With a shared tier, its copy counts as stored, and what is made here is shared.
+
+        An ASSEMBLED answer is a stream (``Answer.stream``): the caller sends it and
+        must ``close()`` it, which stores it whole and ends the key's flight."""
         from preread.speech.assemble import answer
 
         key = blob_key(text, voice)
         provider = self.provider_for(voice.provider)
         # the content key's flight, shared with chunks and jobs: requests for the same
-        # text wait for one answer, then find it stored
-        with self.flights.hold(key, "speech"):
+        # text wait for one answer (a streamed one until it is stored), then find it
+        self.flights.lead(key, "speech")
+        handed = False
+        try:
             if self.shared is not None and self.blobs.read(key, voice.format) is None:
                 self.shared.fetch_blob(key, voice.format)
             result = answer(
                 self.store, provider, voice, text, self.speech_index(), on_written=self.note_written
             )
-        if self.shared is not None and result.cache != "HIT":
+            if result.stream is not None:
+                result.stream.on_closed = partial(self._speech_sent, key, voice.format)
+                handed = True
+        finally:
+            if not handed:
+                self.flights.land(key)
+        if result.stream is None and self.shared is not None and result.cache != "HIT":
             self.shared.push_blob(key, voice.format)
         return result
+
+    def _speech_sent(self, key: str, fmt: str) -> None:
+        self.flights.land(key)
+        if self.shared is not None and self.blobs.read(key, fmt) is not None:
+            self.shared.push_blob(key, fmt)
 
     def speech_index(self) -> SpeechIndex:
         """The index of stored speech, loaded on first need, then kept up to date."""

@@ -115,3 +115,59 @@ def xing_frame(first: bytes | memoryview, frame_count: int, byte_count: int) -> 
     payload += frame_count.to_bytes(4, "big") + (byte_count + length).to_bytes(4, "big")
     frame = header + bytes(side) + payload
     return frame + bytes(length - len(frame))
+
+
+ENCODER_DELAY = 576  # LAME's: the samples it adds before the first input sample
+
+
+def lame_layout(samples: int, sample_rate: int) -> tuple[int, int]:
+    """(audio frames, end padding) LAME 3.100 makes of ``samples`` input samples.
+
+    LAME starts with ``ENCODER_DELAY`` samples of its own and pads the end to whole
+    frames, with at least 576 samples of padding (``lame_encode_flush``), so both are
+    known from the input's length alone, before anything is encoded.
+    """
+    per_frame = 1152 if sample_rate >= 32000 else 576
+    filled = samples + ENCODER_DELAY
+    padding = per_frame - filled % per_frame
+    if padding < 576:
+        padding += per_frame
+    return (filled + padding) // per_frame, padding
+
+
+def _crc16(data: bytes) -> int:
+    """CRC-16/ARC (LAME's Info tag CRC)."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def lame_tag_frame(sample_rate: int, samples: int) -> bytes:
+    """A Xing frame with a LAME tag (no audio) for a mono stream of ``samples`` samples
+    that LAME 3.100 is about to encode, made before the audio: its frame count, encoder
+    delay and padding (``lame_layout``), so players know the exact length and drop
+    LAME's delay and padding (gapless). No byte count or seek table: those are known
+    only after the last frame; players then seek by the average bitrate."""
+    version = next(v for v, rates in _RATES.items() if sample_rate in rates)
+    mpeg1 = version == 3
+    frame_count, padding = lame_layout(samples, sample_rate)
+    body = b"Xing" + (1).to_bytes(4, "big") + frame_count.to_bytes(4, "big")  # frames only
+    body += b"LAME3.100" + bytes(2 + 4 + 2 + 2 + 2)  # revision .. bitrate: not known
+    body += (ENCODER_DELAY << 12 | padding).to_bytes(3, "big")
+    body += bytes(1 + 1 + 2 + 4 + 2)  # misc, gain, preset, music length, music CRC
+    start = 4 + (17 if mpeg1 else 9)  # header, mono side info
+    table = _BITRATES["1" if mpeg1 else "2"]
+    for index in range(1, 15):
+        length = (144 if mpeg1 else 72) * table[index] * 1000 // sample_rate
+        if length >= start + len(body) + 2:
+            break
+    else:
+        raise ValueError(f"no frame at {sample_rate} Hz holds a LAME tag")
+    rate_index = _RATES[version].index(sample_rate)
+    header = bytes([0xFF, 0xE0 | version << 3 | 0x03, index << 4 | rate_index << 2, 0xC0])
+    tagged = header + bytes(start - 4) + body  # mono, no CRC, no padding bit
+    frame = tagged + _crc16(tagged).to_bytes(2, "big")
+    return frame + bytes(length - len(frame))

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from preread.errors import BadInput, BadSettings, Busy
 from preread.server.chunks import content_type
 from preread.server.params import float_value, json_body, optional_str
 from preread.server.state import ServerState, state_of
 from preread.settings import VoiceSettings
+from preread.speech.stream import AnswerStream
 from preread.tts.base import Provider
 from preread.voice import ResolvedVoice
 
@@ -90,9 +93,37 @@ async def speech(request: Request) -> Response:
         state.speech_waiting -= 1
     headers["X-Cache"] = answer.cache
     headers["X-Preread-Synthesized-Chars"] = str(answer.synthesized_chars)
+    if answer.stream is not None:  # sent as it is encoded (chunked); stored once whole
+        try:
+            state.metrics.speech_result(answer.cache.lower(), answer.synthesized_chars)
+            return StreamedAnswer(answer.stream, content_type(voice.format), headers)
+        except BaseException:
+            answer.stream.close()
+            raise
     state.metrics.speech_result(answer.cache.lower(), answer.synthesized_chars)
-    headers["ETag"] = '"' + hashlib.sha256(answer.data).hexdigest() + '"'
-    return Response(answer.data, media_type=content_type(voice.format), headers=headers)
+    body = answer.data or b""
+    headers["ETag"] = '"' + hashlib.sha256(body).hexdigest() + '"'
+    return Response(body, media_type=content_type(voice.format), headers=headers)
+
+
+class StreamedAnswer(StreamingResponse):
+    """An assembled answer's bytes, sent as they are encoded (in worker threads); the
+    stream is closed however the response ends (sent whole, or the client gone)."""
+
+    def __init__(self, stream: AnswerStream, media_type: str, headers: dict[str, str]) -> None:
+        self.answer = stream
+        super().__init__(self._blocks(), media_type=media_type, headers=headers)
+
+    async def _blocks(self) -> AsyncIterator[bytes]:
+        while (out := await anyio.to_thread.run_sync(self.answer.next)) is not None:
+            yield out
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.answer.close)
 
 
 async def models(request: Request) -> Response:

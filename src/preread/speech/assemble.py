@@ -5,13 +5,15 @@
 * **HIT**: a blob stored for exactly this text and voice is returned as it is.
 * **ASSEMBLED**: the plan (``preread.speech.plan``) covers most of the request with
   runs of stored speech. Every blob it uses is claimed (so cleanup keeps it), read
-  whole into memory and checked against its sidecar before any audio is cut, so a
-  blob evicted meanwhile makes the plan be made again without it, never a truncated
-  answer. Runs are cut at sentence or word times (a cut inside a sentence falls
-  midway through the pause between two words) with 5 ms fades; what no run covers
-  is synthesized as fragments in the same voice; pieces are joined, encoded once
-  and stored under the request's key, so the same request is a HIT next time. With
-  nothing to synthesize the voice model is never loaded.
+  whole into memory and checked against its sidecar, and what no run covers is
+  synthesized as fragments in the same voice, all before the answer's first byte
+  (a blob evicted meanwhile makes the plan be made again without it, never a
+  truncated answer). The answer is then an ``AnswerStream``
+  (``preread.speech.stream``): runs cut at sentence or word times (a cut inside a
+  sentence falls midway through the pause between two words) with 5 ms fades, joined
+  and encoded once, block by block, sent as they are encoded, and stored under the
+  request's key once whole, so the same request is a HIT next time. With nothing to
+  synthesize the voice model is never loaded.
 * **MISS**: most of the request is new; it is synthesized whole (furniture still
   dropped), stored, and indexed for later requests.
 """
@@ -19,34 +21,33 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile as sf
 
-from preread.audio import resample
-from preread.blobs import BlobStore, blob_key
+from preread.audio import resample, resampled_length
+from preread.blobs import BlobInfo, BlobStore, blob_key
 from preread.errors import PrereadError
-from preread.manifest import SentenceTime
 from preread.speech.index import SpeechIndex, voice_id
 from preread.speech.plan import Gap, Plan, Run, plan, registered_furniture
+from preread.speech.stream import AnswerStream, Piece, decoded_blobs
 from preread.store import Store
+from preread.stream_encoder import stream_rate
 from preread.tts.base import Provider
 from preread.voice import ResolvedVoice
 
 FADE_SECONDS = 0.005
-PREROLL_SECONDS = 0.05  # decoded before a cut and dropped: the mp3 decoder settles
 MOST = 0.5  # more than this share of the characters uncovered: synthesize it whole
 ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
 class Answer:
-    data: bytes
     cache: str  # HIT, ASSEMBLED or MISS
     synthesized_chars: int
+    data: bytes | None = None  # the whole answer (HIT, MISS)
+    stream: AnswerStream | None = None  # ASSEMBLED: encoded as it is sent
 
 
 class _Evicted(Exception):
@@ -75,56 +76,63 @@ def _read_blobs(blobs: BlobStore, runs: list[Run]) -> dict[str, bytes]:
     return found
 
 
-def _cut(data: bytes, start: float, end: float) -> tuple[np.ndarray, int]:
-    with sf.SoundFile(io.BytesIO(data)) as audio:
-        rate = int(audio.samplerate)
-        first = max(0, round(start * rate))
-        last = min(int(audio.frames), round(end * rate))
-        lead = min(first, round(PREROLL_SECONDS * rate))
-        audio.seek(first - lead)
-        samples = audio.read(max(0, last - first + lead), dtype="int16", always_2d=False)
-    return np.asarray(samples[lead:], dtype=np.int16), rate
-
-
 def _faded(samples: np.ndarray, rate: int) -> np.ndarray:
     n = min(len(samples) // 2, round(FADE_SECONDS * rate))
     if n <= 0:
         return samples
-    out = samples.astype(np.float32)
+    out = np.array(samples, dtype=np.int16)  # a copy: ``samples`` may be a kept blob's
     ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
-    out[:n] *= ramp
-    out[-n:] *= ramp[::-1]
-    return np.asarray(np.round(out), dtype=np.int16)
+    out[:n] = np.round(out[:n] * ramp)
+    out[-n:] = np.round(out[-n:] * ramp[::-1])
+    return out
 
 
-def _render(
+def _piece(text: str, rate: int, length: int, make: Callable[[], np.ndarray], to: int) -> Piece:
+    """A piece of ``length`` samples at ``rate`` made by ``make``, resampled ``to``."""
+
+    def render() -> np.ndarray:
+        return _faded(resample(make(), rate, to), to)
+
+    return Piece(text, resampled_length(length, rate, to), render)
+
+
+def _given(samples: np.ndarray) -> Callable[[], np.ndarray]:
+    return lambda: samples
+
+
+def _cut(key: str, audio: bytes, first: int, count: int) -> Callable[[], np.ndarray]:
+    """Samples ``first .. first+count`` of a blob, decoded when needed."""
+    return lambda: decoded_blobs.get(key, audio)[0][first : first + count]
+
+
+def _pieces(
     plan_: Plan, data: dict[str, bytes], provider: Provider, voice: ResolvedVoice
-) -> tuple[np.ndarray, int, list[SentenceTime]]:
-    """The request's PCM (one rate), and each item's text and place in it."""
+) -> tuple[int, list[Piece]]:
+    """The stream's rate and pieces; the gaps are synthesized now, runs cut later."""
     gaps = plan_.gaps
-    spoken = iter(provider.synthesize([g.text for g in gaps], voice)) if gaps else iter(())
-    pieces: list[tuple[str, np.ndarray, int]] = []
+    spoken = iter(list(provider.synthesize([g.text for g in gaps], voice)) if gaps else [])
+    found: list[tuple[str, int, int, Callable[[], np.ndarray]]] = []
     for item in plan_.items:
         if isinstance(item, Gap):
             if not item.text:
                 continue
             chunk = next(spoken)
             samples = np.frombuffer(chunk.pcm, dtype="<i2")
-            pieces.append((item.text, samples, chunk.sample_rate))
-        else:
-            samples, rate = _cut(data[item.blob.key], item.start, item.end)
-            pieces.append((plan_.item_text(item), samples, rate))
-    rate = pieces[0][2] if pieces else 22050
-    out: list[np.ndarray] = []
-    times: list[SentenceTime] = []
-    position = 0
-    for text, samples, piece_rate in pieces:
-        samples = _faded(resample(samples, piece_rate, rate), rate)
-        out.append(samples)
-        times.append(SentenceTime(text, position / rate, (position + len(samples)) / rate))
-        position += len(samples)
-    pcm = np.concatenate(out) if out else np.zeros(0, dtype=np.int16)
-    return pcm, rate, times
+            found.append((item.text, chunk.sample_rate, len(samples), _given(samples)))
+            continue
+        key, audio = item.blob.key, data[item.blob.key]
+        rate, frames = decoded_blobs.shape(key, audio)
+        first = max(0, round(item.start * rate))
+        count = max(0, min(frames, round(item.end * rate)) - first)
+
+        def cut(
+            key: str = key, audio: bytes = audio, first: int = first, n: int = count
+        ) -> np.ndarray:
+            return decoded_blobs.get(key, audio)[0][first : first + n]
+
+        found.append((plan_.item_text(item), rate, count, cut))
+    rate = stream_rate(voice.format, found[0][1] if found else 22050)
+    return rate, [_piece(text, r, n, make, rate) for text, r, n, make in found]
 
 
 def _whole(
@@ -142,7 +150,7 @@ def _whole(
     _, data = store_audio(
         blobs, key, pcm, chunks[0].sample_rate, sentence_times(chunks), voice.format, voice
     )
-    return Answer(data, "MISS", sum(len(s) for s in sentences))
+    return Answer("MISS", sum(len(s) for s in sentences), data)
 
 
 def answer(
@@ -155,13 +163,11 @@ def answer(
     on_written: Callable[[int], None] | None = None,
 ) -> Answer:
     """The audio for ``text`` in ``voice``: stored, assembled or synthesized."""
-    from preread.generate import store_audio
-
     blobs = BlobStore(store)
     key = blob_key(text, voice)
     stored = blobs.read_claimed(key, voice.format)  # claimed: cleanup keeps it, LRU by use
     if stored is not None:
-        return Answer(stored, "HIT", 0)
+        return Answer("HIT", 0, stored)
     index.refresh()
     vid = voice_id(voice)
     furniture = registered_furniture(store.documents_dir)
@@ -176,15 +182,18 @@ def answer(
         except _Evicted as gone:
             index.forget(gone.key)
             continue
-        pcm, rate, times = _render(plan_, data, provider, voice)
-        _, encoded = store_audio(
-            blobs, key, pcm.tobytes(), rate, times, voice.format, voice, index=False
-        )
-        if on_written is not None:
-            on_written(len(encoded))
-        return Answer(encoded, "ASSEMBLED", plan_.synthesized_chars)
+        rate, pieces = _pieces(plan_, data, provider, voice)
+        if not any(p.length for p in pieces):
+            break
+
+        def written(info: BlobInfo) -> None:
+            if on_written is not None:
+                on_written(info.bytes)
+
+        stream = AnswerStream(blobs, key, voice.format, rate, pieces, vid, on_stored=written)
+        return Answer("ASSEMBLED", plan_.synthesized_chars, stream=stream)
     clean = plan_.clean_text() if plan_.tokens else text
     result = _whole(blobs, provider, voice, key, clean or text)
-    if on_written is not None:
+    if on_written is not None and result.data is not None:
         on_written(len(result.data))
     return result
