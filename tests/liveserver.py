@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -34,16 +34,17 @@ def stop(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
 
 @contextlib.contextmanager
 def running_server(
-    home: Path, *, stdout: int = subprocess.PIPE, **env: str
+    home: Path, *, stdout: int = subprocess.PIPE, args: Sequence[str] = (), **env: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``(base URL, process)`` once ``/healthz`` answers; the fake provider unless ``env`` says.
+    """``(base URL, process)`` once ``/healthz`` answers; the fake provider unless ``env`` says;
+    ``args``: more options for ``serve`` (``--workers 2``).
 
     The access log goes to a pipe read when the server stops: a test making more than a
     few hundred requests passes ``stdout=subprocess.DEVNULL`` (a full pipe blocks writes).
     """
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)],
+        [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port), *args],
         env={**os.environ, "PREREAD_PROVIDER": "fake", **env},
         stdout=stdout,
         stderr=subprocess.PIPE,

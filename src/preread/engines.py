@@ -5,10 +5,11 @@ first need and keeps it; ``resolve`` turns settings into the exact voice;
 ``voice_of(manifest)`` is the one rule for which voice a manifest's audio was made
 with, and ``matches`` whether that is the voice asked for. ``maker(name)`` is the
 chunk maker of a provider, one per library: its single flight (one synthesis of a
-given content at a time) covers every caller of the library. ``observe`` is told of
-every synthesis (kept in the store's synthesis journal, ``preread.latency``, and
-passed to ``listeners``: the server's metrics), ``health`` gives each provider's
-breaker state.
+given content at a time) covers every caller of the library, and every process whose
+library shares the store (a file lock per content key, ``preread.flights``).
+``observe`` is told of every synthesis (kept in the store's synthesis journal,
+``preread.latency``, and passed to ``listeners``: the server's metrics), ``health``
+gives each provider's breaker state.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from preread.tts.breaker import Breaker
 from preread.tts.chain import Chain
 from preread.voice import ResolvedVoice
 
+FLIGHTS_DIR = "flights"  # under the store's locks/: one KEY.flight per synthesis under way
+
 
 @dataclass
 class Listeners:
@@ -48,8 +51,9 @@ class Engines:
             self._providers[settings.voice.provider] = provider
         self._makers: dict[str, ChunkMaker] = {}
         self._breakers: dict[str, Breaker] = {}
-        # one content-key single flight for every maker, run and speech answer
-        self.flights: Flights[str] = Flights()
+        # one content-key single flight for every maker, run and speech answer, held
+        # across the processes sharing the store too (file locks in locks/flights)
+        self.flights: Flights[str] = Flights(store.locks_dir / FLIGHTS_DIR)
         self.synthesis_log = SynthesisLog(store.synthesis_log_path)
         self.listeners = Listeners()
         self._lock = threading.Lock()

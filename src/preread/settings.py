@@ -103,6 +103,23 @@ def _workers(value: Any) -> int | None:
     return workers
 
 
+MAX_SERVE_WORKERS = 32
+
+
+def _serve_workers(value: Any) -> int:
+    if value is None:
+        return 1
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_SERVE_WORKERS:
+        raise BadSettings(
+            f"bad PREREAD_SERVE_WORKERS {value!r}: a whole number 1–{MAX_SERVE_WORKERS}"
+        )
+    return workers
+
+
 def _flag(value: Any, name: str) -> bool:
     if value is None or isinstance(value, bool):
         return bool(value)
@@ -135,6 +152,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
+    # Server processes sharing the port (``preread serve --workers``, PREREAD_SERVE_WORKERS).
+    serve_workers: int = 1
     debug: bool = False
     fake_delay: float = 0.0  # test knob: seconds the fake provider sleeps per sentence
     # An engine chain (PREREAD_PROVIDER=openai,piper): the providers after the first, in
@@ -249,6 +268,7 @@ class Settings:
             cors_origins=tuple(o.strip() for o in str(origins).split(",") if o.strip()),
             host=pick("host", "PREREAD_HOST") or "127.0.0.1",
             port=port,
+            serve_workers=_serve_workers(pick("serve_workers", "PREREAD_SERVE_WORKERS")),
             debug=bool(flags.get("debug", False)),
             fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
             fallback_providers=tuple(chain[1:]),

@@ -7,7 +7,6 @@ traceback, and never count it among the 5xx answers of ``/metrics``.
 from __future__ import annotations
 
 import json
-import re
 import socket
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from liveserver import running_server, stop
+from promtext import by_label
 
 pytestmark = pytest.mark.slow
 
@@ -45,11 +45,8 @@ def send_and_close(port: int, raw: bytes) -> None:
 
 
 def statuses(metrics: str, route: str) -> dict[int, int]:
-    found = re.findall(
-        rf'preread_requests_total{{route="{re.escape(route)}",method="POST",status="(\d+)"}} (\d+)',
-        metrics,
-    )
-    return {int(status): int(count) for status, count in found}
+    found = by_label(metrics, "preread_requests_total", "status", route=route, method="POST")
+    return {int(status): int(count) for status, count in found.items()}
 
 
 def test_a_client_gone_mid_body_is_a_499_without_traceback(home: Path) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from preread.cli.common import DebugOption, HomeOption, console_err, load_settings
 from preread.errors import BadInput, PrereadError
+from preread.settings import MAX_SERVE_WORKERS
 
 
 def check_can_listen(host: str, port: int) -> None:
@@ -43,31 +44,46 @@ def register(app: typer.Typer) -> None:
         port: Annotated[
             int | None, typer.Option("--port", min=1, max=65535, help="Port (8000).")
         ] = None,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                "--workers",
+                min=1,
+                max=MAX_SERVE_WORKERS,
+                help="Server processes on the port (PREREAD_SERVE_WORKERS; 1).",
+            ),
+        ] = None,
         home: HomeOption = None,
         debug: DebugOption = False,
     ) -> None:
         """Serve pre-generated chunks over HTTP, generating missing ones live."""
         import uvicorn
 
-        from preread.server import create_app
-
-        settings = load_settings(home, debug, host=host, port=port)
+        settings = load_settings(home, debug, host=host, port=port, serve_workers=workers)
         check_can_listen(settings.host, settings.port)
-        app = create_app(settings)
+        n = settings.serve_workers
+        options: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_level": "debug" if settings.debug else "warning",
+            "access_log": False,  # preread logs one JSON line per request itself
+            "server_header": False,
+            # Behind a reverse proxy (Fly's, nginx), the client is the proxy unless it is
+            # trusted to say who the client is: rate limits and logs need the real one.
+            "proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": settings.trusted_proxies or None,
+        }
         console_err.print(
             f"preread: serving {settings.home} on http://{settings.host}:{settings.port}"
+            + (f" with {n} processes" if n > 1 else "")
             + (" (API token required for POST/DELETE)" if settings.api_token else ""),
             soft_wrap=True,  # one line, however narrow the terminal or log
         )
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level="debug" if settings.debug else "warning",
-            access_log=False,  # preread logs one JSON line per request itself
-            server_header=False,
-            # Behind a reverse proxy (Fly's, nginx), the client is the proxy unless it is
-            # trusted to say who the client is: rate limits and logs need the real one.
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=settings.trusted_proxies or None,
-        )
+        if n > 1:
+            from preread.server.workers import run_workers
+
+            run_workers(settings, n, **options)
+            return
+        from preread.server import create_app
+
+        uvicorn.run(create_app(settings), **options)

@@ -7,6 +7,13 @@ thread. A job's request is saved as ``jobs/{documentId}.json`` under the store
 home until the job ends, so a server stopped or killed mid-job picks it up again
 when it starts (``resume``). Progress is kept in memory for
 the status and event routes; the rest of the status comes from the disk.
+
+Several server processes on one store (``preread serve --workers N``): the saved
+requests are resumed by one of them (the one holding ``locks/serve-resume.lock``;
+a replacement takes over when it dies), a document's job waits while another
+process runs one (its job lock) and then takes that run's outcome (or takes over
+when that process died), and a running job whose saved request disappears
+(``DELETE``/cancel answered by another process) stops as cancelled.
 """
 
 from __future__ import annotations
@@ -21,13 +28,16 @@ from typing import Any
 
 import anyio
 
-from preread.errors import NotFound, PrereadError
-from preread.fsutil import atomic_write
+from preread.errors import Conflict, NotFound, PrereadError
+from preread.fsutil import FileLock, atomic_write
 from preread.ids import is_full_id
 from preread.jobqueue import ACTIVE, HEARTBEAT, Job, JobQueue, JobSpec
 from preread.library import Library
 
 __all__ = ["ACTIVE", "HEARTBEAT", "InProcessQueue", "Job", "JobManager", "JobSpec"]
+
+RESUME_LOCK = "serve-resume.lock"  # held by the one server process that resumes saved jobs
+BUSY_POLL_SECONDS = 0.5  # a job waiting for another process's run of its document
 
 
 class InProcessQueue(JobQueue):
@@ -47,6 +57,7 @@ class InProcessQueue(JobQueue):
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._resumer = FileLock(library.store.locks_dir / RESUME_LOCK, what="resuming jobs")
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -54,8 +65,13 @@ class InProcessQueue(JobQueue):
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+        try:  # one server process per store resumes saved jobs (``--workers N``)
+            await anyio.to_thread.run_sync(lambda: self._resumer.acquire(blocking=False))
+        except Conflict:
+            return
         for spec in self._saved_specs():
-            self._enqueue(Job(spec))
+            if not self.library.store.job_lock(spec.document_id).is_locked_elsewhere():
+                self._enqueue(Job(spec))  # (one running in another process goes on there)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop running jobs after their current sentence; saved requests stay for resume."""
@@ -67,6 +83,7 @@ class InProcessQueue(JobQueue):
             task.cancel()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout)
+        self._resumer.release()
 
     def _saved_specs(self) -> list[JobSpec]:
         specs = []
@@ -108,10 +125,13 @@ class InProcessQueue(JobQueue):
     async def cancel(self, document_id: str, timeout: float = 30.0) -> bool:
         """Cancel the document's job and wait for it to stop; False when there was none."""
         job = self._jobs.get(document_id)
-        with contextlib.suppress(FileNotFoundError):
+        saved = True
+        try:  # another server process running this job stops when it sees this
             self._spec_path(document_id).unlink()
+        except FileNotFoundError:
+            saved = False
         if job is None or not job.active:
-            return False
+            return saved and job is None
         job.cancel.set()
         if job.state == "queued":
             job.state = "cancelled"
@@ -155,9 +175,21 @@ class InProcessQueue(JobQueue):
             raise NotFound(f"document {spec.document_id} is not registered")
         loop = self._loop
         assert loop is not None
+        saved = self._spec_path(spec.document_id)
+        busy = self.library.store.job_lock(spec.document_id)
+        waited = False
+        while busy.is_locked_elsewhere():  # another process runs it: this one joins it
+            waited = True
+            if job.cancel.wait(BUSY_POLL_SECONDS):
+                return "cancelled"
+        if waited and not saved.exists():  # that run ended (done or cancelled): its outcome
+            state = str(self.library.status(spec.document_id)["state"])
+            return state if state in ("complete", "partial", "failed") else "cancelled"
 
         def progress(p: Any) -> None:
             job.progress = p.to_json()
+            if not saved.exists() and not self._stopping:
+                job.cancel.set()  # cancelled through another server process
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._touch, job)
 

@@ -125,6 +125,7 @@ class LiveGenerator:
         loop = asyncio.get_running_loop()
         flight, started = self._flights.join(key, lambda: Flight(key, loop))
         if started:
+            self.metrics.live_running(len(self._flights))
             self._pool.submit(self._work, flight, document_id, index, voice)
         return flight
 
@@ -135,6 +136,7 @@ class LiveGenerator:
     def _end(self, flight: Flight, entry: ChunkEntry | None, error: PrereadError | None) -> None:
         def finish() -> None:
             self._flights.land(flight.key)
+            self.metrics.live_running(len(self._flights))
             flight._finish(entry, error)
 
         with contextlib.suppress(RuntimeError):

@@ -1,182 +1,203 @@
-"""Prometheus text-format metrics, hand-written (no client library needed).
+"""The server's Prometheus metrics, kept by ``prometheus_client``.
 
-Counters and histograms live in memory, per process; ``render`` prints them with
-gauges the caller measures at scrape time (store size, jobs by state).
+One process (``preread serve``): each ``Metrics`` has its own registry. Several
+(``preread serve --workers N``): the serve command points ``PROMETHEUS_MULTIPROC_DIR``
+at a folder it owns before the workers start; every worker's counters and
+histograms then live in files there, and a scrape of any worker adds up all of
+them (``MultiProcessCollector``), so each request is counted once whichever
+process answered it. Gauges measured at scrape time (store size, jobs by state)
+and each provider's breaker state are added by the process that answers the scrape.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: the names the README lists, nothing more
 
 
-class Histogram:
-    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
-        self.buckets = tuple(buckets)
-        self.counts = [0] * (len(self.buckets) + 1)
-        self.total = 0.0
-        self.n = 0
-
-    def observe(self, value: float) -> None:
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[i] += 1
-                break
-        else:
-            self.counts[-1] += 1
-        self.total += value
-        self.n += 1
-
-    def lines(self, name: str, labels: str = "") -> list[str]:
-        out, running = [], 0
-        more = f"{labels}," if labels else ""
-        for bound, count in zip(self.buckets, self.counts, strict=False):
-            running += count
-            out.append(f'{name}_bucket{{{more}le="{bound:g}"}} {running}')
-        out.append(f'{name}_bucket{{{more}le="+Inf"}} {self.n}')
-        tag = f"{{{labels}}}" if labels else ""
-        out.append(f"{name}_sum{tag} {self.total:.6f}")
-        out.append(f"{name}_count{tag} {self.n}")
-        return out
+def multiprocess_dir() -> str | None:
+    """The folder of the workers' metric files when several processes serve, else None."""
+    return os.environ.get(MULTIPROC_ENV) or None
 
 
-def _label(value: str) -> str:
-    """A label value escaped per the text format: backslash, double quote, line feed."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _ScrapeGauges(Collector):
+    """Gauges the answering process measures when it is scraped."""
+
+    def __init__(
+        self, store_bytes: int | None, jobs: Mapping[str, int], breakers: Mapping[str, str]
+    ) -> None:
+        self.store_bytes = store_bytes
+        self.jobs = jobs
+        self.breakers = breakers
+
+    def collect(self) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily(
+            "preread_jobs", "Preprocess jobs known to this server, by state.", labels=["state"]
+        )
+        for state, n in sorted(self.jobs.items()):
+            jobs.add_metric([state], n)
+        yield jobs
+        breakers = GaugeMetricFamily(
+            "preread_breaker_state",
+            "Each provider's circuit breaker: 1 for its state.",
+            labels=["provider", "state"],
+        )
+        for provider, current in self.breakers.items():
+            for state in ("closed", "open", "half-open"):
+                breakers.add_metric([provider, state], int(state == current))
+        yield breakers
+        if self.store_bytes is not None:
+            yield GaugeMetricFamily(
+                "preread_store_bytes",
+                "Bytes on disk in the store (shared audio once).",
+                value=self.store_bytes,
+            )
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: Counter[tuple[str, str, int]] = Counter()
-        self.cache: Counter[str] = Counter()
-        self.bytes_served = 0
-        self.live_first_audio = Histogram()
-        self.live_total = Histogram()
-        self.live_failures = 0
-        self.speech: Counter[str] = Counter()  # hit, assembled, miss
-        self.speech_chars = 0
-        self.synthesis: dict[str, Histogram] = {}  # per provider: seconds per chunk
-        self.fallbacks: Counter[str] = Counter()  # chunks a chain's fallback made, by it
+    """The counters behind ``/metrics``; ``multiprocess`` defaults to whether
+    ``PROMETHEUS_MULTIPROC_DIR`` is set (``preread serve --workers N``)."""
+
+    def __init__(self, multiprocess: bool | None = None) -> None:
+        self.multiprocess = multiprocess_dir() is not None if multiprocess is None else multiprocess
+        self.registry = CollectorRegistry()
+        # in multiprocess mode the values live in files, read back by MultiProcessCollector
+        registry = None if self.multiprocess else self.registry
+        self.requests = Counter(
+            "preread_requests",
+            "HTTP requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.cache = Counter(
+            "preread_chunk_cache",
+            "Chunk requests served from disk (hit) or live.",
+            ["result"],
+            registry=registry,
+        )
+        self.bytes_served = Counter(
+            "preread_bytes_served", "Response body bytes sent.", registry=registry
+        )
+        self.live_first_audio = Histogram(
+            "preread_live_first_audio_seconds",
+            "Live generation: time to first audio.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.live_total = Histogram(
+            "preread_live_generation_seconds",
+            "Live generation: time to the whole chunk.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.speech = Counter(
+            "preread_speech_requests",
+            "/v1/audio/speech answers: stored verbatim (hit), built from stored speech"
+            " (assembled), synthesized (miss).",
+            ["result"],
+            registry=registry,
+        )
+        self.speech_chars = Counter(
+            "preread_speech_synthesized_chars",
+            "Characters /v1/audio/speech had synthesized.",
+            registry=registry,
+        )
+        self.live_failures = Counter(
+            "preread_live_failures", "Live generations that failed.", registry=registry
+        )
+        self.synthesis = Histogram(
+            "preread_synthesis_seconds",
+            "Time to synthesize a chunk, per provider.",
+            ["provider"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "preread_fallback_chunks",
+            "Chunks an engine chain's fallback made.",
+            ["provider"],
+            registry=registry,
+        )
+        self.live_in_flight = Gauge(
+            "preread_live_in_flight",
+            "Live generations running or queued.",
+            registry=registry,
+            multiprocess_mode="livesum",  # the sum over the workers alive
+        )
+        for result in ("hit", "miss"):  # listed at 0 before the first request
+            self.cache.labels(result)
+        for result in ("hit", "assembled", "miss"):
+            self.speech.labels(result)
+
+    def request(self, route: str, method: str, status: int, sent: int) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        if sent:
+            self.bytes_served.inc(sent)
+
+    def cache_result(self, result: str) -> None:
+        self.cache.labels(result).inc()
+
+    def speech_result(self, result: str, synthesized_chars: int) -> None:
+        self.speech.labels(result).inc()
+        if synthesized_chars:
+            self.speech_chars.inc(synthesized_chars)
+
+    def live_done(self, first_audio: float | None, total: float, ok: bool) -> None:
+        if first_audio is not None:
+            self.live_first_audio.observe(first_audio)
+        self.live_total.observe(total)
+        if not ok:
+            self.live_failures.inc()
 
     def synthesized(self, provider: str, seconds: float) -> None:
         """A chunk's synthesis by ``provider`` took ``seconds`` (``Engines.listeners``)."""
-        with self._lock:
-            self.synthesis.setdefault(provider, Histogram()).observe(seconds)
+        self.synthesis.labels(provider).observe(seconds)
 
     def fell_back(self, provider: str) -> None:
         """A chunk was made by ``provider``, an engine chain's fallback."""
-        with self._lock:
-            self.fallbacks[provider] += 1
+        self.fallbacks.labels(provider).inc()
 
-    def request(self, route: str, method: str, status: int, sent: int) -> None:
-        with self._lock:
-            self.requests[(route, method, status)] += 1
-            self.bytes_served += sent
-
-    def cache_result(self, result: str) -> None:
-        with self._lock:
-            self.cache[result] += 1
-
-    def speech_result(self, result: str, synthesized_chars: int) -> None:
-        with self._lock:
-            self.speech[result] += 1
-            self.speech_chars += synthesized_chars
-
-    def live_done(self, first_audio: float | None, total: float, ok: bool) -> None:
-        with self._lock:
-            if first_audio is not None:
-                self.live_first_audio.observe(first_audio)
-            self.live_total.observe(total)
-            if not ok:
-                self.live_failures += 1
+    def live_running(self, count: int) -> None:
+        """Live generations running or queued in this process now."""
+        self.live_in_flight.set(count)
 
     def render(
         self,
         *,
         store_bytes: int | None,
         jobs: Mapping[str, int],
-        live_in_flight: int,
         breakers: Mapping[str, str] | None = None,
     ) -> str:
-        with self._lock:
-            lines = [
-                "# HELP preread_requests_total HTTP requests by route, method and status.",
-                "# TYPE preread_requests_total counter",
-            ]
-            for (route, method, status), n in sorted(self.requests.items()):
-                lines.append(
-                    f'preread_requests_total{{route="{_label(route)}",method="{_label(method)}",'
-                    f'status="{status}"}} {n}'
-                )
-            lines += [
-                "# HELP preread_chunk_cache_total Chunk requests served from disk (hit) or live.",
-                "# TYPE preread_chunk_cache_total counter",
-                f'preread_chunk_cache_total{{result="hit"}} {self.cache["hit"]}',
-                f'preread_chunk_cache_total{{result="miss"}} {self.cache["miss"]}',
-                "# HELP preread_bytes_served_total Response body bytes sent.",
-                "# TYPE preread_bytes_served_total counter",
-                f"preread_bytes_served_total {self.bytes_served}",
-                "# HELP preread_live_first_audio_seconds Live generation: time to first audio.",
-                "# TYPE preread_live_first_audio_seconds histogram",
-                *self.live_first_audio.lines("preread_live_first_audio_seconds"),
-                "# HELP preread_live_generation_seconds Live generation: time to the whole chunk.",
-                "# TYPE preread_live_generation_seconds histogram",
-                *self.live_total.lines("preread_live_generation_seconds"),
-                "# HELP preread_speech_requests_total /v1/audio/speech answers: stored verbatim"
-                " (hit), built from stored speech (assembled), synthesized (miss).",
-                "# TYPE preread_speech_requests_total counter",
-                *(
-                    f'preread_speech_requests_total{{result="{r}"}} {self.speech[r]}'
-                    for r in ("hit", "assembled", "miss")
-                ),
-                "# HELP preread_speech_synthesized_chars_total Characters /v1/audio/speech"
-                " had synthesized.",
-                "# TYPE preread_speech_synthesized_chars_total counter",
-                f"preread_speech_synthesized_chars_total {self.speech_chars}",
-                "# HELP preread_live_failures_total Live generations that failed.",
-                "# TYPE preread_live_failures_total counter",
-                f"preread_live_failures_total {self.live_failures}",
-                "# HELP preread_synthesis_seconds Time to synthesize a chunk, per provider.",
-                "# TYPE preread_synthesis_seconds histogram",
-            ]
-            for provider, histogram in sorted(self.synthesis.items()):
-                lines += histogram.lines(
-                    "preread_synthesis_seconds", f'provider="{_label(provider)}"'
-                )
-            lines += [
-                "# HELP preread_fallback_chunks_total Chunks an engine chain's fallback made.",
-                "# TYPE preread_fallback_chunks_total counter",
-                *(
-                    f'preread_fallback_chunks_total{{provider="{_label(p)}"}} {n}'
-                    for p, n in sorted(self.fallbacks.items())
-                ),
-            ]
-        lines += [
-            "# HELP preread_live_in_flight Live generations running or queued.",
-            "# TYPE preread_live_in_flight gauge",
-            f"preread_live_in_flight {live_in_flight}",
-            "# HELP preread_jobs Preprocess jobs known to this server, by state.",
-            "# TYPE preread_jobs gauge",
-            *(f'preread_jobs{{state="{s}"}} {n}' for s, n in sorted(jobs.items())),
-        ]
-        lines += [
-            "# HELP preread_breaker_state Each provider's circuit breaker: 1 for its state.",
-            "# TYPE preread_breaker_state gauge",
-        ]
-        for provider, current in (breakers or {}).items():
-            for state in ("closed", "open", "half-open"):
-                lines.append(
-                    f'preread_breaker_state{{provider="{_label(provider)}",state="{state}"}}'
-                    f" {int(state == current)}"
-                )
-        if store_bytes is not None:
-            lines += [
-                "# HELP preread_store_bytes Bytes on disk in the store (shared audio once).",
-                "# TYPE preread_store_bytes gauge",
-                f"preread_store_bytes {store_bytes}",
-            ]
-        return "\n".join(lines) + "\n"
+        """The text format: every worker's counters (summed), then this scrape's gauges
+        (``breakers``: each provider's breaker state, as this process sees it)."""
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry = self.registry
+        scraped = CollectorRegistry()
+        scraped.register(_ScrapeGauges(store_bytes, jobs, breakers or {}))
+        return (generate_latest(registry) + generate_latest(scraped)).decode("utf-8")
+
+    def close(self) -> None:
+        """This process stops serving: its live gauge no longer counts."""
+        if self.multiprocess and multiprocess_dir() is not None:
+            mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

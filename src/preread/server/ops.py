@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import anyio
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from preread import __version__
+from preread.server.metrics import CONTENT_TYPE
 from preread.server.state import ServerState, state_of
 
 STORE_SIZE_TTL = 30.0  # a scan of the store is cached this long between scrapes
@@ -21,6 +23,7 @@ async def healthz(request: Request) -> Response:
         "version": __version__,
         "uptime": round(time.time() - state.started, 1),
         "liveInFlight": state.live.in_flight,
+        "pid": os.getpid(),  # which server process answered (``serve --workers N``)
     }
     tier = state.library.tier_health()
     if tier is not None:  # a shared tier that is down degrades nothing served from disk
@@ -48,10 +51,5 @@ async def metrics(request: Request) -> Response:
     store_bytes = await anyio.to_thread.run_sync(_store_bytes, state)
     jobs = state.jobs.counts() if state.jobs is not None else {}
     breakers = {name: h["breaker"] for name, h in state.library.engines.health().items()}
-    text = state.metrics.render(
-        store_bytes=store_bytes,
-        jobs=jobs,
-        live_in_flight=state.live.in_flight,
-        breakers=breakers,
-    )
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    text = state.metrics.render(store_bytes=store_bytes, jobs=jobs, breakers=breakers)
+    return PlainTextResponse(text, media_type=CONTENT_TYPE)

@@ -138,6 +138,7 @@ class ServerState:
     def close(self) -> None:
         self.live.shutdown()
         self.library.close()
+        self.metrics.close()
 
 
 def state_of(request: Request) -> ServerState:

@@ -1,0 +1,97 @@
+"""``preread serve --workers N``: N server processes answering on one port.
+
+``run_workers(settings, ...)`` binds the port once and hands the socket to N worker
+processes started and watched by uvicorn's supervisor (``uvicorn.supervisors.
+Multiprocess``: a worker that dies is replaced; SIGTERM or SIGINT stops them all,
+each finishing its requests, then the command returns). Each worker builds its own
+app (``AppFactory``, pickled to it with the settings) over the same store:
+
+- single flight across them comes from the library's file locks (``preread.flights``):
+  a chunk two workers are asked for at once is synthesized by one of them;
+- ``/metrics`` adds up every worker's counters: the command makes a folder for
+  ``prometheus_client``'s multiprocess files (``PROMETHEUS_MULTIPROC_DIR``) before the
+  workers start and removes it when they have stopped;
+- what must run once per machine does: saved jobs are resumed by the worker holding
+  the store's ``locks/serve-resume.lock`` (``preread.server.jobs``), cleanups take
+  the store's cleanup lock (another worker's run is skipped, not repeated);
+- a worker whose supervisor is gone (killed with SIGKILL) stops itself: no orphans.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from preread.errors import PrereadError
+from preread.server.metrics import MULTIPROC_ENV
+from preread.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+PARENT_POLL_SECONDS = 1.0
+GRACEFUL_SECONDS = 20.0  # a worker told to stop waits this long for open requests
+HEALTHCHECK_SECONDS = 30.0  # a worker starting on a loaded machine is not killed as hung
+
+
+class AppFactory:
+    """Builds the app in a worker process (uvicorn calls it there: ``factory=True``)."""
+
+    def __init__(self, settings: Settings, parent: int) -> None:
+        self.settings = settings
+        self.parent = parent
+
+    def __call__(self) -> Starlette:
+        from preread.server import create_app
+
+        watch_parent(self.parent)
+        return create_app(self.settings)
+
+
+def watch_parent(parent: int) -> None:
+    """SIGTERM this process (a graceful stop) once ``parent`` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="preread-parent-watch", daemon=True).start()
+
+
+def run_workers(settings: Settings, workers: int, **options: Any) -> None:
+    """Serve with ``workers`` processes until SIGTERM/SIGINT; ``options`` go to
+    ``uvicorn.Config``. PrereadError when the workers could not start."""
+    from uvicorn import Config
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    previous = os.environ.get(MULTIPROC_ENV)
+    with tempfile.TemporaryDirectory(prefix="preread-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by the workers: set first
+        try:
+            config = Config(
+                AppFactory(settings, os.getpid()),
+                factory=True,
+                workers=workers,
+                timeout_graceful_shutdown=int(GRACEFUL_SECONDS),
+                timeout_worker_healthcheck=int(HEALTHCHECK_SECONDS),
+                **options,
+            )
+            sock = config.bind_socket()
+            try:
+                supervisor = Multiprocess(config, sockets=[sock])
+                supervisor.run()
+            finally:
+                sock.close()
+        finally:
+            if previous is None:
+                os.environ.pop(MULTIPROC_ENV, None)
+            else:
+                os.environ[MULTIPROC_ENV] = previous
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise PrereadError("a server process failed to start (see the lines above)")

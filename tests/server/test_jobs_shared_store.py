@@ -1,0 +1,103 @@
+"""In-process job queues of several server processes on one store (``serve --workers N``).
+
+Each queue has its own library, as each worker process has: they meet only through
+the store's files and locks (``flock`` locks of different open files conflict within
+one process as between two), which is what these tests exercise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from serverkit import register_document
+
+from preread.jobqueue import Job, JobSpec
+from preread.library import Library
+from preread.server.jobs import InProcessQueue
+from preread.settings import Settings
+from preread.store import Store
+from preread.tts.fake import FakeProvider
+
+
+def _queue(settings: Settings, delay: float = 0.0) -> tuple[InProcessQueue, FakeProvider]:
+    provider = FakeProvider(delay=delay)
+    return InProcessQueue(Library(settings, provider=provider)), provider
+
+
+async def _until(job: Job, states: set[str], timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while job.state not in states:
+        assert time.monotonic() < deadline, f"job still {job.state}"
+        await asyncio.sleep(0.02)
+    return job.state
+
+
+def test_saved_jobs_are_resumed_by_one_process(settings: Settings, store: Store) -> None:
+    doc = register_document(store)
+    saved = Library(settings).jobs_dir / f"{doc}.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps(JobSpec(doc, settings.voice).to_json()))
+    (first, made_first), (second, made_second) = _queue(settings), _queue(settings)
+
+    async def scenario() -> None:
+        await first.start()
+        await second.start()
+        job = first.job(doc)
+        assert job is not None and second.job(doc) is None
+        assert await _until(job, {"complete"}) == "complete"
+        await first.stop()
+        await second.stop()
+
+    asyncio.run(scenario())
+    assert made_first.calls and not made_second.calls
+    assert not saved.exists()
+
+
+def test_cancel_reaches_a_job_another_process_runs(settings: Settings, store: Store) -> None:
+    doc = register_document(store)
+    (runner, made), (other, _) = _queue(settings, delay=0.3), _queue(settings)
+
+    async def scenario() -> str:
+        await runner.start()
+        await other.start()
+        job = await runner.submit(JobSpec(doc, settings.voice))
+        await _until(job, {"running"})
+        while not made.calls:  # under way: a sentence made
+            await asyncio.sleep(0.02)
+        assert await other.cancel(doc)  # answered by the process that does not run it
+        state = await _until(job, {"cancelled", "complete", "partial", "failed"})
+        await runner.stop()
+        await other.stop()
+        return state
+
+    assert asyncio.run(scenario()) == "cancelled"
+    assert len(made.calls) < 5  # stopped before the document's 5 sentences
+
+
+def test_a_second_request_waits_for_the_run_and_takes_its_outcome(
+    settings: Settings, store: Store
+) -> None:
+    doc = register_document(store)
+    (first, made_first), (second, made_second) = (
+        _queue(settings, delay=0.1),
+        _queue(settings, delay=0.1),
+    )
+    spec = JobSpec(doc, settings.voice)
+
+    async def scenario() -> tuple[str, str]:
+        await first.start()
+        await second.start()
+        one = await first.submit(spec)
+        await _until(one, {"running"})
+        while not made_first.calls:
+            await asyncio.sleep(0.02)
+        two = await second.submit(spec)  # the same document, asked of another process
+        states = await _until(one, {"complete"}), await _until(two, {"complete"})
+        await first.stop()
+        await second.stop()
+        return states
+
+    assert asyncio.run(scenario()) == ("complete", "complete")
+    assert len(made_first.calls) == 5 and not made_second.calls  # made once
