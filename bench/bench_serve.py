@@ -5,8 +5,11 @@ Run: .venv/bin/python bench/bench_serve.py [--duration 10] [--connections 64]
 1. Installs nginx and wrk (Debian packages) if missing; writes a synthetic store
    (valid manifests + random "audio" files; no synthesis) to a temp dir.
 2. nginx (sendfile, its own config in the temp dir, 127.0.0.1) and `preread serve`
-   (a real uvicorn process) serve the same files; wrk measures req/s and p50/p99 at
-   64 connections over a rotation of chunk URLs; the ratio is preread / nginx.
+   (real uvicorn processes: 1 worker, then `--workers 2`) serve the same files; wrk
+   measures req/s and p50/p99 at 64 connections over a rotation of chunk URLs; the
+   ratios are preread / nginx. Then 1 worker whose stdout is a pipe nobody reads
+   (the access log must not stall the server: it is written by a thread, lines
+   dropped when the pipe is full).
 3. RSS of the server before, at peak and after a mixed run (`--mixed-seconds`, enough
    for > 20,000 requests and > 1 GB here; the counts are printed): a quarter of them
    Range requests, some on 4 MB files streamed in pieces.
@@ -121,6 +124,7 @@ def wrk_script(path: Path, urls: list[str], *, ranges: bool, limit: int | None) 
 
 
 def run_wrk(base: str, script: Path, duration: float, connections: int) -> dict[str, float]:
+    """req/s, p50/p99 (ms), non-2xx, requests and socket timeouts of one wrk run."""
     print(f"wrk {script.name} {duration:g}s...", file=sys.stderr, flush=True)
     result = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(script),
@@ -138,7 +142,9 @@ def run_wrk(base: str, script: Path, duration: float, connections: int) -> dict[
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    timeouts = re.search(r"Socket errors:.*timeout (\d+)", text)
     return {
+        "timeouts": float(timeouts.group(1)) if timeouts else 0.0,
         "rps": float(rps.group(1)) if rps else float("nan"),
         "p50": latency("50"),
         "p99": latency("99"),
@@ -188,13 +194,17 @@ http {{
     raise RuntimeError("nginx did not start")
 
 
-def start_preread(home: Path, port: int, log: Path, provider: str) -> subprocess.Popen[bytes]:
+def start_preread(
+    home: Path, port: int, log: Path, provider: str, workers: int = 1, unread_pipe: bool = False
+) -> subprocess.Popen[bytes]:
+    """``preread serve`` with its output to ``log`` (or stdout to a pipe never read)."""
     env = {**os.environ, "PREREAD_PROVIDER": provider}
+    command = [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [*command, "--workers", str(workers)], env=env,
+        stdout=subprocess.PIPE if unread_pipe else log.open("wb"), stderr=log.open("ab"),
     )  # fmt: skip
-    for _ in range(200):
+    for _ in range(600):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return process
@@ -244,6 +254,37 @@ def live_fallback(tmp: Path) -> tuple[float, float, int] | None:
             total = time.perf_counter() - started
             assert response.headers["x-cache"] == "MISS"
         return first or total, total, size
+    finally:
+        stop(process)
+
+
+def measure(
+    home: Path,
+    tmp: Path,
+    args: argparse.Namespace,
+    *,
+    workers: int,
+    unread_pipe: bool = False,
+    duration: float | None = None,
+) -> dict[str, float]:
+    """A wrk run (after a 2 s warm-up) against a fresh ``preread serve --workers N``."""
+    port = free_port()
+    log = tmp / f"serve-{workers}{'-pipe' if unread_pipe else ''}.log"
+    process = start_preread(home, port, log, "fake", workers, unread_pipe)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        if workers > 1:  # every worker up (the first answers before the last is ready)
+            seen: set[int] = set()
+            with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)) as client:
+                for _ in range(400):
+                    seen.add(client.get(f"{base}/healthz").json()["pid"])
+                    if len(seen) == workers:
+                        break
+        run_wrk(base, tmp / "preread.lua", 2, args.connections)
+        result = run_wrk(base, tmp / "preread.lua", duration or args.duration, args.connections)
+        if unread_pipe:  # still answering after all that was logged to the unread pipe
+            result["alive"] = float(httpx.get(f"{base}/healthz", timeout=5).status_code == 200)
+        return result
     finally:
         stop(process)
 
@@ -309,6 +350,10 @@ def main() -> int:
             rss_after = rss_mb(process.pid)
         finally:
             stop(process)
+        two = measure(home, tmp, args, workers=2)
+        unread = measure(home, tmp, args, workers=1, unread_pipe=True, duration=5.0)
+        nginx_after = run_wrk(f"http://127.0.0.1:{nginx_port}", tmp / "nginx.lua",
+                              args.duration, args.connections)  # fmt: skip
         live = live_fallback(tmp)
     finally:
         if nginx_pid is not None:
@@ -318,10 +363,22 @@ def main() -> int:
     print()
     print(f"chunk GETs, ~150 KB files, wrk -t2 -c{args.connections} -d{args.duration:g}s "
           "(2 cores shared with wrk: noisy)")  # fmt: skip
-    print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    for name, r in (("nginx (sendfile)", nginx), ("preread serve", ours)):
-        print(f"{name:<22}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['non2xx']:>10.0f}")
-    print(f"ratio preread/nginx: {ours['rps'] / nginx['rps']:.2f}x (goal >= 0.25x)")
+    print(f"{'server':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    rows = [("nginx (sendfile), before", nginx), ("nginx (sendfile), after", nginx_after),
+            ("preread serve, 1 worker", ours), ("preread serve --workers 2", two),
+            ("1 worker, stdout unread pipe", unread)]  # fmt: skip
+    for name, r in rows:
+        print(f"{name:<30}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['non2xx']:>10.0f}")
+    base_rps = (nginx["rps"] + nginx_after["rps"]) / 2
+    base_p99 = (nginx["p99"] + nginx_after["p99"]) / 2
+    for name, r in (("1 worker", ours), ("2 workers", two)):
+        print(
+            f"{name}: {r['rps'] / base_rps:.2f}x nginx's req/s (goal >= 0.35x), "
+            f"p99 {r['p99'] / base_p99:.1f}x nginx's (goal <= 3x)"
+        )
+    print(f"stdout a pipe nobody reads: {unread['requests']:.0f} requests in 5 s, "
+          f"{unread['timeouts']:.0f} timeouts, server still answering: "
+          f"{'yes' if unread.get('alive') else 'NO'}")  # fmt: skip
     print()
     print(f"memory over {mixed_run['requests']:.0f} requests ({served / 1e9:.2f} GB served, "
           "1 in 4 Range, 4 MB files streamed)")  # fmt: skip

@@ -84,6 +84,6 @@ def register(app: typer.Typer) -> None:
 
             run_workers(settings, n, **options)
             return
-        from preread.server import create_app
+        from preread.server import create_app, settle
 
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(settle(create_app(settings)), **options)

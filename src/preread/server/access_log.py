@@ -1,6 +1,8 @@
 """One JSON line per request on stdout, and the request counters behind /metrics.
 
-A pure ASGI middleware (no per-request task or body buffering). It logs the
+A pure ASGI middleware (no per-request task or body buffering). Lines are queued
+for a writer thread (``preread.server.log_writer``): a stdout nobody reads never
+stalls the event loop (lines are dropped, and counted, instead). It logs the
 route template, path (never the query string, which may carry tokens), status,
 duration, bytes sent, ``X-Cache`` and a request id (``X-Request-ID`` from the
 client when it is a short safe token, else a fresh one; echoed in the response).
@@ -9,16 +11,15 @@ Headers, the ``Authorization`` value included, are never logged.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import sys
 import time
 from typing import IO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from preread.server.log_writer import LineWriter
 from preread.server.metrics import Metrics
 
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
@@ -33,12 +34,19 @@ def _request_id(scope: Scope) -> str:
 
 class AccessLogMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, enabled: bool = True, stream: IO[str] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        enabled: bool = True,
+        stream: IO[str] | None = None,
+        writer: LineWriter | None = None,
     ) -> None:
+        """``writer``: the app's (closed by its lifespan); else one writing to ``stream``."""
         self.app = app
         self.metrics = metrics
         self.enabled = enabled
-        self.stream = stream
+        self.writer = writer if writer is not None else LineWriter(stream)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,6 +108,4 @@ class AccessLogMiddleware:
             "cache": cache,
             "client": client[0] if client else None,
         }
-        stream = self.stream or sys.stdout
-        with contextlib.suppress(OSError, ValueError):  # a closed stdout must not fail a request
-            stream.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self.writer.write(json.dumps(line, separators=(",", ":")) + "\n")

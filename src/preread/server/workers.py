@@ -46,10 +46,10 @@ class AppFactory:
         self.parent = parent
 
     def __call__(self) -> Starlette:
-        from preread.server import create_app
+        from preread.server import create_app, settle
 
         watch_parent(self.parent)
-        return create_app(self.settings)
+        return settle(create_app(self.settings))
 
 
 def watch_parent(parent: int) -> None:
