@@ -34,10 +34,15 @@ def stop(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
 
 @contextlib.contextmanager
 def running_server(
-    home: Path, *, stdout: int = subprocess.PIPE, args: Sequence[str] = (), **env: str
+    home: Path,
+    *,
+    stdout: int = subprocess.PIPE,
+    args: Sequence[str] = (),
+    startup: float = 30.0,
+    **env: str,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``(base URL, process)`` once ``/healthz`` answers; the fake provider unless ``env`` says;
-    ``args``: more options for ``serve`` (``--workers 2``).
+    ``args``: more options for ``serve`` (``--workers 2``); ``startup``: seconds it may take.
 
     The access log goes to a pipe read when the server stops: a test making more than a
     few hundred requests passes ``stdout=subprocess.DEVNULL`` (a full pipe blocks writes).
@@ -51,7 +56,7 @@ def running_server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + startup
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

@@ -98,6 +98,7 @@ def test_flights_sharing_a_lock_dir_lead_one_at_a_time(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.timeout(300)  # two servers starting on a loaded machine
 def test_workers_share_a_port_and_a_store_count_once_and_stop_cleanly(tmp_path: Path) -> None:
     """``serve --workers 2`` next to a plain ``serve`` on the same store: a missing chunk
     asked of both servers at once, and another asked 8 times of the workers, are each
@@ -110,7 +111,7 @@ def test_workers_share_a_port_and_a_store_count_once_and_stop_cleanly(tmp_path: 
         workers = ["--workers", "2"]
         with (
             running_server(home, **env) as (single, _),
-            running_server(home, stdout=subprocess.DEVNULL, args=workers, **env) as (
+            running_server(home, stdout=subprocess.DEVNULL, args=workers, startup=90, **env) as (
                 base,
                 process,
             ),
@@ -147,8 +148,9 @@ def test_workers_share_a_port_and_a_store_count_once_and_stop_cleanly(tmp_path: 
             assert not any(_alive(pid) for pid in pids)  # no orphans
 
 
+@pytest.mark.timeout(300)  # two servers starting on a loaded machine
 def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
-    with running_server(tmp_path / "store", args=["--workers", "2"]) as (base, process):
+    with running_server(tmp_path / "store", args=["--workers", "2"], startup=90) as (base, process):
         pids, _ = _pids(base)
         assert len(pids) == 2
         process.send_signal(signal.SIGKILL)
