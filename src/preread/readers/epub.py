@@ -37,7 +37,7 @@ from preread.readers.tree import (
     semantics,
     text_of,
 )
-from preread.readers.walk import ReadOptions, cut_pieces_of, ids_of
+from preread.readers.walk import ReadOptions, cut_pieces_of, ids_of, text_below
 from preread.settings import TextSettings
 
 MAX_ENTRY = 32 * 2**20
@@ -221,8 +221,8 @@ def _is_toc_page(root: Element, path: str, spine_paths: set[str], heard: int) ->
     """Mostly links into other spine files (``heard`` characters in all): a table of
     contents the book did not mark."""
     links = [a for a in root.iter("{*}a", "a") if a.get("href")]
-    if len(links) < 3 or sum(len(text_of(a)) for a in links) < 0.6 * max(1, heard):
-        return False  # most pages: settled without resolving a link
+    if len(links) < 3 or sum(len(text_below(a)) for a in links) < 0.6 * max(1, heard):
+        return False  # most pages: settled without resolving a link (or collapsing spaces)
     others = spine_paths - {path}
     inward = [a for a in links if _resolve(path, a.get("href"))[0] in others]
     linked = sum(len(text_of(a)) for a in inward)

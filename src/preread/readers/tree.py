@@ -213,7 +213,24 @@ _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 
 def clean(text: str) -> str:
     """Whitespace collapsed (no-break spaces too), soft hyphens and zero-width marks gone."""
-    return " ".join((text if text.isascii() else _INVISIBLE.sub("", text)).split())
+    if text.isascii():
+        if (  # already clean (most paragraphs): no ASCII space but single ones inside
+            "  " not in text
+            and "\n" not in text
+            and "\t" not in text
+            and "\r" not in text
+            and "\x0b" not in text
+            and "\x0c" not in text
+            and "\x1c" not in text
+            and "\x1d" not in text
+            and "\x1e" not in text
+            and "\x1f" not in text
+            and text[:1] != " "
+            and text[-1:] != " "
+        ):
+            return text
+        return " ".join(text.split())
+    return " ".join(_INVISIBLE.sub("", text).split())
 
 
 def text_of(element: Element) -> str:

@@ -16,7 +16,7 @@ serialisation, without a Python step per element inside it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from html.entities import html5
 
@@ -63,7 +63,7 @@ def _only_text_below(element: Element, cuts: Collection[Element]) -> bool:
     return True
 
 
-def _text(element: Element) -> str:
+def text_below(element: Element) -> str:
     """All text below ``element`` (not its tail), serialised by libxml2: several times
     quicker than joining ``itertext()``."""
     text: str = etree.tostring(element, method="text", encoding="unicode", with_tail=False)
@@ -114,7 +114,7 @@ class _Walker:
         if href is not None:
             body = self.notes.take(href)
             if body is not None and self.options.notes:
-                label = "".join(element.itertext()).strip().strip("[]()")
+                label = text_below(element).strip().strip("[]()")
                 self.pending.append(Note(label if len(label) <= 8 else "", note_text(body)))
             return True
         if is_note_body(element, found):  # a note nothing referred to: read where it stands
@@ -172,36 +172,66 @@ class _Walker:
             self.starts.setdefault(element, len(self.pieces))
 
     def run(self, root: Element) -> list[Piece]:
-        walker = etree.iterwalk(root, events=("start", "end"))
+        """The walk: a stack of open elements, each with an iterator over its children
+        (so a child dealt with whole costs one step, not a start and an end)."""
         append = self.buffer.append
+        pieces = self.pieces
         read = self.notes.read
+        cuts = self.cuts
         known = _TAG_ACTIONS.get
-        skipped = None  # an element whose subtree was dealt with at its start
-        for event, element in walker:
-            tag = element.tag
-            if event == "start":
+        action = known(root.tag) or _action(root.tag)
+        if not self._entered(root, action, read):
+            self.flush()
+            return pieces
+        if root.text:
+            append(root.text)
+        stack: list[tuple[Element, int, Iterator[Element]]] = [(root, action, iter(root))]
+        while stack:
+            parent, parent_action, children = stack[-1]
+            for element in children:
+                tag = element.tag
                 action = known(tag) or (_action(tag) if type(tag) is str else _SKIP)
-                if not self._entered(element, action, read):
-                    walker.skip_subtree()
-                    skipped = element
-                    continue
-                text = element.text
-                if text:
-                    append(text)
-                continue
-            if element is skipped:
-                skipped = None
-                action = known(tag) or _SKIP
-            else:
-                action = known(tag) or (_action(tag) if type(tag) is str else _INLINE)
-                if action > _LINK:
-                    self._closed(element, action)
-            if element is not root:
+                if (
+                    action == _BLOCK
+                    and self.heading is None
+                    and not self.items
+                    and not element.items()
+                    and not (read and element in read)
+                    and not (cuts and element in cuts)
+                ):  # a paragraph, the common case: written out
+                    if self.buffer or self.pending:
+                        self.flush()
+                    if not len(element):
+                        text = element.text
+                    elif _only_text_below(element, cuts):
+                        text = text_below(element)
+                    else:
+                        if element.text:
+                            append(element.text)
+                        stack.append((element, action, iter(element)))
+                        break
+                    if text:
+                        text = clean(text)
+                        if text:
+                            pieces.append(Piece(text))
+                elif self._entered(element, action, read):
+                    if element.text:
+                        append(element.text)
+                    stack.append((element, action, iter(element)))
+                    break
                 tail = element.tail
                 if tail and (action < _PRE or not tail.isspace()):  # blocks separate anyway
                     append(tail)
+            else:
+                stack.pop()
+                if parent_action > _LINK:
+                    self._closed(parent, parent_action)
+                if parent is not root:
+                    tail = parent.tail
+                    if tail and (parent_action < _PRE or not tail.isspace()):
+                        append(tail)
         self.flush()
-        return self.pieces
+        return pieces
 
     def _entered(self, element: Element, action: int, read: set[Element]) -> bool:
         """An element starts: True when the walk should go through its content, False
@@ -235,7 +265,7 @@ class _Walker:
             return False
         if len(element) and not _only_text_below(element, self.cuts):
             return True
-        text = element.text if not len(element) else _text(element)
+        text = element.text if not len(element) else text_below(element)
         if text:
             self.buffer.append(text)
         if action > _LINK:
