@@ -321,8 +321,10 @@ def report(title: str, results: list[Result]) -> None:
         f" (exact-text baseline {100 * verbatim / n:5.1f} %)"
         f"  chars synthesized {100 * synth / max(1, chars):5.1f} %"
     )
-    for cache in ("HIT", "ASSEMBLED", "MISS"):
-        group = [r for r in results if r.cache == cache]
+    groups = [(c, [r for r in results if r.cache == c]) for c in ("HIT", "ASSEMBLED", "MISS")]
+    clean = [r for r in results if r.cache == "ASSEMBLED" and r.synthesized == 0]
+    groups.insert(2, ("  of which nothing synthesized", clean))
+    for cache, group in groups:
         if group:
             first = [r.first_byte for r in group]
             print(
