@@ -69,3 +69,17 @@ def shots() -> Path | None:
     path = Path(value)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One ``preread serve`` for the reader's feature tests (readerkit.Served), with the
+    sample PDF registered and page 1 pre-generated. Tests put back what they change
+    (``readerkit.ensure_stored``). A 50 MB store limit, so the store panel has a limit."""
+    if _why_no_browser():
+        pytest.skip(str(_why_no_browser()))
+    from readerkit import served_sample
+
+    home = tmp_path_factory.mktemp("reader-features") / "home"
+    with served_sample(home, PREREAD_MAX_BYTES="50MB") as served:
+        yield served

@@ -57,11 +57,14 @@ export class Player extends EventTarget {
   async #load(slot, ci, gen) {
     const chunk = this.doc.chunks[ci];
     const url = chunkUrl(this.doc.documentId, chunk);
+    let retried = false;
     const response = await fetchWithRetry(url, {
       onRetry: (seconds, why, attempt) => {
+        retried = true;
         if (gen === this.gen) this.#status(`${why}: retrying chunk ${ci + 1} in ${seconds} s (attempt ${attempt})`, "warn");
       },
     });
+    if (retried && response.ok && gen === this.gen) this.#status(""); // recovered: say so no more
     if (!response.ok) {
       let message = `${response.status}`;
       try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }

@@ -388,6 +388,7 @@ async function main() {
   setupMediaSession();
   const pos = restorePosition();
   highlight(pos.ci, pos.si, -1, { scroll: false });
+  updateWhere(); // (highlight() does only on a move: the start, 0/0, is none)
   app.spans[pos.ci][pos.si].scrollIntoView({ block: "center" });
   app.restored = pos;
   describeState();
