@@ -8,6 +8,7 @@ tests then exercise the pages, not the API again.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,7 +103,8 @@ class Served:
 def served_sample(home: Path, *, pages: str | None = "1", **env: str) -> Iterator[Served]:
     """A ``preread serve`` with the sample PDF registered and ``pages`` pre-generated."""
     home.mkdir(parents=True, exist_ok=True)
-    with running_server(home, **env) as (base, process):
+    # (the access log to /dev/null: a pipe nobody reads fills up and blocks the server)
+    with running_server(home, stdout=subprocess.DEVNULL, **env) as (base, process):
         files = {"file": ("sample.pdf", SAMPLE.read_bytes(), "application/pdf")}
         answer = httpx.post(f"{base}/api/documents", files=files, timeout=60)
         assert answer.status_code in (200, 201), answer.text
