@@ -55,18 +55,18 @@ def unnamed(page: Any, selector: str = "body") -> list[str]:
     return [line for line in tree.splitlines() if pattern.match(line)]
 
 
-def focus_order(page: Any, count: int) -> list[str]:
-    """From the page's first tab stop (its skip link), where Tab goes."""
+def focus_order(page: Any, last: str) -> list[str]:
+    """From the page's first tab stop (its skip link), where Tab goes until ``last``; the
+    download row's links and buttons (as many as the store's state makes) as "download"."""
     page.focus(".skip")
-    order = []
-    for _ in range(count):
+    order: list[str] = []
+    while len(order) < 40 and (not order or order[-1] != last):
         page.keyboard.press("Tab")
-        order.append(
-            page.evaluate(
-                "(() => { const e = document.activeElement;"
-                " return e.id || e.getAttribute('aria-label') || e.textContent.trim(); })()"
-            )
-        )
+        order.append(page.evaluate(
+            "(() => { const e = document.activeElement;"
+            " if (e.closest('#downloads')) return 'download';"
+            " return e.id || e.getAttribute('aria-label') || e.textContent.trim(); })()"
+        ))
     return order
 
 
@@ -107,7 +107,9 @@ def test_named_controls_focus_order_and_live_regions(sample_server: Served, brow
     for selector in ("#doc-state", "#player-message"):
         assert page.get_attribute(selector, "role") == "status", selector
     # The page's tools, then (the text is not a tab stop) the player, in reading order.
-    assert focus_order(page, 15) == [
+    order = focus_order(page, "voice")
+    assert order.index("download") > order.index("offline")
+    assert [name for name in order if name != "download"] == [
         "preread library",
         "token-button",
         "theme",

@@ -56,8 +56,10 @@ def test_voice_or_speed_change_asks_to_regenerate(sample_server: Served, context
     assert text_of(page, "#pg-start") == "Regenerate"
     assert page.input_value("#pg-voice") == "low"
 
-    page.click("#pg-start")  # yes: a job regenerates it with the new voice
-    wait_text(page, "#pg-text", "Generating")
+    with page.expect_response(lambda r: r.request.method == "POST" and "/preprocess" in r.url) as r:
+        page.click("#pg-start")  # yes: a job regenerates it with the new voice
+    assert r.value.status == 202 and r.value.json()["jobId"]
+    assert r.value.request.post_data_json["voice"] == "low"
     wait_js(page, "document.getElementById('pg-bar').value === 100", 30)
     assert "100 %" in text_of(page, "#pg-text")
     stored = manifest(base)
@@ -110,10 +112,10 @@ def test_store_panel_and_clearing_the_document(sample_server: Served, context: A
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The fake voice taking 0.4 s a sentence, so a job runs long enough to be cancelled;
+    """The fake voice taking 0.6 s a sentence, so a job runs long enough to be cancelled;
     nothing pre-generated."""
     home = tmp_path_factory.mktemp("pregen-slow") / "home"
-    with served_sample(home, pages=None, PREREAD_FAKE_DELAY="0.4") as served:
+    with served_sample(home, pages=None, PREREAD_FAKE_DELAY="0.6") as served:
         yield served
 
 
