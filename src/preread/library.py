@@ -433,10 +433,10 @@ class Library(Upkeep):
         of the same voice (ASSEMBLED) or synthesized (MISS); see ``preread.speech``.
         With a shared tier, its copy counts as stored, and what is made here is shared.
 
+        With an engine chain, a fallback speaks when the first provider cannot (``_speak``).
+
         An ASSEMBLED answer is a stream (``Answer.stream``): the caller sends it and
         must ``close()`` it, which stores it whole and ends the key's flight."""
-        from preread.speech.assemble import answer
-
         key = blob_key(text, voice)
         provider = self.provider_for(voice.provider)
         # the content key's flight, shared with chunks and jobs: requests for the same
@@ -446,16 +446,15 @@ class Library(Upkeep):
         try:
             if self.shared is not None and self.blobs.read(key, voice.format) is None:
                 self.shared.fetch_blob(key, voice.format)
-            result = answer(
-                self.store, provider, voice, text, self.speech_index(), on_written=self.note_written
-            )
+            result = self._speak(provider, voice, text, key)
             if result.stream is not None:
                 result.stream.on_closed = partial(self._speech_sent, key, voice.format)
                 handed = True
         finally:
             if not handed:
                 self.flights.land(key)
-        if result.stream is None and self.shared is not None and result.cache != "HIT":
+        own = result.spoken_by == voice.provider  # a fallback's audio is not under key
+        if result.stream is None and self.shared is not None and result.cache != "HIT" and own:
             self.shared.push_blob(key, voice.format)
         return result
 
@@ -463,6 +462,24 @@ class Library(Upkeep):
         self.flights.land(key)
         if self.shared is not None and self.blobs.read(key, fmt) is not None:
             self.shared.push_blob(key, fmt)
+
+    def _speak(self, provider: Provider, voice: ResolvedVoice, text: str, key: str) -> Answer:
+        """``answer`` by the engine chain ``provider`` heads: stored audio in ``voice`` is
+        served as it is; else the first provider able to speaks the request in its own
+        voice, so a fallback's audio is stored under the fallback voice's key, never the
+        request's (the primary, healthy again, makes its own)."""
+        from preread.speech.assemble import answer
+
+        index = self.speech_index()
+
+        def attempt(by: Provider, spoken: ResolvedVoice) -> Answer:
+            found = answer(self.store, by, spoken, text, index, on_written=self.note_written)
+            return replace(found, spoken_by=by.name)
+
+        chain = self.engines.chain(provider)
+        if chain is None or self.blobs.read(key, voice.format) is not None:
+            return attempt(provider, voice)
+        return chain.run(voice, attempt)
 
     def speech_index(self) -> SpeechIndex:
         """The index of stored speech, loaded on first need, then kept up to date."""

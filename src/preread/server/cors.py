@@ -11,7 +11,7 @@ other error.
   this grants nothing a page could not already send without them.
 - The headers a player or ``fetch`` reads are exposed: ``Content-Range``,
   ``Accept-Ranges``, ``ETag``, ``X-Cache``, ``X-Preread-Synthesized-Chars``,
-  ``X-Request-ID``, ``Retry-After``.
+  ``X-Preread-Spoken-By``, ``X-Request-ID``, ``Retry-After``.
 - A configured origin may reach a server on a private network (Chrome's
   ``Access-Control-Request-Private-Network`` preflight): the operator named it.
 """
@@ -33,6 +33,7 @@ EXPOSED_HEADERS = [
     "ETag",
     "X-Cache",
     "X-Preread-Synthesized-Chars",
+    "X-Preread-Spoken-By",
     "X-Request-ID",
     "Retry-After",
 ]

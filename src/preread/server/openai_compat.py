@@ -93,6 +93,8 @@ async def speech(request: Request) -> Response:
         state.speech_waiting -= 1
     headers["X-Cache"] = answer.cache
     headers["X-Preread-Synthesized-Chars"] = str(answer.synthesized_chars)
+    # the provider whose voice this is: a fallback's when the configured one failed
+    headers["X-Preread-Spoken-By"] = answer.spoken_by or voice.provider
     if answer.stream is not None:  # sent as it is encoded (chunked); stored once whole
         try:
             state.metrics.speech_result(answer.cache.lower(), answer.synthesized_chars)

@@ -48,6 +48,7 @@ class Answer:
     synthesized_chars: int
     data: bytes | None = None  # the whole answer (HIT, MISS)
     stream: AnswerStream | None = None  # ASSEMBLED: encoded as it is sent
+    spoken_by: str = ""  # the provider whose voice it is (a fallback's when the chain fell back)
 
 
 class _Evicted(Exception):
