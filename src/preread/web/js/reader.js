@@ -278,6 +278,7 @@ export async function refreshManifest() {
       if (c.page !== old.page || c.blockIndex !== old.blockIndex) return;
       const changed = c.status !== old.status || c.sha256 !== old.sha256;
       Object.assign(old, c);
+      if (!c.spokenBy) delete old.spokenBy; // made again by the first voice (an upgrade)
       if (!changed) return;
       const block = blockElement(old, i); // now with its word spans, if it has word times
       app.spans[i][0].parentElement.replaceWith(block.p);
@@ -296,9 +297,12 @@ export function describeState() {
   const pages = new Set(chunks.map((c) => c.page)).size;
   const donePages = new Set(chunks.filter((c) => c.status === "done").map((c) => c.page));
   for (const c of chunks) if (c.status !== "done") donePages.delete(c.page);
+  // blocks an engine chain's fallback voice spoke (the manifest's spokenBy)
+  const fell = chunks.filter((c) => c.status === "done" && c.spokenBy).length;
+  const by = fell ? `, ${fell} ${fell === 1 ? "block" : "blocks"} by a fallback voice` : "";
   let text;
-  if (done === chunks.length) text = `Pre-generated ✓ · ${chunks.length} blocks, voice ${app.doc.voice} at ${app.doc.speed}×`;
-  else if (done) text = `${donePages.size} of ${pages} pages pre-generated (voice ${app.doc.voice}); the rest plays live.`;
+  if (done === chunks.length) text = `Pre-generated ✓ · ${chunks.length} blocks, voice ${app.doc.voice} at ${app.doc.speed}×${by}`;
+  else if (done) text = `${donePages.size} of ${pages} pages pre-generated (voice ${app.doc.voice}${by}); the rest plays live.`;
   else text = "Not generated: it plays live, or pre-generate it.";
   $("doc-state").textContent = text;
   downloads();
