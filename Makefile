@@ -31,6 +31,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 	sh tests/browser/install_chromium.sh
+	sh tests/queue/install_postgresql.sh
 	$(BIN)/pytest
 
 lint: $(STAMP)

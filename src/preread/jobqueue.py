@@ -104,6 +104,14 @@ class JobQueue(ABC):
     def job(self, document_id: str) -> Job | None:
         return self._jobs.get(document_id)
 
+    def check(self) -> None:
+        """Raise ``Busy`` (503) when jobs cannot be reached now (a queue's database is down)."""
+        return None
+
+    def health(self) -> dict[str, Any] | None:
+        """What ``/healthz`` says of the queue (None: nothing beyond this process)."""
+        return None
+
     async def submit(self, spec: JobSpec) -> Job:
         """Queue a job; the active one if it has the same request; Conflict otherwise."""
         current = self._jobs.get(spec.document_id)

@@ -290,6 +290,38 @@ class Library(Upkeep):
             self._share_document(document.document_id)
         return summary
 
+    def share_progress(self, document_id: str, shared: set[str]) -> int:
+        """While a run goes on (a queue worker): fold its journal and queue the chunks done
+        since the last call (their keys kept in ``shared``) and the manifest for the
+        shared tier, so a worker that resumes the job elsewhere finds them; how many."""
+        if self.shared is None:
+            return 0
+        self.store.fold_journal(document_id)
+        manifest = self.store.read_manifest(document_id)
+        if manifest is None:
+            return 0
+        voice = self.voice_of(manifest)
+        new = 0
+        for entry in manifest.chunks:
+            if entry.status == "done" and entry.spoken_by is None:
+                key = blob_key(entry.text, voice)
+                if key not in shared:
+                    shared.add(key)
+                    self.shared.push_blob(key, voice.format)
+                    new += 1
+        if new:
+            self._share_document(document_id, registration=False)
+        return new
+
+    def refresh_manifest(self, document_id: str) -> bool:
+        """A job ran elsewhere (a queue worker on another machine): take the shared tier's
+        manifest of the document (``SharedTier.refresh_manifest``); False without a tier."""
+        return self.shared is not None and self.shared.refresh_manifest(document_id)
+
+    def flush_shared(self, timeout: float) -> bool:
+        """Wait until the shared tier took every queued write (True without a tier)."""
+        return self.shared is None or self.shared.flush(timeout)
+
     def is_complete(
         self,
         document_id: str,

@@ -177,6 +177,9 @@ class Settings:
     s3_region: str | None = None
     aws_access_key_id: str | None = field(default=None, repr=False)
     aws_secret_access_key: str | None = field(default=None, repr=False)
+    # The job queue: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (PREREAD_QUEUE_URL); jobs
+    # then run in ``preread worker`` processes. None: in the server process.
+    queue_url: str | None = field(default=None, repr=False)
 
     @property
     def breaker_failures(self) -> int:
@@ -287,4 +290,5 @@ class Settings:
             s3_region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or None,
             aws_access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
             aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+            queue_url=pick("queue_url", "PREREAD_QUEUE_URL"),
         )

@@ -271,6 +271,31 @@ class SharedTier:
             self.store.chunks_dir(document_id).mkdir(parents=True, exist_ok=True)
         return remote
 
+    def refresh_manifest(self, document_id: str) -> bool:
+        """After another machine's job on the document: the tier's manifest, with the
+        chunks only the local copy has done (same voice and blocks), replaces the local
+        one. True when the local manifest changed (chunks are fetched when asked)."""
+        remote_raw = self._get(self._name(self.store.manifest_path(document_id)))
+        if remote_raw is None:
+            return False
+        try:
+            if Manifest.loads(remote_raw).document_id != document_id:
+                return False
+        except (ValueError, KeyError, TypeError):
+            return False
+        self.store.fold_journal(document_id)  # (it takes the manifest lock itself)
+        with self.store.manifest_lock(document_id):
+            try:
+                local_raw: bytes | None = self.store.manifest_path(document_id).read_bytes()
+            except FileNotFoundError:
+                local_raw = None
+            merged = merged_manifest(remote_raw, local_raw)
+            if merged == local_raw:
+                return False
+            self.store.write_manifest(Manifest.loads(merged))
+            self.store.chunks_dir(document_id).mkdir(parents=True, exist_ok=True)
+        return True
+
     def fetch_missing(self, blobs: BlobStore, text: str, voice: ResolvedVoice) -> str | None:
         """Make sure the blob of ``text`` in ``voice`` is local, fetching it from the tier.
 

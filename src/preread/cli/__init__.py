@@ -15,7 +15,7 @@ import typer
 from typer.main import get_command
 
 from preread import __version__
-from preread.cli import audio, blocks, cleanup, export, index, serve, verify
+from preread.cli import audio, blocks, cleanup, export, index, serve, verify, worker
 from preread.cli.common import DebugOption, HomeOption, console_err, root_flags
 from preread.errors import PrereadError
 
@@ -47,7 +47,7 @@ def _root(
     root_flags.update(home=home, debug=debug)
 
 
-for module in (blocks, audio, cleanup, index, export, serve, verify):
+for module in (blocks, audio, cleanup, index, export, serve, verify, worker):
     module.register(app)
 
 

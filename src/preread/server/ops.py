@@ -28,6 +28,9 @@ async def healthz(request: Request) -> Response:
     tier = state.library.tier_health()
     if tier is not None:  # a shared tier that is down degrades nothing served from disk
         body["sharedTier"] = tier
+    queue = state.jobs.health()
+    if queue is not None:  # nor does a job queue that is down: only the job routes fail
+        body["jobQueue"] = queue
     providers = state.library.engines.health()
     body["providers"] = providers
     if all(p["breaker"] == "open" for p in providers.values()):

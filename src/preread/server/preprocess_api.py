@@ -74,6 +74,7 @@ def status_object(state: ServerState, doc: str, voice: VoiceSettings | None) -> 
 
 async def start(request: Request) -> Response:
     state = state_of(request)
+    state.jobs.check()  # 503 while the queue's database is down
     data = await json_body(request, state.options.max_json_bytes)
     value = data.get("documentId")
     if not isinstance(value, str):
@@ -126,6 +127,7 @@ def _query_voice(state: ServerState, request: Request) -> VoiceSettings:
 
 async def status(request: Request) -> Response:
     state = state_of(request)
+    state.jobs.check()
     doc = document_id_param(request, state.library)
     voice = _query_voice(state, request)
     return JSONResponse(await anyio.to_thread.run_sync(status_object, state, doc, voice))
@@ -144,6 +146,7 @@ async def events(request: Request) -> Response:
     happened since, the answer is 204, which tells it to stop for good.
     """
     state = state_of(request)
+    state.jobs.check()
     doc = document_id_param(request, state.library)
     job: Job | None = state.jobs.job(doc)
     last_seen = request.headers.get("last-event-id")
@@ -169,6 +172,7 @@ async def events(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     state = state_of(request)
+    state.jobs.check()
     doc = document_id_param(request, state.library)
     had_job = await state.jobs.cancel(doc)
     if not had_job and not state.library.has_audio(doc):

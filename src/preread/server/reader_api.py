@@ -32,6 +32,7 @@ from preread.server.state import state_of
 
 async def cancel(request: Request) -> Response:
     state = state_of(request)
+    state.jobs.check()
     doc = document_id_param(request, state.library)
     if not await state.jobs.cancel(doc):
         raise NotFound(f"document {doc} has no running or queued job")

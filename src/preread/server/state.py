@@ -73,12 +73,22 @@ class ServerState:
             queue_limit=options.live_queue,
             retry_after=options.retry_after,
         )
+        if jobs is None and settings.queue_url:
+            from preread.pgqueue import PostgresQueue
+
+            jobs = PostgresQueue(settings.queue_url, on_end=self._job_ended)
         self.jobs: JobQueue = (
             jobs if jobs is not None else InProcessQueue(self.library, workers=options.job_workers)
         )
         self.store_size_cache: tuple[float, int] | None = None
         self.speech_waiting = 0
         self.started = time.time()
+
+    def _job_ended(self, document_id: str) -> None:
+        """A queue worker (maybe on another machine) ended a job: its manifest from the
+        shared tier, and the cached one forgotten."""
+        self.library.refresh_manifest(document_id)
+        self.manifests.forget(document_id)
 
     # -- the engine, loaded once, on first need -----------------------------------------
     def provider(self) -> Provider:

@@ -1,0 +1,26 @@
+"""Fixtures of the job queue tests: a real PostgreSQL (and moto's S3 server)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "s3"))
+
+from pgkit import PgServer, running_postgres
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgServer]:
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def queue_url(pg: PgServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database on the module's server, for one test."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return pg.create_database(name)
