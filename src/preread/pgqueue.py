@@ -215,6 +215,7 @@ class PostgresQueue(JobQueue):
 
     async def submit(self, spec: JobSpec) -> Job:
         """Queue a job for the workers; the active one if it has the same request."""
+        self.check()  # down: 503 at once (the poller notices when it is back)
         doc = spec.document_id
         try:
             row = await fetch_row(
@@ -252,6 +253,7 @@ class PostgresQueue(JobQueue):
     async def cancel(self, document_id: str, timeout: float = 30.0) -> bool:
         """Cancel the document's job; a running one is aborted in its worker, and this
         waits (up to ``timeout``) until the worker says it stopped."""
+        self.check()
         try:
             row = await fetch_row(self._app, CANCEL, doc=document_id)
             if row is None:

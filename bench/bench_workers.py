@@ -1,0 +1,244 @@
+"""Benchmark: pre-generation throughput with 1, 2 and 4 ``preread worker`` processes.
+
+Starts Debian's PostgreSQL on 127.0.0.1 (``initdb`` in a temporary folder, as the
+tests do), registers a set of documents and queues one job per document; N worker
+processes (one machine: they share the store's disk) run them. Measured: from the
+first job queued to the last one complete. Baseline, same run, same documents: the
+server's in-process queue (``InProcessQueue``, one job at a time, as ``preread
+serve`` runs jobs without ``PREREAD_QUEUE_URL``).
+
+With the fake voice, each sentence sleeps ``--delay`` seconds (a stand-in for a
+remote engine's latency: this machine has 2 cores, so CPU-bound work cannot scale
+past 2); with ``--piper``, the real Piper voice at 1 and 2 workers (one synthesis
+thread each: ``PREREAD_SYNTH_WORKERS=1``), against the in-process queue with
+Piper's default threads (one per core). One document never runs in two workers, so
+scaling needs at least as many documents as workers.
+
+The database's load is measured too: transactions a second (``pg_stat_database``)
+while N workers run, and while one idle ``preread serve`` instance polls it.
+
+Usage: ``python bench/bench_workers.py [--docs 8] [--chunks 6] [--delay 0.2] [--piper]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "queue")]
+
+from pgkit import PgServer, running_postgres  # noqa: E402
+from queuekit import book  # noqa: E402
+
+from liveserver import free_port  # noqa: E402
+from preread.jobqueue import JobSpec  # noqa: E402
+from preread.library import Library  # noqa: E402
+from preread.pgqueue import PostgresQueue  # noqa: E402
+from preread.server.jobs import InProcessQueue  # noqa: E402
+from preread.settings import Settings, VoiceSettings  # noqa: E402
+
+LAUNCH = "import sys; from preread.cli import main; sys.exit(main())"
+
+
+def register(home: Path, voice: VoiceSettings, docs: int, chunks: int) -> list[str]:
+    library = Library(Settings(home=home, voice=voice))
+    ids = []
+    for n in range(docs):
+        document, _ = library.add(book(chunks, f"bench{n}"), f"book{n}.md")
+        assert len(document.blocks) == chunks, len(document.blocks)
+        ids.append(document.document_id)
+    library.close()
+    return ids
+
+
+async def in_process(home: Path, voice: VoiceSettings, ids: list[str], delay: float) -> float:
+    library = Library(Settings(home=home, voice=voice, fake_delay=delay))
+    queue = InProcessQueue(library, workers=1)
+    await queue.start()
+    started = time.perf_counter()
+    for doc in ids:
+        await queue.submit(JobSpec(doc, voice))
+    while not all((job := queue.job(doc)) is not None and job.state == "complete" for doc in ids):
+        await asyncio.sleep(0.05)
+    took = time.perf_counter() - started
+    await queue.stop()
+    library.close()
+    return took
+
+
+@contextlib.contextmanager
+def workers(n: int, home: Path, env: dict[str, str], log: Path) -> Iterator[None]:
+    procs = []
+    with open(log, "ab") as out:
+        for _ in range(n):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", LAUNCH, "--home", str(home), "worker"],
+                    env={**os.environ, **env},
+                    stdout=out,
+                    stderr=out,
+                )
+            )
+    try:
+        deadline = time.monotonic() + 120
+        while log.read_text().count("taking jobs") < n:  # every worker listening
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise SystemExit(f"workers did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+
+
+def commits(conn: psycopg.Connection[Any]) -> int:
+    """Transactions committed in this database so far (the statistics lag ≤ 0.5 s)."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def queued(url: str, ids: list[str], voice: VoiceSettings) -> tuple[float, float]:
+    """(seconds from the first job queued to the last complete, the workers' database
+    transactions a second meanwhile: this script's own polls are not counted)."""
+    queue = PostgresQueue(url, poll=3600.0)  # no poller: this script reads the table itself
+    await queue.start()
+    with psycopg.connect(url, autocommit=True) as conn:
+        before = commits(conn)
+        started = time.perf_counter()
+        mine = 1
+        for doc in ids:
+            await queue.submit(JobSpec(doc, voice))
+        mine += 2 * len(ids)  # each submit: one row written, one job deferred
+        while True:
+            states = [r[0] for r in conn.execute("SELECT state FROM preread_jobs").fetchall()]
+            mine += 1
+            if len(states) == len(ids) and all(s == "complete" for s in states):
+                break
+            if any(s in ("failed", "partial", "cancelled") for s in states):
+                raise SystemExit(f"a job ended {states}")
+            await asyncio.sleep(0.1)
+        took = time.perf_counter() - started
+        rate = (commits(conn) - before - mine) / took
+    await queue.stop()
+    return took, rate
+
+
+def run_workers(
+    pg: PgServer,
+    tmp: Path,
+    n: int,
+    voice: VoiceSettings,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    tag: str,
+) -> tuple[float, float]:
+    url = pg.create_database(f"bench_{tag}_{n}")
+    home = tmp / f"{tag}-{n}"
+    ids = register(home, voice, args.docs, args.chunks)
+    subprocess.run(
+        [sys.executable, "-c", LAUNCH, "queue", "init"],
+        env={**os.environ, "PREREAD_QUEUE_URL": url}, check=True, capture_output=True,
+    )  # fmt: skip
+    with workers(n, home, {**env, "PREREAD_QUEUE_URL": url}, tmp / f"{tag}-{n}.log"):
+        return asyncio.run(queued(url, ids, voice))
+
+
+def idle_server_rate(pg: PgServer, tmp: Path, seconds: float = 10.0) -> float:
+    """Transactions a second of one ``preread serve`` with no job (its poller)."""
+    url = pg.create_database("bench_idle")
+    home = tmp / "idle"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(free_port())],
+        env={**os.environ, "PREREAD_QUEUE_URL": url, "PREREAD_PROVIDER": "fake"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(8)  # started and polling
+        with psycopg.connect(url, autocommit=True) as conn:
+            before, started = commits(conn), time.perf_counter()
+            time.sleep(seconds)
+            return (commits(conn) - before - 1) / (time.perf_counter() - started)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def report(name: str, baseline: float, runs: dict[int, tuple[float, float]], work: int) -> None:
+    print(f"\n{name}: {work} chunks")
+    print(
+        f"  in-process queue (baseline, one job at a time): {baseline:6.2f} s,"
+        f" {work / baseline:5.1f} chunks/s"
+    )
+    one = runs[min(runs)][0]
+    for n, (took, rate) in sorted(runs.items()):
+        speedup = one / took
+        print(
+            f"  {n} worker(s): {took:6.2f} s, {work / took:5.1f} chunks/s, x{baseline / took:4.2f}"
+            f" the baseline, scaling efficiency {speedup / n * min(runs):4.2f};"
+            f" database {rate:5.1f} tx/s ({rate / n:4.1f} a worker)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=8)
+    parser.add_argument("--chunks", type=int, default=6, help="chunks per document")
+    parser.add_argument("--delay", type=float, default=0.2, help="fake voice: seconds a sentence")
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument(
+        "--piper", action="store_true", help="also the real Piper voice, 1 and 2 workers"
+    )
+    parser.add_argument("--piper-docs", type=int, default=2)
+    parser.add_argument("--piper-chunks", type=int, default=3)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    with running_postgres() as pg, tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        print(
+            f"PostgreSQL {pg.bin.parent.name} on 127.0.0.1:{pg.port}; {os.cpu_count()} CPUs;"
+            f" load {os.getloadavg()[0]:.1f}"
+        )
+        fake = VoiceSettings(provider="fake")
+        env = {"PREREAD_PROVIDER": "fake", "PREREAD_FAKE_DELAY": str(args.delay)}
+        base_home = tmp / "inproc"
+        ids = register(base_home, fake, args.docs, args.chunks)
+        baseline = asyncio.run(in_process(base_home, fake, ids, args.delay))
+        runs = {n: run_workers(pg, tmp, n, fake, env, args, "fake") for n in counts}
+        report(
+            f"fake voice, {args.delay:g} s a sentence,"
+            f" {args.docs} documents x {args.chunks} chunks",
+            baseline, runs, args.docs * args.chunks,
+        )  # fmt: skip
+        print(f"  one idle preread serve polling the queue: {idle_server_rate(pg, tmp):.1f} tx/s")
+        if args.piper:
+            piper = VoiceSettings(provider="piper")
+            base_home = tmp / "inproc-piper"
+            ids = register(base_home, piper, args.piper_docs, args.piper_chunks)
+            baseline = asyncio.run(in_process(base_home, piper, ids, 0.0))
+            env = {"PREREAD_PROVIDER": "piper", "PREREAD_SYNTH_WORKERS": "1"}
+            runs = {n: run_workers(pg, tmp, n, piper, env, args, "piper") for n in (1, 2)}
+            report(
+                f"Piper, {args.piper_docs} documents x {args.piper_chunks} chunks",
+                baseline, runs, args.piper_docs * args.piper_chunks,
+            )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
