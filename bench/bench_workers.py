@@ -9,10 +9,9 @@ serve`` runs jobs without ``PREREAD_QUEUE_URL``).
 
 With the fake voice, each sentence sleeps ``--delay`` seconds (a stand-in for a
 remote engine's latency: this machine has 2 cores, so CPU-bound work cannot scale
-past 2); with ``--piper``, the real Piper voice at 1 and 2 workers (one synthesis
-thread each: ``PREREAD_SYNTH_WORKERS=1``), against the in-process queue with
-Piper's default threads (one per core). One document never runs in two workers, so
-scaling needs at least as many documents as workers.
+past 2); with ``--piper``, the real Piper voice at 1 and 2 workers, against the
+in-process queue (Piper's default threads everywhere: one per core). One document
+never runs in two workers, so scaling needs at least as many documents as workers.
 
 The database's load is measured too: transactions a second (``pg_stat_database``)
 while N workers run, and while one idle ``preread serve`` instance polls it.
@@ -39,7 +38,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "queue")]
 
-from pgkit import PgServer, running_postgres  # noqa: E402
+from pgkit import PASSWORD, USER, PgServer, running_postgres  # noqa: E402
 from queuekit import book  # noqa: E402
 
 from liveserver import free_port  # noqa: E402
@@ -180,6 +179,25 @@ def idle_server_rate(pg: PgServer, tmp: Path, seconds: float = 10.0) -> float:
         proc.wait(30)
 
 
+def pgbench_rate(pg: PgServer, script: str, seconds: int = 8) -> float:
+    """What this PostgreSQL does on this machine: pgbench's ``script`` (``select-only``,
+    ``simple-update``), 4 clients, transactions a second."""
+    import re
+
+    name = f"pgbench_{script.replace('-', '_')}"
+    pg.create_database(name)
+    conn = ["-h", "127.0.0.1", "-p", str(pg.port), "-U", USER, name]
+    env = {**os.environ, "PGPASSWORD": PASSWORD}
+    tool = str(pg.bin / "pgbench")
+    subprocess.run([tool, "-i", "-q", "-s", "1", *conn], env=env, check=True, capture_output=True)
+    out = subprocess.run(
+        [tool, "-b", script, "-c", "4", "-j", "2", "-T", str(seconds), *conn],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    found = re.search(r"tps = ([0-9.]+)", out)
+    return float(found.group(1)) if found else float("nan")
+
+
 def report(name: str, baseline: float, runs: dict[int, tuple[float, float]], work: int) -> None:
     print(f"\n{name}: {work} chunks")
     print(
@@ -227,12 +245,17 @@ def main() -> None:
             baseline, runs, args.docs * args.chunks,
         )  # fmt: skip
         print(f"  one idle preread serve polling the queue: {idle_server_rate(pg, tmp):.1f} tx/s")
+        print(
+            "  this PostgreSQL on this machine (pgbench, 4 clients):"
+            f" {pgbench_rate(pg, 'select-only'):,.0f} tx/s select-only,"
+            f" {pgbench_rate(pg, 'simple-update'):,.0f} tx/s simple-update"
+        )
         if args.piper:
             piper = VoiceSettings(provider="piper")
             base_home = tmp / "inproc-piper"
             ids = register(base_home, piper, args.piper_docs, args.piper_chunks)
             baseline = asyncio.run(in_process(base_home, piper, ids, 0.0))
-            env = {"PREREAD_PROVIDER": "piper", "PREREAD_SYNTH_WORKERS": "1"}
+            env = {"PREREAD_PROVIDER": "piper"}
             runs = {n: run_workers(pg, tmp, n, piper, env, args, "piper") for n in (1, 2)}
             report(
                 f"Piper, {args.piper_docs} documents x {args.piper_chunks} chunks",
