@@ -123,8 +123,12 @@ async def library_page(request: Request) -> Response:
 
 
 async def reader_page(request: Request) -> Response:
-    check_id_or_prefix(str(request.path_params["document_id"]))  # 400 for anything else
-    return _serve(request, "read.html")
+    """The reader; its ``Link`` header has the browser fetch the document (the first
+    thing the page's script asks for) while it is still loading the script."""
+    doc = str(request.path_params["document_id"])
+    check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
+    link = f"</api/documents/{doc}>; rel=preload; as=fetch; crossorigin=anonymous"
+    return _serve(request, "read.html", Link=link)
 
 
 async def service_worker(request: Request) -> Response:

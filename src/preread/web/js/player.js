@@ -20,6 +20,7 @@ export class Player extends EventTarget {
     this.wantPlay = false;
     this.gen = 0;
     this.prefetching = null;
+    this.loads = new Set(); // chunk fetches in flight: {ci, slot, gen, promise}
     // for tests and bench/bench_web.py: boundary gaps (ms), when play was first asked
     // for and when audio first played (performance.now()), chunks played live
     this.stats = { gaps: [], requestedAt: null, firstAudioAt: null, live: 0 };
@@ -53,18 +54,27 @@ export class Player extends EventTarget {
     for (const el of this.els) el.playbackRate = rate;
   }
 
-  // Fetch chunk ci into slot; resolves when the element can play it.
-  async #load(slot, ci, gen) {
+  // Fetch chunk ci into slot; resolves when the element can play it (false when a newer
+  // start() made it moot). A start() of the same chunk adopts a load in flight.
+  #load(slot, ci, gen) {
+    const job = { ci, slot, gen };
+    this.loads.add(job);
+    job.promise = this.#fetchInto(job).finally(() => this.loads.delete(job));
+    return job.promise;
+  }
+
+  async #fetchInto(job) {
+    const { slot, ci } = job;
     const chunk = this.doc.chunks[ci];
     const url = chunkUrl(this.doc.documentId, chunk);
     let retried = false;
     const response = await fetchWithRetry(url, {
       onRetry: (seconds, why, attempt) => {
         retried = true;
-        if (gen === this.gen) this.#status(`${why}: retrying chunk ${ci + 1} in ${seconds} s (attempt ${attempt})`, "warn");
+        if (job.gen === this.gen) this.#status(`${why}: retrying chunk ${ci + 1} in ${seconds} s (attempt ${attempt})`, "warn");
       },
     });
-    if (retried && response.ok && gen === this.gen) this.#status(""); // recovered: say so no more
+    if (retried && response.ok && job.gen === this.gen) this.#status(""); // recovered: say so no more
     if (!response.ok) {
       let message = `${response.status}`;
       try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
@@ -72,7 +82,7 @@ export class Player extends EventTarget {
     }
     const live = response.headers.get("X-Cache") === "MISS";
     const blob = await response.blob();
-    if (gen !== this.gen) return false;
+    if (job.gen !== this.gen) { this.loads.delete(job); return false; } // none may adopt it now
     const el = this.els[slot];
     const old = this.slots[slot];
     if (old) URL.revokeObjectURL(old.url);
@@ -108,8 +118,13 @@ export class Player extends EventTarget {
     let slot = this.cur;
     const have = this.slots.findIndex((s) => s && s.ci === ci && s.ready);
     if (have >= 0) slot = have;
+    const inFlight = have < 0 ? [...this.loads].find((job) => job.ci === ci) : null;
     try {
-      if (have < 0) {
+      if (inFlight) {
+        inFlight.gen = gen; // the same chunk is on its way (e.g. fetched at page load)
+        slot = inFlight.slot;
+        if (!(await inFlight.promise)) return;
+      } else if (have < 0) {
         this.#status(`loading chunk ${ci + 1}…`);
         if (!(await this.#load(slot, ci, gen))) return;
       }

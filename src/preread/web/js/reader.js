@@ -3,11 +3,13 @@
 // position remembered per document, voices, offline copies, downloads.
 
 import { askToken, getJSON, h, registerServiceWorker, setupTheme } from "./api.js";
-import { renderDownloads } from "./downloads.js";
-import { keepOffline, offlineIds, removeOffline, storageLine } from "./offline.js";
 import { Player } from "./player.js";
-import { openPregen, setupPregen } from "./pregen.js";
 import { blockElement, chapterAt, normalize, render, sentenceTimes, wordTimes } from "./text.js";
+
+// Imported once Play works: the first audio needs none of them.
+let pregen = null; // ./pregen.js
+let offline = null; // ./offline.js
+let downloadButtons = null; // ./downloads.js
 
 const $ = (id) => document.getElementById(id);
 const idFromPath = decodeURIComponent(location.pathname.split("/").pop() || "");
@@ -309,7 +311,7 @@ export function describeState() {
 }
 
 function downloads() {
-  renderDownloads(app, { pregenerate: () => openPregen(app) });
+  if (downloadButtons) downloadButtons.renderDownloads(app, { pregenerate: () => pregen && pregen.openPregen(app) });
 }
 
 async function setupVoices() {
@@ -323,7 +325,7 @@ async function setupVoices() {
     localStorage.setItem("preread.voice", select.value);
     const stored = app.doc.chunks.some((c) => c.status === "done");
     if (stored && app.doc.voice && select.value !== app.doc.voice) {
-      openPregen(app, { voice: select.value, reason: "voice" });
+      if (pregen) pregen.openPregen(app, { voice: select.value, reason: "voice" });
     }
   });
   return voices;
@@ -332,17 +334,18 @@ async function setupVoices() {
 async function setupOffline() {
   const button = $("offline");
   if (!("caches" in window) || !("serviceWorker" in navigator)) { button.hidden = true; return; }
+  offline = await import("./offline.js");
   const mark = async () => {
-    const kept = (await offlineIds()).has(app.doc.documentId);
+    const kept = (await offline.offlineIds()).has(app.doc.documentId);
     button.setAttribute("aria-pressed", String(kept));
     button.textContent = kept ? "Offline ✓ (remove)" : "Keep for offline";
-    storageLine().then((t) => { if (t) button.title = t; });
+    offline.storageLine().then((t) => { if (t) button.title = t; });
     return kept;
   };
   button.addEventListener("click", async () => {
     if (button.getAttribute("aria-pressed") === "true") {
-      await removeOffline(app.doc.documentId);
-      $("doc-state").textContent = `Removed the offline copy. ${await storageLine()}`;
+      await offline.removeOffline(app.doc.documentId);
+      $("doc-state").textContent = `Removed the offline copy. ${await offline.storageLine()}`;
       await mark();
       return;
     }
@@ -351,10 +354,10 @@ async function setupOffline() {
     button.disabled = true;
     try {
       await refreshManifest();
-      const { stored, missing } = await keepOffline(app.doc.raw, (n, total) => {
+      const { stored, missing } = await offline.keepOffline(app.doc.raw, (n, total) => {
         button.textContent = `Storing ${n} of ${total}…`;
       });
-      $("doc-state").textContent = `Kept for offline: ${stored} chunks${missing ? `, ${missing} not generated (they need the network)` : ""}. ${await storageLine()}`;
+      $("doc-state").textContent = `Kept for offline: ${stored} chunks${missing ? `, ${missing} not generated (they need the network)` : ""}. ${await offline.storageLine()}`;
     } catch (err) {
       $("doc-state").textContent = `Could not keep it offline: ${err.message}`;
     } finally {
@@ -367,44 +370,50 @@ async function setupOffline() {
 
 async function main() {
   setupTheme();
-  registerServiceWorker();
   $("token-button").addEventListener("click", () => askToken("Enter the server's API token."));
   try {
-    app.doc = await loadDoc();
+    app.doc = await loadDoc(); // already on its way: read.html's Link header preloads it
   } catch (err) {
     $("doc-state").textContent = `Cannot open this document: ${err.message}`;
     $("doc-state").classList.add("error");
     for (const b of document.querySelectorAll(".player button, .reader-tools button")) b.disabled = true;
+    registerServiceWorker();
     return;
+  }
+  const pos = app.doc.chunks.length ? restorePosition() : null;
+  if (pos) {
+    app.player = new Player(app.doc);
+    // The chunk at the remembered position is fetched first, while the text is laid
+    // out, so Play sounds at once (a click before it arrives waits for this fetch).
+    if (app.doc.chunks[pos.ci].status === "done") app.player.start(pos.ci, pos.time, { play: false });
   }
   document.title = `${app.doc.title} · preread`;
   $("doc-name").textContent = app.doc.title;
   ({ spans: app.spans, pageEls: app.pageEls } = render($("text"), app.doc));
   indexWords();
-  if (!app.doc.chunks.length) { $("doc-state").textContent = "This document has no text to read."; return; }
+  if (!pos) { $("doc-state").textContent = "This document has no text to read."; registerServiceWorker(); return; }
   $("jump-page").max = app.doc.pages;
   if (app.doc.chapters.length) {
     $("chapter-field").hidden = false;
     $("chapter").replaceChildren(...app.doc.chapters.map((c, i) => h("option", { value: i }, `${c.title} (p. ${c.page})`)));
   }
-  app.player = new Player(app.doc);
   setupControls();
   setupMediaSession();
-  const pos = restorePosition();
   highlight(pos.ci, pos.si, -1, { scroll: false });
   updateWhere(); // (highlight() does only on a move: the start, 0/0, is none)
   app.spans[pos.ci][pos.si].scrollIntoView({ block: "center" });
   app.restored = pos;
   describeState();
-  // The chunk at the remembered position is fetched now, so Play sounds at once.
-  if (app.doc.chunks[pos.ci].status === "done") app.player.start(pos.ci, pos.time, { play: false });
   requestAnimationFrame(tick);
   app.playableAt = performance.now(); // Play works from here on
   document.body.dataset.playable = "true";
-  const voices = await setupVoices();
-  setupPregen(app, { voices, describeState, refreshManifest });
-  $("open-pregen").addEventListener("click", () => openPregen(app));
+  let voices;
+  [voices, pregen, downloadButtons] = await Promise.all([setupVoices(), import("./pregen.js"), import("./downloads.js")]);
+  downloads();
+  pregen.setupPregen(app, { voices, describeState, refreshManifest });
+  $("open-pregen").addEventListener("click", () => pregen.openPregen(app));
   await setupOffline();
+  registerServiceWorker(); // after the first audio's requests, which it would slow down
   app.readyAt = performance.now();
   document.body.dataset.ready = "true";
 }

@@ -1,0 +1,76 @@
+"""The reader's start-up path in headless Chromium against a real ``preread serve``: the
+document comes from the page's ``Link`` preload (one request, made while the scripts
+load), the modules the first audio does not need load after its chunk was asked for, a
+chunk asked for twice while on its way is fetched once, and the service worker is still
+registered."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from liveserver import running_server
+from preread.cli import main
+from preread.ids import document_id_of_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "sample.pdf"
+DOC = document_id_of_bytes(SAMPLE.read_bytes())
+
+pytestmark = pytest.mark.slow
+
+
+def wait_js(page: Any, expression: str, timeout: float = 10.0) -> None:
+    """Poll an (async) JS expression until truthy (the CSP forbids wait_for_function's eval)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"async () => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(40)
+
+
+def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    assert main(["--home", str(home), "preprocess", str(SAMPLE), "--provider", "fake", "-q"]) == 0
+    with running_server(home) as (base, _process):
+        context = browser.new_context()
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url.replace(base, "")))
+        response = page.goto(f"{base}/read/{DOC}")
+        assert response is not None
+        link = f"</api/documents/{DOC}>; rel=preload; as=fetch; crossorigin=anonymous"
+        assert response.headers["link"] == link
+        page.wait_for_selector("body[data-ready]")
+        wait_js(page, "await navigator.serviceWorker.getRegistration()")
+        # the document: once, by the preload (the script's fetch used it)
+        assert requests.count(f"/api/documents/{DOC}") == 1
+        kinds = page.evaluate(
+            "() => performance.getEntriesByType('resource')"
+            ".filter((e) => e.name.includes('/api/documents/')).map((e) => e.initiatorType)"
+        )
+        assert kinds == ["link"]
+        chunks = [i for i, url in enumerate(requests) if url.startswith("/api/tts/chunk")]
+        # the pre-generate dialog, offline copies and downloads load after the first chunk
+        later = {"/static/js/pregen.js", "/static/js/offline.js", "/static/js/downloads.js"}
+        assert chunks and later <= set(requests[chunks[0] :]), requests
+
+        # chunk 3 asked for (as at page load), then played before it arrived: one fetch
+        before = len(requests)
+        page.evaluate(
+            "() => { const p = window.prereadReader.player;"
+            " p.start(3, 0, { play: false }); p.start(3, 0); }"
+        )
+        wait_js(page, "window.prereadReader.player.playing")
+        assert page.evaluate("() => window.prereadReader.player.ci") == 3
+        where = page.evaluate(
+            "() => { const c = window.prereadReader.doc.chunks[3];"
+            " return `page=${c.page}&blockIndex=${c.blockIndex}&`; }"
+        )
+        asked = [url for url in requests[before:] if where in url]
+        assert len(asked) == 1, requests[before:]
+        context.close()
