@@ -40,7 +40,7 @@ def test_download_a_chapter_as_m4b_and_see_what_is_missing(
         rows = page.locator("#downloads .download-row")
         # the document: what is missing; chapter 1 (page 1, at the position): its files
         assert rows.count() == 2
-        assert "needs stored audio: 1 of 3 pages have none yet" in rows.nth(0).inner_text()
+        assert "needs stored audio: 1 of 3 pages has none yet" in rows.nth(0).inner_text()
         assert rows.nth(1).locator("a").all_inner_texts() == ["M4B", "MP3", "WebVTT", "SRT"]
         with page.expect_download() as info:
             page.click('#downloads a[aria-label="Download this chapter as M4B"]')

@@ -6,6 +6,7 @@ chapter track, every frame decoded through the sample tables)."""
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 
 import av
@@ -99,8 +100,13 @@ def test_a_broken_chunk_leaves_no_m4b_and_no_scratch(
     assert list(out_dir.iterdir()) == []
 
 
-def test_the_route_serves_m4b_and_names_the_pages_it_lacks(home: Path) -> None:
+def test_the_route_serves_m4b_and_names_the_pages_it_lacks(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     manifest = pregenerate(home)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the route writes
     settings = Settings(home=home, voice=VoiceSettings(provider="fake"))
     with TestClient(create_app(settings)) as client:
         head = client.head(f"/api/documents/{DOC}/export?format=m4b")
@@ -109,6 +115,8 @@ def test_the_route_serves_m4b_and_names_the_pages_it_lacks(home: Path) -> None:
         got = client.get(f"/api/documents/{DOC}/export?format=m4b")
         assert got.status_code == 200 and got.headers["content-type"] == "audio/mp4"
         assert got.headers["content-disposition"] == "attachment; filename*=UTF-8''sample.m4b"
+        assert got.headers["content-length"] == str(len(got.content))
+        assert list(scratch.iterdir()) == []  # nothing left behind
         chapters, decoded = ffmpeg_view(got.content)
         assert [title for title, _ in chapters] == TITLES
         assert decoded == pytest.approx(seconds(manifest, {1, 2, 3}), abs=0.1)

@@ -13,15 +13,17 @@ When pages lack audio the answer is 409 and says which (``missingPages``, in the
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 import anyio
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from preread.errors import BadInput, NotFound
 from preread.pdf.pages import format_pages
@@ -46,8 +48,9 @@ async def export(request: Request) -> Response:
     """``GET /api/documents/{id}/export?format=m4b|mp3|vtt|srt[&chapter=N]``: a download.
 
     Made from the stored chunks only: 409 naming the pages whose audio is not stored.
-    Written to a temporary file whole, then sent, then removed. ``HEAD`` answers the
-    same status and headers without making the file.
+    Written to a temporary file whole, which is removed once open (nothing is left
+    behind if the client goes away), then sent. ``HEAD`` answers the same status and
+    headers without making the file.
     """
     from preread.export import EXPORT_FORMATS, MEDIA_TYPES, plan, write_export
 
@@ -70,19 +73,25 @@ async def export(request: Request) -> Response:
     if request.method == "HEAD":  # the reader's check before a download: nothing is made
         return Response(headers=headers, media_type=MEDIA_TYPES[fmt])
     folder = Path(tempfile.mkdtemp(prefix="preread-export-"))
-    target = folder / "export"
     try:
         async with _exporting:
-            await anyio.to_thread.run_sync(write_export, export_plan, fmt, target)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return FileResponse(
-        target,
+            await anyio.to_thread.run_sync(write_export, export_plan, fmt, folder / "export")
+        made = open(folder / "export", "rb")  # noqa: SIM115 (closed by _blocks)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # the open file stays readable
+    size = os.fstat(made.fileno()).st_size
+    return StreamingResponse(
+        _blocks(made),
         media_type=MEDIA_TYPES[fmt],
-        headers=headers,
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        headers={**headers, "Content-Length": str(size)},
     )
+
+
+def _blocks(made: BinaryIO) -> Iterator[bytes]:
+    """The file, a MiB at a time; closed when sent or when the client goes away."""
+    with made:
+        while block := made.read(1 << 20):
+            yield block
 
 
 def _missing(unit: str, pages: list[int]) -> Response:

@@ -84,7 +84,7 @@ export function renderDownloads(app, { pregenerate }) {
   else {
     const pages = new Set(chunks.map((c) => c.page)).size;
     rows.push(row("Download",
-      h("span", { class: "muted" }, `needs stored audio: ${missing.size} of ${pages} pages have none yet.`),
+      h("span", { class: "muted" }, `needs stored audio: ${missing.size} of ${pages} pages ${missing.size === 1 ? "has" : "have"} none yet.`),
       h("button", { type: "button", onclick: pregenerate }, "Pre-generate the rest…")));
   }
   const current = currentChapter(app);
