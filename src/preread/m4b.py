@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 AAC_BITRATE = 48_000  # mono speech at 22–24 kHz: ≈ 360 KB per audio minute
 FRAMES_PER_CHUNK = 64  # AAC frames per MP4 chunk (≈ 3 s): one stco entry each
 MOVIE_TIMESCALE = 1000
+NERO_MAX = 255  # chapters a Nero ``chpl`` box can list
 _IDENTITY = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
 
 
@@ -309,12 +310,13 @@ class _Layout:
         return box(b"trak", self._tkhd(2, 2, 0), mdia)
 
     def _udta(self) -> bytes:
+        marks = self.chapters[:NERO_MAX]  # its count is one byte; the chapter track has all
         nero = b"".join(
             struct.pack(">QB", round(c.start * 10_000_000 / self.track.rate), len(t)) + t
-            for c in self.chapters
+            for c in marks
             for t in [_nero_title(c.title)]
         )
-        chpl = full_box(b"chpl", 1, 0, struct.pack(">IB", 0, len(self.chapters)), nero)
+        chpl = full_box(b"chpl", 1, 0, struct.pack(">IB", 0, len(marks)), nero)
         items = [
             box(key, full_box(b"data", 0, 1, bytes(4), value.encode("utf-8")))
             for key, value in self.tags.items()

@@ -133,3 +133,28 @@ def test_the_route_serves_m4b_and_names_the_pages_it_lacks(
         one = client.get(f"/api/documents/{DOC}/export?format=vtt&chapter=2")
         assert one.status_code == 409 and one.json()["error"]["missingPages"] == "3"
         assert one.json()["error"]["message"].startswith("page 3 has no stored audio")
+
+
+def test_more_chapters_than_a_nero_box_holds(tmp_path: Path) -> None:
+    """300 chapters: FFmpeg reads all 300 from the chapter track, mutagen the first 255
+    from ``chpl``; the audio decodes to the samples written."""
+    import numpy as np
+
+    from preread.m4b import AacWriter, Chapter
+
+    rate = 22050
+    writer = AacWriter(rate, tmp_path / "scratch")
+    tone = (np.sin(np.arange(3 * rate) * 0.05) * 8000).astype(np.int16)
+    writer.write(tone)
+    chapters = [Chapter(f"Part {n} — «{n}»", n * 200) for n in range(300)]
+    out = tmp_path / "many.m4b"
+    with out.open("wb") as f:
+        writer.finish(f, chapters, {b"\xa9nam": "Many"})
+    writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.m4b"]  # scratch removed
+    found, decoded = ffmpeg_view(out)
+    assert len(found) == 300
+    assert found[299] == ("Part 299 — «299»", pytest.approx(299 * 200 / rate, abs=0.001))
+    assert decoded == pytest.approx(3.0, abs=0.05)
+    book = MP4(str(out))
+    assert len(book.chapters) == 255 and book.chapters[254].title == "Part 254 — «254»"
