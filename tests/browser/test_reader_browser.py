@@ -101,6 +101,9 @@ def pregenerate_page_one(page: Any) -> None:
     page.click("#pg-start")
     wait_js(page, "document.getElementById('pg-bar').value === 100", 20)
     assert "100 %" in page.inner_text("#pg-text")
+    # the bar is full before the page has read the new manifest (times, "done"): a
+    # click before that would seek with the old, estimated sentence times
+    wait_js(page, "window.prereadReader.doc.chunks[0].status === 'done'", 10)
 
 
 def test_upload_pregenerate_play_live_offline_reload(
