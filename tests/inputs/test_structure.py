@@ -227,3 +227,32 @@ def test_navigation_fragments_split_a_file_into_sections_at_their_block() -> Non
         ("The End", 5),
     ]
     assert document.pages == 5
+
+
+
+@pytest.mark.parametrize(
+    ("note", "heard", "whole"),
+    [  # taken whole by libxml2, or walked element by element: the same text either way
+        ("<p>1. First <em>part</em>.</p>\n<p>Second part.</p>", "First part. Second part.", True),
+        ("<p>[2] One</p><p>two</p>", "One two", False),
+        ('<p><span class="x">Plain</span> text.</p>', "Plain text.", True),
+        ("<p>Joined</p> words", "Joined words", False),
+        ('<p>Back <a href="#r" class="footnote-backref">\u21a9</a> gone.</p>', "Back gone.", False),
+        ('<p><span class="back">Back</span> kept.</p>', "Back kept.", False),
+        ('<p>Break<span epub:type="pagebreak">12</span> here.</p>', "Break here.", False),
+        ("<div>Outer<p>inner</p>tail</div>", "Outerinner tail", False),
+    ],
+)
+def test_a_note_is_heard_the_same_whether_taken_whole_or_walked(
+    note: str, heard: str, whole: bool
+) -> None:
+    from lxml import etree
+
+    from preread.readers.notes import _plain_note, note_text, walked_note_text
+
+    body = etree.fromstring(
+        f'<li xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"'
+        f' id="n1">{note}</li>'
+    )
+    assert _plain_note(body) is whole
+    assert note_text(body) == walked_note_text(body) == heard

@@ -214,6 +214,32 @@ class _Walker:
                         text = clean(text)
                         if text:
                             pieces.append(Piece(text))
+                elif (
+                    action == _INLINE
+                    and not len(element)
+                    and not element.items()
+                    and not (read and element in read)
+                    and not (cuts and element in cuts)
+                ):  # an ``em`` with only text, in a paragraph walked for its note reference
+                    if element.text:
+                        append(element.text)
+                elif (
+                    action in _LEAVES
+                    and self.heading is None
+                    and not (read and element in read)
+                    and not (cuts and element in cuts)
+                    and self._plain_leaf(element, action)
+                ):  # a heading with only text, an image, a code block: written out too
+                    if action == _HEADING:
+                        if self.buffer or self.pending:
+                            self.flush()
+                        text = element.text
+                        if text:
+                            text = clean(text)
+                            if text:
+                                pieces.append(Piece(text, "heading", HEADINGS[local(element)]))
+                    elif action == _PRE and (self.buffer or self.pending):
+                        self.flush()
                 elif self._entered(element, action, read):
                     if element.text:
                         append(element.text)
@@ -232,6 +258,20 @@ class _Walker:
                         append(tail)
         self.flush()
         return pieces
+
+    def _plain_leaf(self, element: Element, action: int) -> bool:
+        """A heading with only text and no attributes, an image whose alt text is not
+        heard, a code block not heard, without attributes that could say more."""
+        if action == _HEADING:
+            return not len(element) and not element.items()
+        if action == _PRE:
+            return not self.options.code and not element.items()
+        if self.options.alt_text:
+            return False
+        for key, value in element.items():
+            if key not in _IMAGE_KEYS or (key == "class" and "foot" in value.lower()):
+                return False
+        return True
 
     def _entered(self, element: Element, action: int, read: set[Element]) -> bool:
         """An element starts: True when the walk should go through its content, False
@@ -286,6 +326,8 @@ _ACTIONS = {
     "sup": _LINK,
 }
 _TAG_ACTIONS: dict[str, int] = {}
+_LEAVES = frozenset([_HEADING, _IMG, _PRE])
+_IMAGE_KEYS = HARMLESS | {"src", "alt", "width", "height"}
 
 
 def _action(tag: str) -> int:
