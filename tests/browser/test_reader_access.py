@@ -189,6 +189,8 @@ def test_phone_width_nothing_overflows(
 
         page.goto(f"{sample_server.base}/read/{DOC}")
         page.wait_for_selector("body[data-ready]")
+        # (the chunk fetched on open is in: its "live" flag no longer changes the badge)
+        wait_js(page, "window.prereadReader.player.slots.some((s) => s && s.ready)")
         # The player's line at its fullest: where, the live badge and a retry message.
         page.evaluate("""() => {
           document.getElementById('live-badge').hidden = false;
