@@ -52,6 +52,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):  # the engine chain's limits, per provider or for all
         if name.startswith("PREREAD_") and name.endswith(limits):
             monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("PREREAD_VOICE_"):  # a voice per language
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -23,7 +23,10 @@ same bytes labelled ``audio/pcm``), ``silence`` (PCM zeros as long as the speech
 ``short`` (a 0.1 s tone), ``html`` (an HTML page). ``leaky-500`` and ``leaky-400``
 answer an error whose body echoes the request's Authorization header, a URL with
 credentials and a stack trace. Every request is recorded in ``server.requests``
-(with ``at``, its ``time.monotonic()``, and ``answer``).
+(with ``at``, its ``time.monotonic()``, and ``answer``), except preread's loudness
+reference (``preread.tts.loudness.REFERENCE``: one request per voice and store, measuring
+the voice's level), which is answered ``ok`` outside the script and recorded in
+``server.references``. ``server.amplitude`` sets the tone's level.
 The server engineer may reuse it.
 """
 
@@ -42,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from preread.tts.loudness import REFERENCE
+
 RATE = 24000
 SECONDS_PER_CHAR = 0.03
 GAP = 0.25
@@ -56,14 +61,14 @@ class Recorded:
     answer: str = ""
 
 
-def speech_pcm(text: str) -> bytes:
+def speech_pcm(text: str, amplitude: float = 0.4) -> bytes:
     """A tone per sentence, silence between: cuts should land in the silences."""
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
     pieces: list[np.ndarray] = []
     for number, sentence in enumerate(sentences):
         n = int(max(0.2, len(sentence) * SECONDS_PER_CHAR) * RATE)
         t = np.arange(n) / RATE
-        pieces.append(0.4 * np.sin(2 * math.pi * (300 + 40 * number) * t))
+        pieces.append(amplitude * np.sin(2 * math.pi * (300 + 40 * number) * t))
         if number < len(sentences) - 1:
             pieces.append(np.zeros(int(GAP * RATE)))
     wave = np.concatenate(pieces) if pieces else np.zeros(RATE // 10)
@@ -110,6 +115,8 @@ class SpeechServer:
         self.choose: Callable[[str], str] | None = None
         self._closing = threading.Event()
         self.requests: list[Recorded] = []
+        self.references: list[Recorded] = []  # the loudness reference, per voice and store
+        self.amplitude = 0.4
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -175,15 +182,19 @@ class SpeechServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
+                text = str(body.get("input", ""))
                 record = Recorded(
                     self.path, self.headers.get("Authorization"), body, time.monotonic()
                 )
-                server.requests.append(record)
+                reference = text.startswith(REFERENCE[0])
+                (server.references if reference else server.requests).append(record)
                 if not self.path.rstrip("/").endswith("/audio/speech"):
                     self._error(404, "not found")
                     return
-                text = str(body.get("input", ""))
-                answer = record.answer = server.next_answer(text)
+                answer = "ok" if reference else server.next_answer(text)
+                if reference and server.fail_when is not None and server.fail_when(text):
+                    answer = "500"
+                record.answer = answer
                 if answer in BROKEN:
                     self._send(200, *BROKEN[answer](text))
                     return
@@ -203,7 +214,7 @@ class SpeechServer:
                     self._error(404, f"voice {body.get('voice')!r} not found")
                 elif answer == "timeout":
                     time.sleep(server.hang)
-                    self._send(200, speech_pcm(text), "audio/pcm")
+                    self._send(200, speech_pcm(text, server.amplitude), "audio/pcm")
                 elif answer == "hang":
                     server._closing.wait()
                     self.close_connection = True
@@ -212,11 +223,11 @@ class SpeechServer:
                 elif body.get("response_format") == "wav":
                     import soundfile as sf
 
-                    samples = np.frombuffer(speech_pcm(text), dtype="<i2")
+                    samples = np.frombuffer(speech_pcm(text, server.amplitude), dtype="<i2")
                     buffer = io.BytesIO()
                     sf.write(buffer, samples, RATE, format="WAV", subtype="PCM_16")
                     self._send(200, buffer.getvalue(), "audio/wav")
                 else:
-                    self._send(200, speech_pcm(text), "audio/pcm")
+                    self._send(200, speech_pcm(text, server.amplitude), "audio/pcm")
 
         return Handler

@@ -28,6 +28,7 @@ from preread.store import Store
 from preread.tts.base import Provider
 from preread.tts.breaker import Breaker
 from preread.tts.chain import Chain
+from preread.tts.languages import LanguageVoices
 from preread.voice import ResolvedVoice
 
 FLIGHTS_DIR = "flights"  # under the store's locks/: one KEY.flight per synthesis under way
@@ -57,6 +58,8 @@ class Engines:
         self.synthesis_log = SynthesisLog(store.synthesis_log_path)
         self.listeners = Listeners()
         self._lock = threading.Lock()
+        # who speaks a block in a language the asked voice is not for
+        self.languages = LanguageVoices(dict(settings.voice_by_language), self.provider_for)
 
     def provider_for(self, name: str | None = None) -> Provider:
         """The provider called ``name`` (default: the configured one), built once."""
@@ -78,7 +81,7 @@ class Engines:
     def voice_of(self, manifest: Manifest) -> ResolvedVoice:
         """The voice the manifest's audio was made with, as its provider resolves it (so
         the content key has what the manifest does not record, e.g. an endpoint)."""
-        return self.resolve(manifest.voice_settings())
+        return replace(self.resolve(manifest.voice_settings()), level=manifest.level)
 
     @staticmethod
     def matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
@@ -145,7 +148,9 @@ class Engines:
             with self._lock:
                 found = self._makers.setdefault(
                     provider.name,
-                    ChunkMaker(self.store, provider, self.flights, chain, self.observe),
+                    ChunkMaker(
+                        self.store, provider, self.flights, chain, self.observe, self.languages
+                    ),
                 )
         return found
 

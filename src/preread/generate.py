@@ -32,6 +32,8 @@ from preread.manifest import ChunkEntry, Manifest, SentenceTime
 from preread.store import Store
 from preread.tts.base import AudioChunk, Provider
 from preread.tts.chain import Chain, spoken_by
+from preread.tts.languages import LanguageVoices
+from preread.tts.loudness import Levels
 from preread.voice import ResolvedVoice
 
 
@@ -52,6 +54,7 @@ class Prepared:
     # key, whose flight the maker leads too); ``held``: the asked voice's key
     spoken: ResolvedVoice | None = None
     held: str | None = None
+    spoken_kind: str = ""  # why ``spoken`` spoke it: fallback, language, last-resort
 
     @property
     def flights(self) -> tuple[str, ...]:
@@ -145,12 +148,13 @@ def fit_times(
 
 
 def done_entry(
-    entry: ChunkEntry, info: BlobInfo, spoken: ResolvedVoice | None = None
+    entry: ChunkEntry, info: BlobInfo, spoken: ResolvedVoice | None = None, kind: str = ""
 ) -> ChunkEntry:
     """``entry`` done with blob ``info``: what the manifest records for its chunk file
-    (``spoken``: the fallback voice that spoke it, when not the document's)."""
+    (``spoken``: the voice that spoke it when not the document's; ``kind``: why)."""
     done = replace(entry)
     done.spoken_by = None if spoken is None else spoken_by(spoken)
+    done.spoken_kind = "" if spoken is None else kind or "fallback"
     done.status = "done"
     done.duration = info.duration
     done.bytes = info.bytes
@@ -172,13 +176,16 @@ def apply_entry(manifest: Manifest, entry: ChunkEntry) -> bool:
     current.sentences = [replace(s) for s in entry.sentences]
     current.error = entry.error
     current.spoken_by = entry.spoken_by
+    current.spoken_kind = entry.spoken_kind
     return True
 
 
 def manifest_matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
-    return manifest.settings_match(
-        voice.provider, voice.model, voice.voice, voice.speed, voice.format
-    ) and (manifest.instructions or None) == (voice.instructions or None)
+    return (
+        manifest.settings_match(voice.provider, voice.model, voice.voice, voice.speed, voice.format)
+        and (manifest.instructions or None) == (voice.instructions or None)
+        and (manifest.level == voice.level)
+    )
 
 
 def record_entries(
@@ -208,14 +215,19 @@ class ChunkMaker:
         flights: Flights[str] | None = None,
         chain: Chain | None = None,
         observe: Callable[[str, float, int], None] | None = None,
+        languages: LanguageVoices | None = None,
     ) -> None:
         """``chain``: the providers to try in order (``provider`` first), each behind
         its breaker; None: ``provider`` alone. ``observe(provider, seconds, chars)``:
-        told of every synthesis that made a chunk (``Engines.observe``)."""
+        told of every synthesis that made a chunk (``Engines.observe``). ``languages``:
+        who speaks a block in a language the asked voice is not for
+        (``preread.tts.languages``)."""
         self.store = store
         self.provider = provider
         self.chain = chain
         self.observe = observe
+        self.languages = languages
+        self.levels = Levels(store.home)
         self.blobs = BlobStore(store)
         self.flights: Flights[str] = Flights() if flights is None else flights
 
@@ -246,6 +258,18 @@ class ChunkMaker:
         and ``InterruptedError`` when ``cancel`` is set between two sentences.
         """
         key = blob_key(entry.text, voice)
+        route = None if self.languages is None else self.languages.route(entry.language, voice)
+        if route is not None:  # another voice for this language: its own content key
+            other = blob_key(entry.text, route.voice)
+            info = None if fresh else self.reusable(other, route.voice.format)
+            if info is not None:
+                prepared = Prepared(entry=entry, key=other, blob=info)
+            else:
+                prepared = self._speak(
+                    route.provider, entry, route.voice, other, on_audio, cancel, fresh
+                )
+            prepared.spoken, prepared.held, prepared.spoken_kind = route.voice, key, route.kind
+            return prepared
         if not fresh:
             info = self.reusable(key, voice.format)
             if info is not None:
@@ -254,6 +278,7 @@ class ChunkMaker:
             return self._speak(self.provider, entry, voice, key, on_audio, cancel, fresh)
 
         def attempt(provider: Provider, spoken: ResolvedVoice) -> Prepared:
+            spoken = replace(spoken, level=voice.level)  # levelled as the document is
             if spoken == voice:
                 return self._speak(provider, entry, voice, key, on_audio, cancel, fresh)
             # a fallback: its own content key, so its audio is never taken for the asked
@@ -290,7 +315,7 @@ class ChunkMaker:
         sentences = [s.text for s in entry.sentences] or [entry.text]
         chunks: list[AudioChunk] = []
         started = time.perf_counter()
-        for chunk in provider.synthesize(sentences, voice):
+        for chunk in self.levels.speak(provider, sentences, voice):
             if chunks and chunk.sample_rate != chunks[0].sample_rate:
                 raise PrereadError("the provider changed sample rate within a block")
             chunks.append(chunk)
@@ -336,7 +361,7 @@ class ChunkMaker:
     def store_chunk(self, document_id: str, prepared: Prepared, voice: ResolvedVoice) -> ChunkEntry:
         """Store (or reuse) the blob, link the chunk file and check it; the done entry."""
         info = self.store_blob(prepared, voice)
-        entry = done_entry(prepared.entry, info, prepared.spoken)
+        entry = done_entry(prepared.entry, info, prepared.spoken, prepared.spoken_kind)
         self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
         return entry
 
@@ -378,7 +403,7 @@ class ChunkMaker:
             finally:
                 if prepared.extra_flight is not None:
                     self.flights.land(prepared.extra_flight)
-        done = done_entry(entry, info, prepared.spoken)
+        done = done_entry(entry, info, prepared.spoken, prepared.spoken_kind)
         target = self.store.chunks_dir(document_id) / done.file_name
         # linked under the manifest lock, once the journal's check passed: a preprocess
         # run switching the document to other settings meanwhile (under this lock) wins

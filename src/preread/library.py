@@ -280,6 +280,7 @@ class Library(Upkeep):
             list_all=list_all, flights=self.flights,
             chain=self.engines.chain(self.provider_for(voice.provider)), upgrade=upgrade,
             observe=self.engines.observe,
+            languages=self.engines.languages,
         )  # fmt: skip
         if summary.generated + summary.reused:
             self.note_written(int(summary.progress.bytes))

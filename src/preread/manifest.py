@@ -73,6 +73,12 @@ def _spoken_by(data: Any) -> tuple[str, str, str] | None:
     return (str(data.get("provider", "")), str(data.get("model", "")), str(data.get("voice", "")))
 
 
+def _spoken_kind(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    return str(data.get("kind", "fallback"))
+
+
 @dataclass
 class ChunkEntry:
     index: int
@@ -86,8 +92,12 @@ class ChunkEntry:
     sha256: str | None = None
     sentences: list[SentenceTime] = field(default_factory=list)
     error: str | None = None
-    # (provider, model, voice) that spoke it when not the document's (an engine chain's fallback)
+    # (provider, model, voice) that spoke it when not the document's voice, and why
+    # (``spoken_kind``): "fallback" (an engine chain's), "language" (the voice the
+    # settings map its language to), "last-resort" (espeak-ng: no other voice speaks it)
     spoken_by: tuple[str, str, str] | None = None
+    spoken_kind: str = ""
+    language: str = ""  # the block's language (on disk only when not the document's)
 
     @classmethod
     def for_block(cls, block: Block, ext: str) -> ChunkEntry:
@@ -98,6 +108,7 @@ class ChunkEntry:
             text=block.text,
             file_name=chunk_file_name(block.index, block.page, block.block_index, ext),
             sentences=[SentenceTime(s, 0.0, 0.0) for s in block.sentences],
+            language=block.language,
         )
 
     def reset(self) -> None:
@@ -105,11 +116,13 @@ class ChunkEntry:
         self.duration = self.bytes = None
         self.sha256 = self.error = None
         self.spoken_by = None
+        self.spoken_kind = ""
         for sentence in self.sentences:
             sentence.start = sentence.end = 0.0
             sentence.words, sentence.estimated = None, False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, document_language: str | None = None) -> dict[str, Any]:
+        """``document_language``: the manifest's, which the entry's is not repeated as."""
         data: dict[str, Any] = {
             "index": self.index,
             "page": self.page,
@@ -127,6 +140,11 @@ class ChunkEntry:
         if self.spoken_by is not None:
             provider, model, voice = self.spoken_by
             data["spokenBy"] = {"provider": provider, "model": model, "voice": voice}
+            data["spokenBy"]["kind"] = self.spoken_kind or "fallback"
+            if provider == "espeak":
+                data["spokenBy"]["robotic"] = True
+        if self.language and self.language != document_language:
+            data["language"] = self.language
         return data
 
     @classmethod
@@ -145,6 +163,8 @@ class ChunkEntry:
             sentences=[SentenceTime.from_json(s) for s in data.get("sentences", [])],
             error=data.get("error"),
             spoken_by=_spoken_by(data.get("spokenBy")),
+            spoken_kind=_spoken_kind(data.get("spokenBy")),
+            language=str(data.get("language", "")),
         )
 
 
@@ -167,6 +187,7 @@ class Manifest:
     version: int = MANIFEST_VERSION
     language: str = ""  # ISO 639-1 code of the document's text ("" when unknown)
     unit: str = "page"  # what ``page`` counts: "page" (PDF) or "section" (other formats)
+    level: str = ""  # how its audio is levelled (``ResolvedVoice.level``; "" before levelling)
 
     def voice_settings(self) -> VoiceSettings:
         """The settings this manifest's audio was made with (as recorded, unresolved)."""
@@ -197,6 +218,7 @@ class Manifest:
             instructions=voice.instructions,
             language=document.language,
             unit=document.unit,
+            level=voice.level,
         )
 
     def settings_match(self, provider: str, model: str, voice: str, speed: float, fmt: str) -> bool:
@@ -237,12 +259,14 @@ class Manifest:
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "chapters": [c.to_json() for c in self.chapters],
-            "chunks": [c.to_json() for c in self.chunks],
+            "chunks": [c.to_json(self.language) for c in self.chunks],
         }
         if self.instructions:
             data["instructions"] = self.instructions
         if self.language:
             data["language"] = self.language
+        if self.level:
+            data["level"] = self.level
         return data
 
     def dumps(self) -> bytes:
@@ -251,6 +275,13 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
+        manifest = cls._from_json(data)
+        for chunk in manifest.chunks:  # a block in the document's language says none
+            chunk.language = chunk.language or manifest.language
+        return manifest
+
+    @classmethod
+    def _from_json(cls, data: dict[str, Any]) -> Manifest:
         return cls(
             version=int(data.get("version", MANIFEST_VERSION)),
             document_id=str(data["documentId"]),
@@ -269,6 +300,7 @@ class Manifest:
             instructions=data.get("instructions"),
             language=str(data.get("language", "")),
             unit="section" if data.get("unit") == "section" else "page",
+            level=str(data.get("level", "")),
         )
 
     @classmethod

@@ -45,6 +45,7 @@ from preread.store import Store
 from preread.throughput import Throughput
 from preread.tts.base import Provider
 from preread.tts.chain import Chain
+from preread.tts.languages import LanguageVoices
 from preread.voice import ResolvedVoice
 
 __all__ = [  # the folder helpers are re-exported: callers import them from here
@@ -143,6 +144,7 @@ def run_preprocess(
     chain: Chain | None = None,
     upgrade: bool = False,
     observe: Callable[[str, float, int], None] | None = None,
+    languages: LanguageVoices | None = None,
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
 
@@ -160,6 +162,7 @@ def run_preprocess(
     ``upgrade``: also make again the done chunks a fallback spoke (``spokenBy``), with
     the chain's first provider when its breaker lets it; a chunk it still cannot make
     keeps its fallback audio. ``observe``: told of each synthesis (``ChunkMaker``).
+    ``chain``, ``languages``: fallbacks and voices per language (``ChunkMaker``).
     """
     voice = provider.resolve(voice_settings)
     blocks = select_blocks(document, pages)
@@ -179,7 +182,7 @@ def run_preprocess(
     try:
         if source is not None or not store.is_registered(document_id):
             store.register(document, source)  # never a page selection: see the docstring
-        maker = ChunkMaker(store, provider, flights, chain, observe)
+        maker = ChunkMaker(store, provider, flights, chain, observe, languages)
         return _run_locked(
             store, maker, document, blocks, voice, force, on_progress, cancel, wanted, upgrade
         )

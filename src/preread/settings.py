@@ -91,6 +91,34 @@ class TextSettings:
         )
 
 
+LANGUAGE_VOICE_PREFIX = "PREREAD_VOICE_"
+
+
+def language_voices(env: Mapping[str, str]) -> tuple[tuple[str, VoiceSettings], ...]:
+    """``PREREAD_VOICE_FR=openai:nova`` → ``(("fr", VoiceSettings("openai", voice="nova")),)``.
+
+    The value is ``provider``, ``provider:voice`` or ``provider:model:voice``; speed and
+    format are the document's.
+    """
+    found: list[tuple[str, VoiceSettings]] = []
+    for name, value in sorted(env.items()):
+        if not name.startswith(LANGUAGE_VOICE_PREFIX) or not value.strip():
+            continue
+        code = name[len(LANGUAGE_VOICE_PREFIX) :].lower()
+        parts = [p.strip() for p in value.strip().split(":")]
+        if not (2 <= len(code) <= 3 and code.isalpha() and code.isascii()):
+            raise BadSettings(f"bad {name}: the name ends with a language code (PREREAD_VOICE_FR)")
+        if not 1 <= len(parts) <= 3 or not all(parts):
+            raise BadSettings(
+                f"bad {name} {value!r}: use provider, provider:voice or provider:model:voice"
+                " (e.g. openai:nova, espeak)"
+            )
+        model = parts[1] if len(parts) == 3 else None
+        voice = parts[-1] if len(parts) > 1 else None
+        found.append((code, VoiceSettings(provider=parts[0].lower(), model=model, voice=voice)))
+    return tuple(found)
+
+
 def _workers(value: Any) -> int | None:
     if value is None:
         return None
@@ -162,6 +190,9 @@ class Settings:
     fallback_providers: tuple[str, ...] = ()
     limits: ProviderLimits = field(default_factory=ProviderLimits)
     provider_limits: tuple[tuple[str, ProviderLimits], ...] = ()
+    # A voice per language (PREREAD_VOICE_FR=openai:nova): blocks in that language are
+    # spoken by it (provider, model, voice; the document's speed and format)
+    voice_by_language: tuple[tuple[str, VoiceSettings], ...] = ()
     # Piper syntheses at once in this process (None: one per core, at most 8). Each adds
     # ≈ 250 MB of peak memory: a 512 MB VM wants 1.
     synth_workers: int | None = None
@@ -277,6 +308,7 @@ class Settings:
             fallback_providers=tuple(chain[1:]),
             limits=limits,
             provider_limits=provider_limits,
+            voice_by_language=language_voices(env),
             synth_workers=_workers(pick("synth_workers", "PREREAD_SYNTH_WORKERS")),
             trusted_proxies=pick("trusted_proxies", "PREREAD_TRUSTED_PROXIES"),
             read_code=_flag(pick("read_code", "PREREAD_READ_CODE"), "PREREAD_READ_CODE"),

@@ -124,6 +124,7 @@ def _voice(manifest: Manifest, entry: ChunkEntry) -> ResolvedVoice:
         manifest.native_speed,
         manifest.format,
         manifest.instructions,
+        level=manifest.level,
     )
 
 

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How chunks are levelled (``preread.tts.loudness``): −16 LUFS integrated, −1.5 dBTP
+# ceiling, one gain per voice. Part of a voice's identity: audio made before levelling
+# (``level == ""``) is another voice, with its own content keys.
+LEVEL = "lufs-16/dbtp-1.5/1"
+
 
 @dataclass(frozen=True)
 class ResolvedVoice:
@@ -20,6 +25,9 @@ class ResolvedVoice:
     # Which server speaks (e.g. an OpenAI-compatible base URL, credentials stripped):
     # the same model and voice names on two servers are different voices.
     endpoint: str | None = None
+    # How its audio is levelled: ``LEVEL`` for every voice resolved now; "" for audio
+    # made before levelling (a manifest without ``level``), which is never levelled.
+    level: str = LEVEL
 
     def key_material(self) -> str:
         parts = [self.provider, self.model, self.voice, f"{self.speed:.4f}", self.format]
@@ -27,4 +35,6 @@ class ResolvedVoice:
             parts.append(self.instructions)
         if self.endpoint:
             parts.append("endpoint=" + self.endpoint)
+        if self.level:
+            parts.append("level=" + self.level)
         return "\x1f".join(parts)

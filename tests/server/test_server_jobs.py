@@ -142,9 +142,9 @@ def test_a_voice_that_cannot_speak_the_language_is_refused(
     from serverkit import TEXTS, document_text
 
     doc = "f" * 64
-    store.register(replace(document_text(doc, TEXTS), language="fr"), None)
+    store.register(replace(document_text(doc, TEXTS), language="wo"), None)  # nor espeak-ng
     refused = client.post("/api/tts/preprocess", json={"documentId": doc, "provider": "piper"})
     assert refused.status_code == 400
     message = refused.json()["error"]["message"]
-    assert "in French (fr)" in message and "PREREAD_VOICE_FR=" in message
+    assert "in wo (wo)" in message and "PREREAD_VOICE_WO=" in message
     assert client.post("/api/tts/preprocess", json={"documentId": doc}).status_code == 202

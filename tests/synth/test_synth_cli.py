@@ -91,8 +91,9 @@ def test_openai_failures_give_exit_1_and_a_summary(
 
 
 def wait_for_chunks(
-    process: subprocess.Popen[bytes], directory: Path, count: int, timeout: float = 20.0
+    process: subprocess.Popen[bytes], directory: Path, count: int, timeout: float = 60.0
 ) -> None:
+    """(A fresh store first measures the voice's loudness: once, importing SciPy.)"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         if (

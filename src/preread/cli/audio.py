@@ -38,7 +38,6 @@ from preread.ids import document_id_of_file
 from preread.library import Library, Summary
 from preread.library import Progress as JobProgress
 from preread.model import DocumentText
-from preread.tts.languages import check_voice_speaks
 from preread.units import format_size
 
 DocArgument = Annotated[
@@ -260,7 +259,7 @@ def preprocess_command(
     try:
         resolved = library.resolve_voice()  # bad settings: exit 2 before reading anything
         document, source, select = _load_document(library, doc, pages, password)
-        check_voice_speaks(document.language, resolved, document.source_name)
+        library.engines.languages.check(document.language, resolved, document.source_name)
     except BaseException:
         library.close()
         raise

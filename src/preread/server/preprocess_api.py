@@ -22,7 +22,6 @@ from preread.server.params import (
 )
 from preread.server.state import ServerState, state_of
 from preread.settings import FORMATS, VoiceSettings
-from preread.tts.languages import check_voice_speaks
 
 EVENT_MIN_INTERVAL = 0.25
 
@@ -86,9 +85,14 @@ async def start(request: Request) -> Response:
     upgrade = data.get("upgrade", False) is True
     registration = await anyio.to_thread.run_sync(state.library.registration, doc)
     if registration is not None and registration.language:
-        # a voice that cannot speak the document's language is refused: 400, one line
+        # a language no voice can speak (not even espeak-ng) is refused: 400, one line
         resolved = await anyio.to_thread.run_sync(state.library.resolve_voice, voice)
-        check_voice_speaks(registration.language, resolved, registration.source_name)
+        await anyio.to_thread.run_sync(
+            state.library.engines.languages.check,
+            registration.language,
+            resolved,
+            registration.source_name,
+        )
 
     try:
         total, complete = await anyio.to_thread.run_sync(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from preread.speech.stream import AnswerStream, Piece, decoded_blobs
 from preread.store import Store
 from preread.stream_encoder import stream_rate
 from preread.tts.base import Provider
+from preread.tts.loudness import Levels
 from preread.voice import ResolvedVoice
 
 FADE_SECONDS = 0.005
@@ -107,11 +109,13 @@ def _cut(key: str, audio: bytes, first: int, count: int) -> Callable[[], np.ndar
 
 
 def _pieces(
-    plan_: Plan, data: dict[str, bytes], provider: Provider, voice: ResolvedVoice
+    plan_: Plan, data: dict[str, bytes], provider: Provider, voice: ResolvedVoice, home: Path
 ) -> tuple[int, list[Piece]]:
-    """The stream's rate and pieces; the gaps are synthesized now, runs cut later."""
+    """The stream's rate and pieces; the gaps are synthesized now (at the voice's gain,
+    as the stored runs are: ``preread.tts.loudness``), runs cut later."""
     gaps = plan_.gaps
-    spoken = iter(list(provider.synthesize([g.text for g in gaps], voice)) if gaps else [])
+    levels = Levels(home)
+    spoken = iter(list(levels.speak(provider, [g.text for g in gaps], voice)) if gaps else [])
     found: list[tuple[str, int, int, Callable[[], np.ndarray]]] = []
     for item in plan_.items:
         if isinstance(item, Gap):
@@ -144,7 +148,7 @@ def _whole(
 
     sentences = [s for p in text.splitlines() if p.strip() for s in split_sentences(p)]
     sentences = sentences or [text.strip()]
-    chunks = list(provider.synthesize(sentences, voice))
+    chunks = list(Levels(blobs.store.home).speak(provider, sentences, voice))
     if not chunks:
         raise PrereadError("the provider returned no audio")
     pcm = b"".join(c.pcm for c in chunks)
@@ -183,7 +187,7 @@ def answer(
         except _Evicted as gone:
             index.forget(gone.key)
             continue
-        rate, pieces = _pieces(plan_, data, provider, voice)
+        rate, pieces = _pieces(plan_, data, provider, voice, store.home)
         if not any(p.length for p in pieces):
             break
 

@@ -47,6 +47,7 @@ def voice_id(voice: ResolvedVoice) -> str:
     material = "\x1f".join(
         [voice.provider, voice.model, voice.voice, f"{voice.speed:.4f}", voice.instructions or ""]
         + ([voice.endpoint] if voice.endpoint else [])
+        + (["level=" + voice.level] if voice.level else [])
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
@@ -329,6 +330,7 @@ def rebuild(store: Store) -> tuple[int, int]:
                 manifest.native_speed,
                 manifest.format,
                 manifest.instructions,
+                level=manifest.level,
             )
             for chunk in manifest.chunks:
                 by_key[blob_key(chunk.text, voice)] = voice_id(voice)

@@ -1,8 +1,9 @@
 """Text-to-speech providers behind one interface (``preread.tts.base.Provider``).
 
 ``make_provider(settings)`` builds the one the settings name: ``piper`` (default,
-embedded offline voice), ``openai`` (and OpenAI-compatible servers), ``fake``
-(a tone per sentence, for tests and demos).
+embedded offline voice), ``openai`` (and OpenAI-compatible servers), ``espeak``
+(the robotic last resort for languages no other voice speaks), ``fake`` (a tone
+per sentence, for tests and demos).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from preread.settings import Settings
 from preread.tts.base import AudioChunk, Provider
 from preread.voice import ResolvedVoice
 
-PROVIDERS = ("piper", "openai", "fake")
+PROVIDERS = ("piper", "openai", "espeak", "fake")
 
 __all__ = ["PROVIDERS", "AudioChunk", "Provider", "ResolvedVoice", "make_provider"]
 
@@ -38,4 +39,8 @@ def make_provider(settings: Settings) -> Provider:
             timeout=limits.timeout,
             retry_budget=limits.retry_budget,
         )
+    if name == "espeak":
+        from preread.tts.espeak import EspeakProvider
+
+        return EspeakProvider()
     raise BadSettings(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

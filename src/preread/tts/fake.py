@@ -5,7 +5,9 @@ text (``seconds_per_char``) and speed, so tests and demos can exercise the whole
 pipeline with real, non-silent audio but without a neural voice. Each word is a
 burst of tone followed by a short silence, and its times are reported like the
 Piper voice's (``AudioChunk.words``), so cutting at word times is testable. Tests
-pass ``fail`` to make chosen sentences fail.
+pass ``fail`` to make chosen sentences fail; ``calls`` lists the sentences spoken, but
+for the loudness reference (``preread.tts.loudness``). Voice ``tone`` is a 440 Hz tone at
+0.3 of full scale, ``low`` a 220 Hz one at 0.1 (≈ 9.5 dB quieter: two engines' levels).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from preread.errors import BadSettings, SynthesisFailed
 from preread.settings import VoiceSettings
 from preread.tts.base import AudioChunk, Provider
+from preread.tts.loudness import REFERENCE
 from preread.voice import ResolvedVoice
 
 FAKE_VOICES = ("tone", "low")
@@ -60,19 +63,20 @@ class FakeProvider(Provider):
         return ["tone-1"]
 
     def synthesize(self, sentences: Sequence[str], voice: ResolvedVoice) -> Iterator[AudioChunk]:
-        base = 440.0 if voice.voice == "tone" else 220.0
+        base, amplitude = (440.0, 0.3) if voice.voice == "tone" else (220.0, 0.1)
         for number, sentence in enumerate(sentences):
             if self.fail is not None and self.fail(sentence):
                 raise SynthesisFailed(f"fake provider refused {sentence[:30]!r}")
             if self.delay:
                 time.sleep(self.delay)
-            with self._lock:
-                self.calls.append(sentence)
+            if sentence not in REFERENCE:  # the loudness reference is not a chunk's
+                with self._lock:
+                    self.calls.append(sentence)
             seconds = max(0.1, len(sentence) * self.seconds_per_char / voice.speed)
             n = int(seconds * self.sample_rate)
             t = np.arange(n, dtype=np.float64) / self.sample_rate
             freq = base * (1 + 0.1 * (number % 4))
-            wave = 0.3 * np.sin(2 * math.pi * freq * t)
+            wave = amplitude * np.sin(2 * math.pi * freq * t)
             words = word_spans(sentence.split(), n)
             voiced = np.zeros(n, dtype=bool)
             for start, end in words:

@@ -203,6 +203,8 @@ function setupControls() {
   p.addEventListener("status", (e) => say(e.detail.message, e.detail.kind));
   p.addEventListener("chunk", (e) => {
     $("live-badge").hidden = !e.detail.live;
+    const spoken = (app.doc.chunks[e.detail.ci] || {}).spokenBy; // a voice other than the document's
+    $("voice-badge").hidden = !(spoken && spoken.robotic);
     if (!e.detail.loading && e.detail.ci !== app.ci) highlight(e.detail.ci, 0);
   });
   p.addEventListener("live", () => setTimeout(refreshManifest, 1500));
