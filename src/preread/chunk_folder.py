@@ -274,7 +274,7 @@ def document_row(
 # -- status ---------------------------------------------------------------------------------
 def fallback_count(entries: Collection[ChunkEntry]) -> int:
     """Done chunks an engine chain's fallback spoke (``preprocess --upgrade`` redoes them)."""
-    return sum(1 for c in entries if c.status == "done" and c.spoken_by is not None)
+    return sum(1 for c in entries if c.status == "done" and c.by_fallback)
 
 
 def document_status(

@@ -260,16 +260,9 @@ class ChunkMaker:
         key = blob_key(entry.text, voice)
         route = None if self.languages is None else self.languages.route(entry.language, voice)
         if route is not None:  # another voice for this language: its own content key
-            other = blob_key(entry.text, route.voice)
-            info = None if fresh else self.reusable(other, route.voice.format)
-            if info is not None:
-                prepared = Prepared(entry=entry, key=other, blob=info)
-            else:
-                prepared = self._speak(
-                    route.provider, entry, route.voice, other, on_audio, cancel, fresh
-                )
-            prepared.spoken, prepared.held, prepared.spoken_kind = route.voice, key, route.kind
-            return prepared
+            return self._speak_other(
+                route.provider, entry, route.voice, key, route.kind, on_audio, cancel, fresh
+            )
         if not fresh:
             info = self.reusable(key, voice.format)
             if info is not None:
@@ -281,26 +274,42 @@ class ChunkMaker:
             spoken = replace(spoken, level=voice.level)  # levelled as the document is
             if spoken == voice:
                 return self._speak(provider, entry, voice, key, on_audio, cancel, fresh)
-            # a fallback: its own content key, so its audio is never taken for the asked
-            # voice's, and that key's flight (the caller holds the asked key's): one
-            # synthesis of this content by this voice at a time, whoever asks for it
-            other = blob_key(entry.text, spoken)
-            if other != key:
-                self.flights.lead(other, "fallback", cancel=cancel)
-            try:
-                info = None if fresh else self.reusable(other, spoken.format)
-                if info is not None:
-                    prepared = Prepared(entry=entry, key=other, blob=info)
-                else:
-                    prepared = self._speak(provider, entry, spoken, other, on_audio, cancel, fresh)
-            except BaseException:
-                if other != key:
-                    self.flights.land(other)
-                raise
-            prepared.spoken, prepared.held = spoken, key
-            return prepared
+            return self._speak_other(
+                provider, entry, spoken, key, "fallback", on_audio, cancel, fresh
+            )
 
         return self.chain.run(voice, attempt)
+
+    def _speak_other(
+        self,
+        provider: Provider,
+        entry: ChunkEntry,
+        spoken: ResolvedVoice,
+        key: str,
+        kind: str,
+        on_audio: Callable[[AudioChunk], None] | None,
+        cancel: threading.Event | None,
+        fresh: bool,
+    ) -> Prepared:
+        """The chunk in a voice other than the asked one (``key`` is the asked voice's):
+        a fallback, or a language's voice. Its own content key, so its audio is never
+        taken for the asked voice's, and that key's flight (the caller holds the asked
+        key's): one synthesis of this content by this voice at a time, whoever asks."""
+        other = blob_key(entry.text, spoken)
+        if other != key:
+            self.flights.lead(other, kind, cancel=cancel)
+        try:
+            info = None if fresh else self.reusable(other, spoken.format)
+            if info is not None:
+                prepared = Prepared(entry=entry, key=other, blob=info)
+            else:
+                prepared = self._speak(provider, entry, spoken, other, on_audio, cancel, fresh)
+        except BaseException:
+            if other != key:
+                self.flights.land(other)
+            raise
+        prepared.spoken, prepared.held, prepared.spoken_kind = spoken, key, kind
+        return prepared
 
     def _speak(
         self,

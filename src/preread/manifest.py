@@ -99,6 +99,11 @@ class ChunkEntry:
     spoken_kind: str = ""
     language: str = ""  # the block's language (on disk only when not the document's)
 
+    @property
+    def by_fallback(self) -> bool:
+        """Spoken by an engine chain's fallback (not a voice chosen for its language)."""
+        return self.spoken_by is not None and self.spoken_kind in ("", "fallback")
+
     @classmethod
     def for_block(cls, block: Block, ext: str) -> ChunkEntry:
         return cls(

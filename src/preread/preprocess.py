@@ -214,11 +214,11 @@ def _run_locked(
     upgrading: set[int] = set()  # done by a fallback, made again
     for entry in selected:
         if entry.status == "done":
-            if upgrade and entry.spoken_by is not None:
+            if upgrade and entry.by_fallback:
                 upgrading.add(entry.index)
                 continue
             if chunk_is_valid(store, document_id, entry):
-                progress.fallback += entry.spoken_by is not None
+                progress.fallback += entry.by_fallback
                 summary.skipped += 1
                 progress.done += 1
                 progress.bytes += entry.bytes or 0
@@ -345,8 +345,8 @@ def _run_locked(
                 if done is not None:
                     unrecorded.append(done)
                     progress.done += 1
-                    progress.fallback += done.spoken_by is not None
-                    if entry.index in upgrading and done.spoken_by is None:
+                    progress.fallback += done.by_fallback
+                    if entry.index in upgrading and not done.by_fallback:
                         summary.upgraded += 1
                     progress.bytes += done.bytes or 0
                     progress.duration += done.duration or 0.0

@@ -116,7 +116,9 @@ def _voice(manifest: Manifest, entry: ChunkEntry) -> ResolvedVoice:
     found through another chunk's copy, or made again)."""
     if entry.spoken_by is not None:
         provider, model, voice = entry.spoken_by
-        return ResolvedVoice(provider, model, voice, manifest.native_speed, manifest.format)
+        return ResolvedVoice(
+            provider, model, voice, manifest.native_speed, manifest.format, level=manifest.level
+        )
     return ResolvedVoice(
         manifest.tts_provider,
         manifest.tts_model,

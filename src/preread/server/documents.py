@@ -116,7 +116,7 @@ def _listing(state: ServerState) -> list[dict[str, Any]]:
                     {c.page for c in done} - {c.page for c in chunks if c.status != "done"}
                 ),
                 "bytes": sum(c.bytes or 0 for c in done),
-                "fallback": sum(1 for c in done if c.spoken_by is not None),
+                "fallback": sum(1 for c in done if c.by_fallback),
                 "format": cached.manifest.format,
                 "voice": cached.manifest.voice,
                 "speed": cached.manifest.native_speed,
