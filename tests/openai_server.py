@@ -25,7 +25,7 @@ answer an error whose body echoes the request's Authorization header, a URL with
 credentials and a stack trace. Every request is recorded in ``server.requests``
 (with ``at``, its ``time.monotonic()``, and ``answer``), except preread's loudness
 reference (``preread.tts.loudness.REFERENCE``: one request per voice and store, measuring
-the voice's level), which is answered ``ok`` outside the script and recorded in
+the voice's level), which is answered ``ok`` whatever the script or ``fail_when`` say, recorded in
 ``server.references``. ``server.amplitude`` sets the tone's level.
 The server engineer may reuse it.
 """
@@ -192,8 +192,6 @@ class SpeechServer:
                     self._error(404, "not found")
                     return
                 answer = "ok" if reference else server.next_answer(text)
-                if reference and server.fail_when is not None and server.fail_when(text):
-                    answer = "500"
                 record.answer = answer
                 if answer in BROKEN:
                     self._send(200, *BROKEN[answer](text))

@@ -241,8 +241,10 @@ class Levels:
         self, provider: Provider, sentences: Sequence[str], voice: ResolvedVoice
     ) -> Iterator[AudioChunk]:
         """``provider.synthesize`` at the voice's gain: each sentence levelled."""
-        gain = self.gain(provider, voice)
-        for chunk in provider.synthesize(sentences, voice):
+        gain: float | None = None
+        for number, chunk in enumerate(provider.synthesize(sentences, voice)):
+            if number == 0:  # measured after the engine answered the text asked of it
+                gain = self.gain(provider, voice)
             if gain is None:
                 yield chunk
             else:
