@@ -37,7 +37,7 @@ def select_blocks(
     if pages is None:
         return list(document.blocks)
     if isinstance(pages, str):
-        from preread.pdf import parse_pages  # type: ignore[attr-defined,unused-ignore]
+        from preread.pages import parse_pages
 
         wanted = set(parse_pages(pages, document.pages))
     else:

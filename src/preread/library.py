@@ -239,7 +239,7 @@ class Library(Upkeep):
     def check_pages(document: DocumentText, pages: str | None) -> None:
         """Refuse a page selection the document cannot satisfy (``BadInput``/``BadRange``)."""
         if pages is not None:
-            from preread.pdf import parse_pages
+            from preread.pages import parse_pages
 
             parse_pages(pages, document.pages)
 

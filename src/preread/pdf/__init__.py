@@ -3,7 +3,7 @@
 Public API::
 
     read_document(source, *, name=None, pages=None, password=None, text=None) -> DocumentText
-    parse_pages(spec, page_count=None) -> list[int]
+    parse_pages(spec, page_count=None) -> list[int]   (from preread.pages: the --pages syntax)
     split_sentences(text, language="en") -> list[str]
 
 Format-neutral (they take text, not PDF objects; the other readers use them):
@@ -16,16 +16,16 @@ Modules, one step each: ``extract`` (pypdf, page by page, time-bounded), ``layou
 footers, page numbers), ``furniture`` (contents pages, footnote areas),
 ``hyphenation``, ``paragraphs`` (lines → paragraphs and headings), ``sentences`` and
 ``sentence_rules`` (Punkt + per-language fixes), ``language`` (detection), ``blocks``
-(the packer), ``pages`` (the ``--pages`` syntax), ``outline`` (title, chapters, page
+(the packer), ``outline`` (title, chapters, page
 labels), ``pipeline`` (per-page state across page breaks) and ``document`` (a PDF
 read into blocks).
 """
 
 from __future__ import annotations
 
+from preread.pages import format_pages, parse_pages
 from preread.pdf.blocks import MAX_BLOCK
 from preread.pdf.document import read_document
-from preread.pdf.pages import format_pages, parse_pages
 from preread.pdf.sentences import split_sentences
 
 __all__ = ["MAX_BLOCK", "format_pages", "parse_pages", "read_document", "split_sentences"]

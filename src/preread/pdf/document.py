@@ -22,11 +22,11 @@ from pypdf import PdfReader
 from preread.errors import BadDocument, BadInput, NotFound
 from preread.ids import document_id_of_bytes
 from preread.model import Block, Chapter, DocumentText, PageFurniture
+from preread.pages import format_pages, parse_pages
 from preread.pdf.blocks import pack
 from preread.pdf.edges import WINDOW
 from preread.pdf.extract import PAGE_TIMEOUT, open_pdf
 from preread.pdf.outline import chapters, metadata_title, page_labels
-from preread.pdf.pages import format_pages, parse_pages
 from preread.pdf.pipeline import Pipeline
 from preread.settings import TextSettings
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from preread.errors import BadDocument, BadInput, NotFound, PayloadTooLarge
 from preread.model import DocumentText
-from preread.pdf import format_pages, parse_pages
+from preread.pages import format_pages, parse_pages
 from preread.readers.sniff import HEAD, Kind, sniff
 from preread.readers.walk import ReadOptions
 from preread.settings import TextSettings

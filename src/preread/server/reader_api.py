@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from preread.errors import BadInput, NotFound
-from preread.pdf.pages import format_pages
+from preread.pages import format_pages
 from preread.server.params import document_id, document_id_param, int_param
 from preread.server.preprocess_api import status_object
 from preread.server.state import state_of
