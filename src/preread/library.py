@@ -16,6 +16,10 @@ provider, the content-key single flight they, its preprocess runs and ``speech``
 share (``preread.flights``: one synthesis of a given content at a time) and the
 voice identity rule: which voice a manifest's audio was made with
 (``voice_of``) and whether it is the voice asked for (``matches``).
+
+Its parts live beside it as mixins ``Library`` inherits: ``preread.missing_chunks``
+(``chunk_target``, ``ensure_chunk``, ``restore_chunk``), ``preread.speaking``
+(``speech``, the speech index) and ``preread.upkeep`` (status, delete, cleanup).
 """
 
 from __future__ import annotations
@@ -23,37 +27,28 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from preread import journal
 from preread.blobs import BlobStore, blob_key
-from preread.chunk_folder import (
-    fallback_count,
-    find_block,
-    find_entry,
-    list_every_block,
-    no_block,
-    not_listed,
-    pages_done,
-    prepare_manifest,
-    select_blocks,
-)
+from preread.chunk_folder import fallback_count, pages_done, select_blocks
 from preread.engines import Engines
-from preread.errors import Conflict, NotFound, PrereadError
+from preread.errors import NotFound
 from preread.flights import Flights
 from preread.lifecycle import CleanupReport
 from preread.manifest import ChunkEntry, Manifest
-from preread.model import Block, DocumentText
+from preread.missing_chunks import MissingChunks
+from preread.model import DocumentText
 from preread.preprocess import Progress, Summary, run_preprocess
 from preread.settings import Settings, VoiceSettings
 from preread.shared import SharedTier
+from preread.speaking import Speaking
 from preread.speech.assemble import Answer
-from preread.speech.index import SpeechIndex, index_path, rebuild
+from preread.speech.index import SpeechIndex
 from preread.store import Store
 from preread.tiers import ObjectTier
-from preread.tts.base import AudioChunk, Provider
+from preread.tts.base import Provider
 from preread.upkeep import Upkeep
 from preread.voice import ResolvedVoice
 
@@ -64,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "CleanupReport", "Library", "Progress", "Summary"]
 
 
-class Library(Upkeep):
+class Library(MissingChunks, Speaking, Upkeep):
     """A store of documents and their audio; see the module docstring."""
 
     def __init__(
@@ -350,183 +345,6 @@ class Library(Upkeep):
         if done and upgrade and manifest is not None:
             done = not fallback_count([c for c in manifest.chunks if c.page in wanted])
         return len(blocks), done
-
-    def chunk_target(
-        self,
-        document_id: str,
-        manifest: Manifest | None,
-        *,
-        index: int | None,
-        page: int | None,
-        block: int | None,
-        prepare: bool = True,
-    ) -> tuple[ChunkEntry | Block, ResolvedVoice]:
-        """The block to make a missing chunk of, and the voice to make it with.
-
-        A block is known when the manifest lists it, or (no manifest yet) when the
-        registered document has it; then (``prepare``) a manifest is written for the
-        configured voice. NotFound otherwise; Conflict when the manifest's provider
-        is not the configured one.
-        """
-        provider = self.provider()
-        if manifest is not None:
-            entry = find_entry(manifest, index=index, page=page, block=block)
-            if entry is None and prepare and index is None:
-                document = self.registered(document_id)
-                if document is not None:
-                    voice = self.voice_of(manifest)
-                    entry = list_every_block(self.store, document, voice, page, block)
-            if entry is None:
-                known = self.registration(document_id) if page is not None else None
-                raise NotFound(not_listed(document_id, known, index, page, block))
-            if manifest.tts_provider != provider.name:
-                raise Conflict(
-                    f"chunk {entry.index} of {document_id[:12]} is not generated and its audio"
-                    f" is for provider {manifest.tts_provider}, not this server's {provider.name}"
-                )
-            return entry, self.voice_of(manifest)
-        document = self.registration(document_id)
-        if document is None:
-            raise NotFound(f"no document {document_id} (register it or preprocess it first)")
-        found = find_block(document.blocks, index=index, page=page, block=block)
-        if found is None:
-            raise NotFound(no_block(document_id, index, page, block))
-        voice = provider.resolve(self.settings.voice)
-        if prepare:  # not for a HEAD request: it only asks
-            prepare_manifest(self.store, document, voice)
-            self._share_document(document_id, registration=False)
-        return found, voice
-
-    def ensure_chunk(
-        self,
-        document_id: str,
-        index: int,
-        voice: ResolvedVoice,
-        on_audio: Callable[[AudioChunk], None] | None = None,
-    ) -> ChunkEntry:
-        """Chunk ``index`` of a document with a manifest: made (and recorded) if missing.
-
-        With a shared tier, a blob it has is fetched first (no synthesis); one neither
-        has is made by one instance only (a claim in the tier; the others wait for its
-        blob), then shared.
-        """
-        new_key = None
-        claimed = False
-        if self.shared is not None:
-            manifest = self.store.read_manifest(document_id)
-            wanted = manifest.chunk(index) if manifest is not None else None
-            if wanted is not None:
-                new_key = self.shared.fetch_missing(self.blobs, wanted.text, voice)
-            if new_key is not None:
-                claimed = self.shared.claim(new_key)
-                if not claimed and self.shared.wait_for_blob(
-                    new_key, voice.format, self.shared.claim_ttl
-                ):
-                    new_key = None  # another instance made it: linked from its blob
-        maker = self.engines.maker(voice.provider)
-        try:
-            entry = maker.make(document_id, index, voice, on_audio=on_audio)
-        finally:
-            if self.shared is not None and new_key is not None:
-                if claimed:
-                    self.shared.release(new_key, voice.format)
-                else:
-                    self.shared.push_blob(new_key, voice.format)
-        self.note_use(document_id)
-        self.note_written(entry.bytes or 0)
-        if self.shared is not None:
-            self._share_document(document_id, registration=False)
-        return entry
-
-    def restore_chunk(
-        self, document_id: str, *, index: int | None, page: int | None, block: int | None
-    ) -> bool:
-        """Put a missing chunk file back from the shared tier's blob, never synthesizing.
-
-        True when the chunk is now on the local disk (served like any stored chunk).
-        """
-        if self.shared is None:
-            return False
-        try:
-            manifest = self.manifest(document_id)
-            entry = find_entry(manifest, index=index, page=page, block=block) if manifest else None
-            if manifest is None or entry is None:
-                return False
-            voice = self.voice_of(manifest)
-            if self.shared.fetch_missing(self.blobs, entry.text, voice) is not None:
-                return False  # neither tier has it
-            self.engines.maker(voice.provider).make(document_id, entry.index, voice)
-        except PrereadError:
-            return False
-        self.note_use(document_id)
-        return True
-
-    def speech(self, text: str, voice: ResolvedVoice) -> Answer:
-        """The audio for any ``text``: stored verbatim (HIT), built from stored speech
-        of the same voice (ASSEMBLED) or synthesized (MISS); see ``preread.speech``.
-        With a shared tier, its copy counts as stored, and what is made here is shared.
-
-        With an engine chain, a fallback speaks when the first provider cannot (``_speak``).
-
-        An ASSEMBLED answer is a stream (``Answer.stream``): the caller sends it and
-        must ``close()`` it, which stores it whole and ends the key's flight."""
-        key = blob_key(text, voice)
-        provider = self.provider_for(voice.provider)
-        # the content key's flight, shared with chunks and jobs: requests for the same
-        # text wait for one answer (a streamed one until it is stored), then find it
-        self.flights.lead(key, "speech")
-        handed = False
-        try:
-            if self.shared is not None and self.blobs.read(key, voice.format) is None:
-                self.shared.fetch_blob(key, voice.format)
-            result = self._speak(provider, voice, text, key)
-            if result.stream is not None:
-                result.stream.on_closed = partial(self._speech_sent, key, voice.format)
-                handed = True
-        finally:
-            if not handed:
-                self.flights.land(key)
-        own = result.spoken_by == voice.provider  # a fallback's audio is not under key
-        if result.stream is None and self.shared is not None and result.cache != "HIT" and own:
-            self.shared.push_blob(key, voice.format)
-        return result
-
-    def _speech_sent(self, key: str, fmt: str) -> None:
-        self.flights.land(key)
-        if self.shared is not None and self.blobs.read(key, fmt) is not None:
-            self.shared.push_blob(key, fmt)
-
-    def _speak(self, provider: Provider, voice: ResolvedVoice, text: str, key: str) -> Answer:
-        """``answer`` by the engine chain ``provider`` heads: stored audio in ``voice`` is
-        served as it is; else the first provider able to speaks the request in its own
-        voice, so a fallback's audio is stored under the fallback voice's key, never the
-        request's (the primary, healthy again, makes its own)."""
-        from preread.speech.assemble import answer
-
-        index = self.speech_index()
-
-        def attempt(by: Provider, spoken: ResolvedVoice) -> Answer:
-            found = answer(self.store, by, spoken, text, index, on_written=self.note_written)
-            return replace(found, spoken_by=by.name)
-
-        chain = self.engines.chain(provider)
-        if chain is None or self.blobs.read(key, voice.format) is not None:
-            return attempt(provider, voice)
-        return chain.run(voice, attempt)
-
-    def speech_index(self) -> SpeechIndex:
-        """The index of stored speech, loaded on first need, then kept up to date."""
-        with self._lock:
-            if self._speech_index is None:
-                self._speech_index = SpeechIndex(index_path(self.store))
-            return self._speech_index
-
-    def rebuild_speech_index(self) -> tuple[int, int]:
-        """Rewrite the speech index from the blobs' sidecars: (indexed, skipped)."""
-        return rebuild(self.store)
-
-    def speech_key(self, text: str, voice: ResolvedVoice) -> str:
-        return blob_key(text, voice)
 
     def _share_document(self, document_id: str, *, registration: bool = True) -> None:
         if self.shared is not None:
