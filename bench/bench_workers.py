@@ -9,14 +9,20 @@ serve`` runs jobs without ``PREREAD_QUEUE_URL``).
 
 With the fake voice, each sentence sleeps ``--delay`` seconds (a stand-in for a
 remote engine's latency: this machine has 2 cores, so CPU-bound work cannot scale
-past 2); with ``--piper``, the real Piper voice at 1 and 2 workers, against the
-in-process queue (Piper's default threads everywhere: one per core). One document
+past 2) and is ``--seconds`` of a tone made once (``PREREAD_FAKE_SECONDS``: a fixed
+synthesis delay at almost no CPU, so the figure is the queue's); with ``--piper``,
+the real Piper voice at 1 and 2 workers, against the in-process queue (Piper's
+default threads everywhere: one per core). One document
 never runs in two workers, so scaling needs at least as many documents as workers.
 
 The database's load is measured too: transactions a second (``pg_stat_database``)
 while N workers run, and while one idle ``preread serve`` instance polls it.
 
-Usage: ``python bench/bench_workers.py [--docs 8] [--chunks 6] [--delay 0.2] [--piper]``.
+Each store's voice level (``voices/*.loudness.json``, measured once per voice and
+store) is measured before the clock starts, as a running deployment has it.
+
+Usage: ``python bench/bench_workers.py [--docs 8] [--chunks 6] [--delay 0.2] [--seconds 0.2]
+[--piper]``.
 """
 
 from __future__ import annotations
@@ -47,23 +53,30 @@ from preread.library import Library  # noqa: E402
 from preread.pgqueue import PostgresQueue  # noqa: E402
 from preread.server.jobs import InProcessQueue  # noqa: E402
 from preread.settings import Settings, VoiceSettings  # noqa: E402
+from preread.tts.loudness import Levels  # noqa: E402
 
 LAUNCH = "import sys; from preread.cli import main; sys.exit(main())"
 
 
-def register(home: Path, voice: VoiceSettings, docs: int, chunks: int) -> list[str]:
-    library = Library(Settings(home=home, voice=voice))
+def register(
+    home: Path, voice: VoiceSettings, docs: int, chunks: int, seconds: float | None = None
+) -> list[str]:
+    """Register the documents; measure the voice's level (once per store, not timed)."""
+    library = Library(Settings(home=home, voice=voice, fake_seconds=seconds))
     ids = []
     for n in range(docs):
         document, _ = library.add(book(chunks, f"bench{n}"), f"book{n}.md")
         assert len(document.blocks) == chunks, len(document.blocks)
         ids.append(document.document_id)
+    Levels(home).gain(library.provider(), library.resolve_voice(voice))
     library.close()
     return ids
 
 
-async def in_process(home: Path, voice: VoiceSettings, ids: list[str], delay: float) -> float:
-    library = Library(Settings(home=home, voice=voice, fake_delay=delay))
+async def in_process(
+    home: Path, voice: VoiceSettings, ids: list[str], delay: float, seconds: float | None
+) -> float:
+    library = Library(Settings(home=home, voice=voice, fake_delay=delay, fake_seconds=seconds))
     queue = InProcessQueue(library, workers=1)
     await queue.start()
     started = time.perf_counter()
@@ -77,8 +90,16 @@ async def in_process(home: Path, voice: VoiceSettings, ids: list[str], delay: fl
     return took
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux's ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def workers(n: int, home: Path, env: dict[str, str], log: Path) -> Iterator[None]:
+def workers(n: int, home: Path, env: dict[str, str], log: Path) -> Iterator[list[float]]:
+    """N workers started and listening; yields a list that holds, once the block ends,
+    the CPU seconds they spent in it (all of them together)."""
     procs = []
     with open(log, "ab") as out:
         for _ in range(n):
@@ -96,7 +117,10 @@ def workers(n: int, home: Path, env: dict[str, str], log: Path) -> Iterator[None
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise SystemExit(f"workers did not start: {log.read_text()[-2000:]}")
             time.sleep(0.1)
-        yield
+        before = sum(cpu_seconds(p.pid) for p in procs)
+        spent: list[float] = []
+        yield spent
+        spent.append(sum(cpu_seconds(p.pid) for p in procs) - before)
     finally:
         for p in procs:
             p.terminate()
@@ -147,16 +171,21 @@ def run_workers(
     env: dict[str, str],
     args: argparse.Namespace,
     tag: str,
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
+    """(seconds, database transactions a second, the workers' CPU seconds)."""
     url = pg.create_database(f"bench_{tag}_{n}")
     home = tmp / f"{tag}-{n}"
-    ids = register(home, voice, args.docs, args.chunks)
+    if tag == "piper":
+        ids = register(home, voice, args.piper_docs, args.piper_chunks)
+    else:
+        ids = register(home, voice, args.docs, args.chunks, args.seconds)
     subprocess.run(
         [sys.executable, "-c", LAUNCH, "queue", "init"],
         env={**os.environ, "PREREAD_QUEUE_URL": url}, check=True, capture_output=True,
     )  # fmt: skip
-    with workers(n, home, {**env, "PREREAD_QUEUE_URL": url}, tmp / f"{tag}-{n}.log"):
-        return asyncio.run(queued(url, ids, voice))
+    with workers(n, home, {**env, "PREREAD_QUEUE_URL": url}, tmp / f"{tag}-{n}.log") as cpu:
+        took, rate = asyncio.run(queued(url, ids, voice))
+    return took, rate, cpu[0]
 
 
 def idle_server_rate(pg: PgServer, tmp: Path, seconds: float = 10.0) -> float:
@@ -198,19 +227,22 @@ def pgbench_rate(pg: PgServer, script: str, seconds: int = 8) -> float:
     return float(found.group(1)) if found else float("nan")
 
 
-def report(name: str, baseline: float, runs: dict[int, tuple[float, float]], work: int) -> None:
+def report(
+    name: str, baseline: float, runs: dict[int, tuple[float, float, float]], work: int
+) -> None:
     print(f"\n{name}: {work} chunks")
     print(
         f"  in-process queue (baseline, one job at a time): {baseline:6.2f} s,"
         f" {work / baseline:5.1f} chunks/s"
     )
     one = runs[min(runs)][0]
-    for n, (took, rate) in sorted(runs.items()):
+    for n, (took, rate, cpu) in sorted(runs.items()):
         speedup = one / took
         print(
             f"  {n} worker(s): {took:6.2f} s, {work / took:5.1f} chunks/s, x{baseline / took:4.2f}"
             f" the baseline, scaling efficiency {speedup / n * min(runs):4.2f};"
-            f" database {rate:5.1f} tx/s ({rate / n:4.1f} a worker)"
+            f" database {rate:5.1f} tx/s ({rate / n:4.1f} a worker);"
+            f" workers' CPU {cpu * 1000 / work:5.1f} ms a chunk"
         )
 
 
@@ -219,6 +251,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=8)
     parser.add_argument("--chunks", type=int, default=6, help="chunks per document")
     parser.add_argument("--delay", type=float, default=0.2, help="fake voice: seconds a sentence")
+    parser.add_argument(
+        "--seconds", type=float, default=0.2, help="fake voice: seconds of audio a sentence"
+    )
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument(
         "--piper", action="store_true", help="also the real Piper voice, 1 and 2 workers"
@@ -234,13 +269,17 @@ def main() -> None:
             f" load {os.getloadavg()[0]:.1f}"
         )
         fake = VoiceSettings(provider="fake")
-        env = {"PREREAD_PROVIDER": "fake", "PREREAD_FAKE_DELAY": str(args.delay)}
+        env = {
+            "PREREAD_PROVIDER": "fake",
+            "PREREAD_FAKE_DELAY": str(args.delay),
+            "PREREAD_FAKE_SECONDS": str(args.seconds),
+        }
         base_home = tmp / "inproc"
-        ids = register(base_home, fake, args.docs, args.chunks)
-        baseline = asyncio.run(in_process(base_home, fake, ids, args.delay))
+        ids = register(base_home, fake, args.docs, args.chunks, args.seconds)
+        baseline = asyncio.run(in_process(base_home, fake, ids, args.delay, args.seconds))
         runs = {n: run_workers(pg, tmp, n, fake, env, args, "fake") for n in counts}
         report(
-            f"fake voice, {args.delay:g} s a sentence,"
+            f"fake voice, {args.delay:g} s a sentence ({args.seconds:g} s of audio),"
             f" {args.docs} documents x {args.chunks} chunks",
             baseline, runs, args.docs * args.chunks,
         )  # fmt: skip
@@ -254,7 +293,7 @@ def main() -> None:
             piper = VoiceSettings(provider="piper")
             base_home = tmp / "inproc-piper"
             ids = register(base_home, piper, args.piper_docs, args.piper_chunks)
-            baseline = asyncio.run(in_process(base_home, piper, ids, 0.0))
+            baseline = asyncio.run(in_process(base_home, piper, ids, 0.0, None))
             env = {"PREREAD_PROVIDER": "piper"}
             runs = {n: run_workers(pg, tmp, n, piper, env, args, "piper") for n in (1, 2)}
             report(

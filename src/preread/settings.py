@@ -166,6 +166,15 @@ def _float_or(value: Any, default: float) -> float:
         raise BadSettings(f"bad number {value!r}") from None
 
 
+def _fake_seconds(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    seconds = _float_or(value, 0.0)
+    if not 0.01 <= seconds <= 60:
+        raise BadSettings(f"bad PREREAD_FAKE_SECONDS {value!r}: from 0.01 to 60")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -184,6 +193,9 @@ class Settings:
     serve_workers: int = 1
     debug: bool = False
     fake_delay: float = 0.0  # test knob: seconds the fake provider sleeps per sentence
+    # bench knob: every fake sentence is this many seconds of one tone made once (None: the
+    # length follows the text); with fake_delay, a fixed synthesis delay at almost no CPU
+    fake_seconds: float | None = None
     # An engine chain (PREREAD_PROVIDER=openai,piper): the providers after the first, in
     # order, each with its own timeout, retries and circuit breaker (``preread.limits``:
     # ``limits`` those every provider shares, ``provider_limits`` per provider).
@@ -305,6 +317,7 @@ class Settings:
             serve_workers=_serve_workers(pick("serve_workers", "PREREAD_SERVE_WORKERS")),
             debug=bool(flags.get("debug", False)),
             fake_delay=_float_or(pick("fake_delay", "PREREAD_FAKE_DELAY"), 0.0),
+            fake_seconds=_fake_seconds(pick("fake_seconds", "PREREAD_FAKE_SECONDS")),
             fallback_providers=tuple(chain[1:]),
             limits=limits,
             provider_limits=provider_limits,

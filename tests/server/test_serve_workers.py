@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -150,15 +151,41 @@ def test_workers_share_a_port_and_a_store_count_once_and_stop_cleanly(tmp_path: 
 
 @pytest.mark.timeout(300)  # two servers starting on a loaded machine
 def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
-    with running_server(tmp_path / "store", args=["--workers", "2"], startup=90) as (base, process):
+    """No orphans; the metrics folder the killed command left is removed by the next one."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    live = temp / f"preread-metrics-{os.getpid()}-live"  # a running command's: kept
+    live.mkdir()
+    with running_server(
+        tmp_path / "store", args=["--workers", "2"], startup=90, TMPDIR=str(temp)
+    ) as (base, process):
         pids, _ = _pids(base)
         assert len(pids) == 2
+        left = temp / f"preread-metrics-{process.pid}-"
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         deadline = time.monotonic() + 15
         while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not any(_alive(pid) for pid in pids)
+        stale = [p for p in temp.iterdir() if p.name.startswith(left.name)]
+        assert len(stale) == 1 and stale[0].is_dir()  # SIGKILL: no cleanup ran
+        # the next command on the machine removes it (here one whose port is taken)
+        launch = "import sys; from preread.cli import main; sys.exit(main())"
+        port = base.rsplit(":", 1)[1]
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", int(port)))
+            taken.listen()
+            done = subprocess.run(
+                [sys.executable, "-c", launch, "--home", str(tmp_path / "store"), "serve",
+                 "--port", port, "--workers", "2"],
+                env={**os.environ, "TMPDIR": str(temp), "PREREAD_PROVIDER": "fake"},
+                capture_output=True, timeout=120,
+            )  # fmt: skip
+        assert done.returncode != 0
+        assert not stale[0].exists()
+        assert live.is_dir()
+        assert [p.name for p in temp.iterdir() if p.name.startswith("preread-")] == [live.name]
 
 
 def test_bad_worker_count_is_one_clear_line(tmp_path: Path) -> None:

@@ -9,11 +9,13 @@ from collections.abc import Callable
 import pytest
 
 from preread.blobs import BlobStore, blob_key
+from preread.errors import BadSettings
 from preread.manifest import ChunkEntry, Manifest, SentenceTime
 from preread.model import Block, DocumentText
 from preread.preprocess import run_preprocess
-from preread.settings import VoiceSettings
+from preread.settings import Settings, VoiceSettings
 from preread.store import Store
+from preread.tts import make_provider
 from preread.tts.fake import FakeProvider
 from preread.tts.piper import PIPER_MODEL, PiperProvider
 from preread.tts.piper_words import match_words
@@ -55,6 +57,31 @@ def test_fake_voice_times_every_word(store: Store, make_doc: MakeDoc) -> None:
     assert [s.words for s in info.sentences] == [s.words for s in entry.sentences]
     sidecar = json.loads(BlobStore(store).sidecar_path(key).read_bytes())
     assert len(sidecar["voice"]) == 16
+
+
+def test_fake_voice_with_fixed_seconds_makes_whole_chunks_of_that_length(
+    store: Store, make_doc: MakeDoc
+) -> None:
+    """``PREREAD_FAKE_SECONDS`` (the workers benchmark's fixed synthesis delay): every
+    sentence that long whatever its text, words still timed, chunks still whole."""
+    env = {
+        "PREREAD_HOME": str(store.home),
+        "PREREAD_PROVIDER": "fake",
+        "PREREAD_FAKE_SECONDS": "0.3",
+    }
+    settings = Settings.load(env)
+    assert settings.fake_seconds == 0.3
+    provider = make_provider(settings)
+    doc = make_doc([["A short one. Then a much longer sentence, with many more words in it."]])
+    voice = VoiceSettings(provider="fake")
+    assert run_preprocess(store, provider, doc, voice).state == "complete"
+    (entry,) = store.require_manifest(doc.document_id).chunks
+    check_word_times(entry)
+    lengths = [s.end - s.start for s in entry.sentences]
+    assert lengths == pytest.approx([0.3, 0.3], abs=0.03)
+    assert entry.duration == pytest.approx(0.6, abs=0.06)
+    with pytest.raises(BadSettings, match="PREREAD_FAKE_SECONDS"):
+        Settings.load({**env, "PREREAD_FAKE_SECONDS": "0"})
 
 
 def test_word_times_survive_a_manifest_round_trip() -> None:

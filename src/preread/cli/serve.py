@@ -60,8 +60,12 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         settings = load_settings(home, debug, host=host, port=port, serve_workers=workers)
-        check_can_listen(settings.host, settings.port)
         n = settings.serve_workers
+        if n > 1:  # what a supervisor killed with SIGKILL left in the temporary folder
+            from preread.server.workers import remove_stale_metrics
+
+            remove_stale_metrics()
+        check_can_listen(settings.host, settings.port)
         options: dict[str, Any] = {
             "host": settings.host,
             "port": settings.port,

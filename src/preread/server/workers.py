@@ -10,7 +10,10 @@ app (``AppFactory``, pickled to it with the settings) over the same store:
   a chunk two workers are asked for at once is synthesized by one of them;
 - ``/metrics`` adds up every worker's counters: the command makes a folder for
   ``prometheus_client``'s multiprocess files (``PROMETHEUS_MULTIPROC_DIR``) before the
-  workers start and removes it when they have stopped;
+  workers start and removes it when they have stopped; the folder's name carries the
+  command's PID, so one a killed command left behind is removed by the next command
+  on the machine (``remove_stale_metrics``, called by the command: only folders whose
+  PID is no process);
 - what must run once per machine does: saved jobs are resumed by the worker holding
   the store's ``locks/serve-resume.lock`` (``preread.server.jobs``), cleanups take
   the store's cleanup lock (another worker's run is skipped, not repeated);
@@ -20,6 +23,8 @@ app (``AppFactory``, pickled to it with the settings) over the same store:
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import tempfile
 import threading
@@ -33,6 +38,8 @@ from preread.settings import Settings
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+METRICS_PREFIX = "preread-metrics-"
+METRICS_NAME = re.compile(re.escape(METRICS_PREFIX) + r"(\d+)-")
 PARENT_POLL_SECONDS = 1.0
 GRACEFUL_SECONDS = 20.0  # a worker told to stop waits this long for open requests
 HEALTHCHECK_SECONDS = 30.0  # a worker starting on a loaded machine is not killed as hung
@@ -63,6 +70,41 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="preread-parent-watch", daemon=True).start()
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_metrics(folder: str | None = None) -> list[str]:
+    """Remove the metrics folders (in ``folder``, default the temporary folder) of
+    ``serve --workers`` commands that are no longer running (killed with SIGKILL: no
+    cleanup ran): only this user's, only those whose PID is no process. Their names."""
+    where = folder or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(where))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = METRICS_NAME.match(entry.name)
+        if found is None or int(found.group(1)) == os.getpid():
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if not pid_alive(int(found.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
 def run_workers(settings: Settings, workers: int, **options: Any) -> None:
     """Serve with ``workers`` processes until SIGTERM/SIGINT; ``options`` go to
     ``uvicorn.Config``. PrereadError when the workers could not start."""
@@ -71,7 +113,7 @@ def run_workers(settings: Settings, workers: int, **options: Any) -> None:
     from uvicorn.supervisors import Multiprocess
 
     previous = os.environ.get(MULTIPROC_ENV)
-    with tempfile.TemporaryDirectory(prefix="preread-metrics-") as metrics_dir:
+    with tempfile.TemporaryDirectory(prefix=f"{METRICS_PREFIX}{os.getpid()}-") as metrics_dir:
         os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by the workers: set first
         try:
             config = Config(

@@ -23,7 +23,7 @@ def make_provider(settings: Settings) -> Provider:
     if name == "fake":
         from preread.tts.fake import FakeProvider
 
-        return FakeProvider(delay=settings.fake_delay)
+        return FakeProvider(delay=settings.fake_delay, fixed_seconds=settings.fake_seconds)
     if name == "piper":
         from preread.tts.piper import PiperProvider
 

@@ -8,6 +8,12 @@ Piper voice's (``AudioChunk.words``), so cutting at word times is testable. Test
 pass ``fail`` to make chosen sentences fail; ``calls`` lists the sentences spoken, but
 for the loudness reference (``preread.tts.loudness``). Voice ``tone`` is a 440 Hz tone at
 0.3 of full scale, ``low`` a 220 Hz one at 0.1 (≈ 9.5 dB quieter: two engines' levels).
+
+``delay`` sleeps that long per sentence (a remote engine's latency). ``fixed_seconds``
+(``PREREAD_FAKE_SECONDS``, a benchmark knob) makes every sentence that long, its tone
+made once per process: with ``delay``, a fixed synthesis delay costing almost no CPU
+(what is left is the pipeline's: levelling and encoding a short clip, hashing, files),
+so a benchmark of the job queue measures the queue, not this machine's two cores.
 """
 
 from __future__ import annotations
@@ -38,11 +44,14 @@ class FakeProvider(Provider):
         seconds_per_char: float = 0.02,
         delay: float = 0.0,
         fail: Callable[[str], bool] | None = None,
+        fixed_seconds: float | None = None,
     ) -> None:
         self.sample_rate = sample_rate
         self.seconds_per_char = seconds_per_char
         self.delay = delay
         self.fail = fail
+        self.fixed_seconds = fixed_seconds
+        self._tones: dict[tuple[float, float, int], np.ndarray] = {}
         self.calls: list[str] = []  # sentences synthesized, for tests to count
         self._lock = threading.Lock()
 
@@ -72,11 +81,13 @@ class FakeProvider(Provider):
             if sentence not in REFERENCE:  # the loudness reference is not a chunk's
                 with self._lock:
                     self.calls.append(sentence)
-            seconds = max(0.1, len(sentence) * self.seconds_per_char / voice.speed)
+            if self.fixed_seconds is not None:
+                seconds = self.fixed_seconds
+            else:
+                seconds = max(0.1, len(sentence) * self.seconds_per_char / voice.speed)
             n = int(seconds * self.sample_rate)
-            t = np.arange(n, dtype=np.float64) / self.sample_rate
             freq = base * (1 + 0.1 * (number % 4))
-            wave = amplitude * np.sin(2 * math.pi * freq * t)
+            wave = self._tone(freq, amplitude, n)
             words = word_spans(sentence.split(), n)
             voiced = np.zeros(n, dtype=bool)
             for start, end in words:
@@ -85,6 +96,19 @@ class FakeProvider(Provider):
                 wave[~voiced] = 0.0
             pcm = (wave * 32767).astype("<i2").tobytes()
             yield AudioChunk(sentence, pcm, self.sample_rate, words=tuple(words) or None)
+
+    def _tone(self, freq: float, amplitude: float, n: int) -> np.ndarray:
+        """``n`` samples of the tone (a copy: the caller silences the pauses); kept when
+        every sentence has the same length (``fixed_seconds``)."""
+        key = (freq, amplitude, n)
+        wave = self._tones.get(key)
+        if wave is None:
+            t = np.arange(n, dtype=np.float64) / self.sample_rate
+            wave = amplitude * np.sin(2 * math.pi * freq * t)
+            if self.fixed_seconds is not None:
+                with self._lock:
+                    self._tones[key] = wave
+        return wave.copy()
 
 
 def word_spans(words: Sequence[str], samples: int) -> list[tuple[int, int]]:
