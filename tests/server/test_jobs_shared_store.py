@@ -45,7 +45,9 @@ def test_saved_jobs_are_resumed_by_one_process(settings: Settings, store: Store)
         await first.start()
         await second.start()
         job = first.job(doc)
-        assert job is not None and second.job(doc) is None
+        assert job is not None
+        shown = second.job(doc)  # the other process shows that job (its state file)
+        assert shown is not None and shown.id == job.id and shown.active
         assert await _until(job, {"complete"}) == "complete"
         await first.stop()
         await second.stop()
@@ -101,3 +103,57 @@ def test_a_second_request_waits_for_the_run_and_takes_its_outcome(
 
     assert asyncio.run(scenario()) == ("complete", "complete")
     assert len(made_first.calls) == 5 and not made_second.calls  # made once
+
+
+def test_every_process_shows_the_running_job_and_follows_it(
+    settings: Settings, store: Store
+) -> None:
+    """Status and SSE agree whichever process answers: the one not running the job
+    shows the runner's id, state and progress, and its watch follows it to the end."""
+    doc = register_document(store)
+    (runner, _), (other, _) = _queue(settings, delay=0.3), _queue(settings)
+
+    async def scenario() -> tuple[Job, list[tuple[str, int | None]]]:
+        await runner.start()
+        await other.start()
+        job = await runner.submit(JobSpec(doc, settings.voice))
+        await _until(job, {"running"})
+        while not (job.progress and job.progress.get("done")):
+            await asyncio.sleep(0.02)
+        shown = other.job(doc)
+        assert shown is not None and shown.progress is not None
+        assert (shown.id, shown.state) == (job.id, "running") and shown.progress["done"] >= 1
+        seen = [
+            (j.state, j.progress.get("done") if j.progress else None)
+            async for j in other.watch(doc)
+            if j is not None
+        ]
+        await runner.stop()
+        await other.stop()
+        return job, seen
+
+    job, seen = asyncio.run(scenario())
+    assert job.progress is not None and job.progress["done"] == job.progress["total"] == 3
+    assert seen[-1] == ("complete", 3)
+    assert all(state == "running" for state, _ in seen[:-1])
+    done = [d or 0 for _, d in seen]
+    assert done == sorted(done) and len(set(done)) >= 2  # it followed the run's progress
+    final = other.job(doc)
+    assert final is not None and (final.id, final.state) == (job.id, "complete")
+
+
+def test_a_state_whose_runner_is_gone_is_not_believed(settings: Settings, store: Store) -> None:
+    """A process killed mid-job leaves its state file saying "running": with no process
+    holding the document's job lock, it shows as queued while its request is saved
+    (a process resumes it), and not at all once the request is gone."""
+    doc = register_document(store)
+    queue, _ = _queue(settings)
+    jobs = Library(settings).jobs_dir
+    jobs.mkdir(parents=True)
+    spec = JobSpec(doc, settings.voice)
+    left = {"jobId": "ab" * 16, "state": "running", "progress": None, "error": None}
+    (jobs / f"{doc}.state.json").write_text(json.dumps({**left, "spec": spec.to_json()}))
+    assert queue.job(doc) is None
+    (jobs / f"{doc}.json").write_text(json.dumps(spec.to_json()))
+    shown = queue.job(doc)
+    assert shown is not None and (shown.id, shown.state) == ("ab" * 16, "queued")

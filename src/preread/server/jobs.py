@@ -13,7 +13,12 @@ requests are resumed by one of them (the one holding ``locks/serve-resume.lock``
 a replacement takes over when it dies), a document's job waits while another
 process runs one (its job lock) and then takes that run's outcome (or takes over
 when that process died), and a running job whose saved request disappears
-(``DELETE``/cancel answered by another process) stops as cancelled.
+(``DELETE``/cancel answered by another process) stops as cancelled. Every process
+shows the same job: the process running it writes its state and progress to
+``jobs/{documentId}.state.json`` at each change (replaced whole: a reader sees the old
+state or the new one), and the others answer status from that file and follow it for
+SSE (``watch``: read again every ``REMOTE_POLL_SECONDS``); a file whose runner is gone
+(its job lock free, its request no longer saved) is not believed.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,7 @@ __all__ = ["ACTIVE", "HEARTBEAT", "InProcessQueue", "Job", "JobManager", "JobSpe
 
 RESUME_LOCK = "serve-resume.lock"  # held by the one server process that resumes saved jobs
 BUSY_POLL_SECONDS = 0.5  # a job waiting for another process's run of its document
+REMOTE_POLL_SECONDS = 0.25  # SSE following a job another server process runs
 
 
 class InProcessQueue(JobQueue):
@@ -58,6 +67,7 @@ class InProcessQueue(JobQueue):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._resumer = FileLock(library.store.locks_dir / RESUME_LOCK, what="resuming jobs")
+        self._owned: set[str] = set()  # ids of the jobs whose state file this process writes
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -118,6 +128,8 @@ class InProcessQueue(JobQueue):
 
     def _enqueue(self, job: Job) -> None:
         assert self._queue is not None, "InProcessQueue.start() was not called"
+        if not self.library.store.job_lock(job.spec.document_id).is_locked_elsewhere():
+            self._owned.add(job.id)  # else it joins another process's run: that one writes
         self._jobs[job.spec.document_id] = job
         self._queue.put_nowait(job)
         self._touch(job)
@@ -144,8 +156,91 @@ class InProcessQueue(JobQueue):
 
     def _touch(self, job: Job) -> None:
         super()._touch(job)
+        if job.id in self._owned and not (self._stopping and job.state == "cancelled"):
+            self._write_state(job)  # (stopped with the server: it stays saved, resumed)
+            if not job.active:
+                self._owned.discard(job.id)
         if self.on_progress is not None:
             self.on_progress(job.spec.document_id)
+
+    # -- the state every server process shows -------------------------------------------
+    def _state_path(self, document_id: str) -> Path:
+        if not is_full_id(document_id):
+            raise ValueError("unchecked document id")
+        return self.jobs_dir / f"{document_id}.state.json"
+
+    def _write_state(self, job: Job) -> None:
+        """The job as this process knows it, for the others: replaced whole (no fsync: a
+        status, not data; a crash leaves the old one, which ``job`` does not believe)."""
+        data = json.dumps(
+            {
+                "jobId": job.id,
+                "state": job.state,
+                "progress": job.progress,
+                "error": job.error,
+                "spec": job.spec.to_json(),
+            }
+        ).encode()
+        path = self._state_path(job.spec.document_id)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk must not fail the job: others show less
+            print(f"preread: cannot write the job's state: {exc}", file=sys.stderr)
+
+    def _read_state(self, document_id: str) -> Job | None:
+        """The job another process wrote for the document, if its runner is still there."""
+        try:
+            data = json.loads(self._state_path(document_id).read_bytes())
+            job = Job(
+                JobSpec.from_json(data["spec"]),
+                id=str(data["jobId"]),
+                state=str(data["state"]),
+                progress=data.get("progress"),
+                error=data.get("error"),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if job.active:
+            running = self.library.store.job_lock(document_id).is_locked_elsewhere()
+            if not running and not self._spec_path(document_id).exists():
+                return None  # its process died and nobody will resume it: disk says
+            if not running:
+                job.state = "queued"  # saved: a server process resumes it
+        return job
+
+    def job(self, document_id: str) -> Job | None:
+        """The document's latest job, whichever server process on this store runs it."""
+        local = self._jobs.get(document_id)
+        if local is not None and local.active and local.id in self._owned:
+            return local
+        remote = self._read_state(document_id)
+        if remote is None or (local is not None and local.id == remote.id):
+            return local
+        return remote
+
+    async def watch(self, document_id: str) -> AsyncIterator[Job | None]:
+        """Each change of the job, as ``JobQueue.watch``; a job another process runs is
+        read again every ``REMOTE_POLL_SECONDS`` (its file) until it is no longer active."""
+        local = self._jobs.get(document_id)
+        if local is not None and local.active and local.id in self._owned:
+            async for job in super().watch(document_id):
+                yield job
+            return
+        seen: Any = ()
+        shown = time.monotonic()
+        while True:
+            job = await anyio.to_thread.run_sync(self.job, document_id)
+            now = (job.id, job.state, job.progress, job.error) if job is not None else None
+            if now != seen or time.monotonic() - shown >= self.heartbeat:
+                seen, shown = now, time.monotonic()
+                yield job
+            if job is None or not job.active:
+                return
+            await asyncio.sleep(REMOTE_POLL_SECONDS)
 
     # -- the work ---------------------------------------------------------------------------
     async def _worker(self) -> None:
@@ -185,6 +280,10 @@ class InProcessQueue(JobQueue):
         if waited and not saved.exists():  # that run ended (done or cancelled): its outcome
             state = str(self.library.status(spec.document_id)["state"])
             return state if state in ("complete", "partial", "failed") else "cancelled"
+        if job.id not in self._owned:  # runs it here after all: its state is this one's
+            self._owned.add(job.id)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._touch, job)
 
         def progress(p: Any) -> None:
             job.progress = p.to_json()
