@@ -15,16 +15,20 @@ Run: .venv/bin/python bench/bench_serve.py [--duration 10] [--connections 64]
    Range requests, some on 4 MB files streamed in pieces.
 4. Live fallback with the embedded Piper voice: time to first byte and to the whole
    chunk for a 450-character block (skipped if the voice is not installed).
-Both servers run on this machine's 2 cores, next to wrk: figures are noisy.
+Both servers run on this machine's 2 cores, next to wrk (a C load generator, the same
+for both; its CPU is printed, as cores kept busy, and so is each server's CPU per
+request, its workers included): figures are noisy, the ratio of one run is the figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -123,14 +127,35 @@ def wrk_script(path: Path, urls: list[str], *, ranges: bool, limit: int | None) 
     path.write_text("\n".join(lines) + "\n")
 
 
-def run_wrk(base: str, script: Path, duration: float, connections: int) -> dict[str, float]:
-    """req/s, p50/p99 (ms), non-2xx, requests and socket timeouts of one wrk run."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children (a server's workers)."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    total = 0
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    base: str, script: Path, duration: float, connections: int, server: int | None = None
+) -> dict[str, float]:
+    """req/s, p50/p99 (ms), non-2xx, requests and socket timeouts of one wrk run; with
+    ``server`` (a pid), the CPU the server (and its children) and wrk used."""
     print(f"wrk {script.name} {duration:g}s...", file=sys.stderr, flush=True)
+    server_before = cpu_seconds(server) if server is not None else 0.0
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(script),
          base],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = cpu_seconds(server) - server_before if server is not None else float("nan")
+    wrk_cpu = sum(getattr(wrk_after, f) - getattr(wrk_before, f) for f in ("ru_utime", "ru_stime"))
     text = result.stdout
 
     def latency(label: str) -> float:
@@ -143,13 +168,16 @@ def run_wrk(base: str, script: Path, duration: float, connections: int) -> dict[
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     timeouts = re.search(r"Socket errors:.*timeout (\d+)", text)
+    requests = float(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     return {
+        "server_us": server_cpu / max(requests, 1) * 1e6,  # server CPU per request
+        "wrk_cores": wrk_cpu / duration,  # cores the load generator kept busy
         "timeouts": float(timeouts.group(1)) if timeouts else 0.0,
         "rps": float(rps.group(1)) if rps else float("nan"),
         "p50": latency("50"),
         "p99": latency("99"),
         "non2xx": float(errors.group(1)) if errors else 0.0,
-        "requests": float(re.search(r"(\d+) requests in", text).group(1)),  # type: ignore[union-attr]
+        "requests": requests,
     }
 
 
@@ -281,7 +309,9 @@ def measure(
                     if len(seen) == workers:
                         break
         run_wrk(base, tmp / "preread.lua", 2, args.connections)
-        result = run_wrk(base, tmp / "preread.lua", duration or args.duration, args.connections)
+        result = run_wrk(
+            base, tmp / "preread.lua", duration or args.duration, args.connections, process.pid
+        )
         if unread_pipe:  # still answering after all that was logged to the unread pipe
             result["alive"] = float(httpx.get(f"{base}/healthz", timeout=5).status_code == 200)
         return result
@@ -315,13 +345,13 @@ def main() -> int:
         wrk_script(tmp / "preread.lua", preread_urls, ranges=False, limit=None)
         run_wrk(f"http://127.0.0.1:{nginx_port}", tmp / "nginx.lua", 2, args.connections)
         nginx = run_wrk(f"http://127.0.0.1:{nginx_port}", tmp / "nginx.lua", args.duration,
-                        args.connections)  # fmt: skip
+                        args.connections, nginx_pid)  # fmt: skip
         process = start_preread(home, preread_port, tmp / "serve.log", "fake")
         try:
             base = f"http://127.0.0.1:{preread_port}"
             rss_before = rss_mb(process.pid)
             run_wrk(base, tmp / "preread.lua", 2, args.connections)
-            ours = run_wrk(base, tmp / "preread.lua", args.duration, args.connections)
+            ours = run_wrk(base, tmp / "preread.lua", args.duration, args.connections, process.pid)
             # memory: 20,000 requests, 1 in 4 a Range request, 1 in 20 a 4 MB file
             rss_start = rss_mb(process.pid)
             big = [c for c in chunks if c[0].startswith(chunks[-1][0][:8])]
@@ -353,22 +383,25 @@ def main() -> int:
         two = measure(home, tmp, args, workers=2)
         unread = measure(home, tmp, args, workers=1, unread_pipe=True, duration=5.0)
         nginx_after = run_wrk(f"http://127.0.0.1:{nginx_port}", tmp / "nginx.lua",
-                              args.duration, args.connections)  # fmt: skip
+                              args.duration, args.connections, nginx_pid)  # fmt: skip
         live = live_fallback(tmp)
     finally:
         if nginx_pid is not None:
             os.kill(nginx_pid, signal.SIGTERM)
         shutil.rmtree(tmp, ignore_errors=True)
 
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print()
     print(f"chunk GETs, ~150 KB files, wrk -t2 -c{args.connections} -d{args.duration:g}s "
-          "(2 cores shared with wrk: noisy)")  # fmt: skip
-    print(f"{'server':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+          f"(2 cores shared with wrk: noisy; load average {load})")  # fmt: skip
+    print(f"{'server':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}"
+          f"{'CPU us/req':>12}{'wrk cores':>11}")  # fmt: skip
     rows = [("nginx (sendfile), before", nginx), ("nginx (sendfile), after", nginx_after),
             ("preread serve, 1 worker", ours), ("preread serve --workers 2", two),
             ("1 worker, stdout unread pipe", unread)]  # fmt: skip
     for name, r in rows:
-        print(f"{name:<30}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['non2xx']:>10.0f}")
+        print(f"{name:<30}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}{r['non2xx']:>10.0f}"
+              f"{r['server_us']:>12.0f}{r['wrk_cores']:>11.2f}")  # fmt: skip
     base_rps = (nginx["rps"] + nginx_after["rps"]) / 2
     base_p99 = (nginx["p99"] + nginx_after["p99"]) / 2
     for name, r in (("1 worker", ours), ("2 workers", two)):

@@ -40,9 +40,8 @@ def record_use(store: Store, document_id: str, *, now: float | None = None) -> b
 
     Returns True when this call wrote to disk, False when debounced. Thread-safe.
     """
-    path = store.access_dir / _checked(document_id)
     t = time.time() if now is None else now
-    key = (str(store.access_dir), document_id)
+    key = (str(store.access_dir), _checked(document_id))
     with _memo_lock:
         last = _memo.get(key)
         if last is not None and _recent(t, last):
@@ -50,6 +49,7 @@ def record_use(store: Store, document_id: str, *, now: float | None = None) -> b
         if len(_memo) >= _MEMO_LIMIT:
             _memo.clear()
         _memo[key] = t  # claim the write: other threads of this process now skip
+    path = store.access_dir / document_id
     try:
         stamp = os.stat(path).st_mtime
     except FileNotFoundError:

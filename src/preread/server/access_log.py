@@ -25,11 +25,54 @@ from preread.server.metrics import Metrics
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 
 
-def _request_id(scope: Scope) -> str:
+def request_id_of(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` when it is a short safe token, else a fresh one."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and _SAFE_ID.match(value):
             return str(value.decode("ascii"))
     return os.urandom(8).hex()
+
+
+class AccessRecorder:
+    """What is kept of each request: the request counters and, when enabled, the log line.
+
+    Shared by the middleware and the chunk fast path (``preread.server.fastpath``), so a
+    request is counted and logged the same way whichever of them answered it.
+    """
+
+    def __init__(self, metrics: Metrics, enabled: bool, writer: LineWriter) -> None:
+        self.metrics = metrics
+        self.enabled = enabled
+        self.writer = writer
+
+    def record(
+        self,
+        scope: Scope,
+        request_id: str,
+        route: str,
+        method: str,
+        status: int,
+        sent: int,
+        cache: str | None,
+        started: float,
+    ) -> None:
+        self.metrics.request(route, method, status, sent)
+        if not self.enabled:
+            return
+        client = scope.get("client")
+        line = {
+            "ts": round(time.time(), 3),
+            "requestId": request_id,
+            "method": method,
+            "route": route,
+            "path": str(scope.get("path", ""))[:200],
+            "status": status,
+            "durationMs": round((time.perf_counter() - started) * 1000, 2),
+            "bytes": sent,
+            "cache": cache,
+            "client": client[0] if client else None,
+        }
+        self.writer.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
 class AccessLogMiddleware:
@@ -47,13 +90,14 @@ class AccessLogMiddleware:
         self.metrics = metrics
         self.enabled = enabled
         self.writer = writer if writer is not None else LineWriter(stream)
+        self.recorder = AccessRecorder(metrics, enabled, self.writer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         scope["preread.request_id"] = request_id
         rid = request_id.encode("ascii")
         status = 500
@@ -80,32 +124,4 @@ class AccessLogMiddleware:
             route_obj = scope.get("route")
             route = getattr(route_obj, "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.request(route, method, status, sent)
-            if self.enabled:
-                self._log(scope, request_id, route, method, status, sent, cache, started)
-
-    def _log(
-        self,
-        scope: Scope,
-        request_id: str,
-        route: str,
-        method: str,
-        status: int,
-        sent: int,
-        cache: str | None,
-        started: float,
-    ) -> None:
-        client = scope.get("client")
-        line = {
-            "ts": round(time.time(), 3),
-            "requestId": request_id,
-            "method": method,
-            "route": route,
-            "path": str(scope.get("path", ""))[:200],
-            "status": status,
-            "durationMs": round((time.perf_counter() - started) * 1000, 2),
-            "bytes": sent,
-            "cache": cache,
-            "client": client[0] if client else None,
-        }
-        self.writer.write(json.dumps(line, separators=(",", ":")) + "\n")
+            self.recorder.record(scope, request_id, route, method, status, sent, cache, started)

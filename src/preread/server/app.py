@@ -17,6 +17,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from preread.jobqueue import JobQueue
 from preread.server import (
@@ -29,10 +30,12 @@ from preread.server import (
     preprocess_api,
     reader_api,
 )
-from preread.server.access_log import AccessLogMiddleware
+from preread.server.access_log import AccessLogMiddleware, AccessRecorder
 from preread.server.auth import BearerAuthMiddleware
 from preread.server.cors import cors_middleware
 from preread.server.errors import EXCEPTION_HANDLERS
+from preread.server.fastpath import PATH as CHUNK_PATH
+from preread.server.fastpath import ChunkFastPath
 from preread.server.log_writer import LineWriter
 from preread.server.state import ServerOptions, ServerState
 from preread.server.web import web_routes
@@ -60,6 +63,24 @@ ROUTES = [
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
     *web_routes(),
 ]
+
+
+class PrereadApp(Starlette):
+    """Starlette, with the hot chunk GET answered before its stack when it can be
+    (``preread.server.fastpath``); every other request goes through it as usual."""
+
+    fast: ChunkFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast
+        if (
+            fast is not None
+            and scope["type"] == "http"
+            and scope["path"] == CHUNK_PATH
+            and await fast(scope, receive, send)
+        ):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def settle(app: Starlette) -> Starlette:
@@ -107,7 +128,7 @@ def create_app(
         middleware.append(cors_middleware(settings.cors_origins))
     if settings.api_token:
         middleware.append(Middleware(BearerAuthMiddleware, token=settings.api_token))
-    app = Starlette(
+    app = PrereadApp(
         debug=False,
         routes=list(ROUTES),
         middleware=middleware,
@@ -115,4 +136,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.preread = state
+    recorder = AccessRecorder(state.metrics, options.access_log, log)
+    app.fast = ChunkFastPath(state, recorder, cors=bool(settings.cors_origins))
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -142,18 +143,26 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",  # the sum over the workers alive
         )
-        for result in ("hit", "miss"):  # listed at 0 before the first request
-            self.cache.labels(result)
+        # every request counts here: its labelled children are looked up once, not per call
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._cache_children = {r: self.cache.labels(r) for r in ("hit", "miss")}  # listed at 0
         for result in ("hit", "assembled", "miss"):
             self.speech.labels(result)
 
     def request(self, route: str, method: str, status: int, sent: int) -> None:
-        self.requests.labels(route, method, str(status)).inc()
+        key = (route, method, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.requests.labels(route, method, str(status))
+            if len(self._request_children) < 1000:  # methods come from clients: bounded
+                self._request_children[key] = child
+        child.inc()
         if sent:
             self.bytes_served.inc(sent)
 
     def cache_result(self, result: str) -> None:
-        self.cache.labels(result).inc()
+        child = self._cache_children.get(result)
+        (child if child is not None else self.cache.labels(result)).inc()
 
     def speech_result(self, result: str, synthesized_chars: int) -> None:
         self.speech.labels(result).inc()

@@ -17,7 +17,11 @@ app (``AppFactory``, pickled to it with the settings) over the same store:
 - what must run once per machine does: saved jobs are resumed by the worker holding
   the store's ``locks/serve-resume.lock`` (``preread.server.jobs``), cleanups take
   the store's cleanup lock (another worker's run is skipped, not repeated);
-- a worker whose supervisor is gone (killed with SIGKILL) stops itself: no orphans.
+- a worker whose supervisor is gone (killed with SIGKILL) stops itself: no orphans;
+- connections are spread over the workers: they share one listening socket, and
+  uvloop's libuv would let the first worker to wake accept a whole burst of new
+  connections (64 opened at once all landed on one worker, the other idle);
+  ``UV_TCP_SINGLE_ACCEPT=1`` makes each accept yield to the other workers.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ METRICS_NAME = re.compile(re.escape(METRICS_PREFIX) + r"(\d+)-")
 PARENT_POLL_SECONDS = 1.0
 GRACEFUL_SECONDS = 20.0  # a worker told to stop waits this long for open requests
 HEALTHCHECK_SECONDS = 30.0  # a worker starting on a loaded machine is not killed as hung
+SINGLE_ACCEPT_ENV = "UV_TCP_SINGLE_ACCEPT"  # libuv: one accept, then let others accept
 
 
 class AppFactory:
@@ -112,9 +117,10 @@ def run_workers(settings: Settings, workers: int, **options: Any) -> None:
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
-    previous = os.environ.get(MULTIPROC_ENV)
+    previous = {name: os.environ.get(name) for name in (MULTIPROC_ENV, SINGLE_ACCEPT_ENV)}
     with tempfile.TemporaryDirectory(prefix=f"{METRICS_PREFIX}{os.getpid()}-") as metrics_dir:
         os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by the workers: set first
+        os.environ.setdefault(SINGLE_ACCEPT_ENV, "1")
         try:
             config = Config(
                 AppFactory(settings, os.getpid()),
@@ -131,9 +137,10 @@ def run_workers(settings: Settings, workers: int, **options: Any) -> None:
             finally:
                 sock.close()
         finally:
-            if previous is None:
-                os.environ.pop(MULTIPROC_ENV, None)
-            else:
-                os.environ[MULTIPROC_ENV] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
         raise PrereadError("a server process failed to start (see the lines above)")
