@@ -5,8 +5,9 @@ playback rate and the voice list.
 
 The 503 and the network error come from Playwright's ``route()`` on the chunk's URL:
 the thing under test is the page's handling of them (the server's own 503s are tested
-in tests/server). Service workers are blocked in those contexts so ``route()`` sees
-every request.
+in tests/server). A chunk asked for ahead and then waited for is requested once (the
+server's counter of live chunks says so). Service workers are blocked in those contexts
+so ``route()`` sees every request.
 """
 
 from __future__ import annotations
@@ -194,3 +195,49 @@ def test_jump_page_chapter_steps_rate_and_voices(served: Served, context: Any) -
     page.wait_for_selector("body[data-ready]")
     assert page.input_value("#rate") == "1.5"  # remembered
     assert page.evaluate("window.prereadReader.player.rate") == 1.5
+
+
+def chunk_misses(base: str) -> float:
+    """Chunk requests the server answered live (``X-Cache: MISS``), from its /metrics."""
+    for line in httpx.get(f"{base}/metrics", timeout=30).text.splitlines():
+        if line.startswith('preread_chunk_cache_total{result="miss"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_chunk_is_requested_once_when_playback_catches_up_with_its_prefetch(
+    served: Served, context: Any
+) -> None:
+    """Page 2 is not stored: its first chunk, fetched ahead while block 1 plays, is held
+    on its way to the server until block 1 has ended (the player waits for it) and the
+    person paused and played meanwhile. The waiting player adopts the request in flight:
+    the server is asked for that chunk once (its live-chunk counter), not once per wait."""
+    page = open_reader(context, served.base)
+    held: dict[str, list[Any]] = {"next": [], "after": []}
+    page.route(chunk_route(2, 0), lambda route: held["next"].append(route))
+    page.route(chunk_route(2, 1), lambda route: held["after"].append(route))  # kept back
+    before = chunk_misses(served.base)
+
+    last = page.eval_on_selector_all('.s[data-ci="1"]', "els => els.length") - 1
+    page.click(f'.s[data-ci="1"][data-si="{last}"]')
+    wait_js(page, "window.prereadReader.player.playing && window.prereadReader.player.ci === 1")
+    while not held["next"]:  # the prefetch is on its way
+        page.wait_for_timeout(20)
+    page.click("#play")  # pause and play while it is
+    wait_js(page, "!window.prereadReader.player.playing")
+    page.click("#play")
+    # block 1 ends; the player waits for chunk 3 and says so
+    wait_js(page, "window.prereadReader.player.ci === 2 && !window.prereadReader.player.playing")
+    wait_text(page, "#player-message", "loading chunk 3")
+    page.wait_for_timeout(300)  # time for any second request to leave
+    for route in list(held["next"]):
+        route.continue_()
+    wait_js(page, "window.prereadReader.player.ci === 2 && window.prereadReader.player.playing")
+    assert page.is_visible("#live-badge")
+    assert now_sentence(page)[0] == 2
+    assert chunk_misses(served.base) - before == 1  # the server made and sent it once
+    assert len(held["next"]) == 1
+    page.click("#play")
+    for route in held["after"]:
+        route.abort()
+    page.unroute_all(behavior="ignoreErrors")

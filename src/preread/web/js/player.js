@@ -23,10 +23,11 @@ export class Player extends EventTarget {
     this.loads = new Set(); // chunk fetches in flight: {ci, slot, gen, promise}
     // for tests and bench/bench_web.py: boundary gaps (ms), when play was first asked
     // for and when audio first played (performance.now()), chunks played live
-    this.stats = { gaps: [], requestedAt: null, firstAudioAt: null, live: 0 };
+    this.stats = { gaps: [], requestedAt: null, firstAudioAt: null, live: 0, decoded: null };
     this.endedAt = null;
     this.lead = 30; // ms between play() and sound, learnt at each boundary
     this.watching = false;
+    this.message = ""; // what the status line says now
   }
 
   #element(slot) {
@@ -47,16 +48,32 @@ export class Player extends EventTarget {
   get duration() { return this.el.duration; }
 
   #emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
-  #status(message, kind = "") { this.#emit("status", { message, kind }); }
+  #status(message, kind = "") {
+    this.message = message;
+    this.#emit("status", { message, kind });
+  }
 
   setRate(rate) {
     this.rate = rate;
     for (const el of this.els) el.playbackRate = rate;
   }
 
+  // The load of chunk ci in flight (into that slot, when given), if any.
+  #inFlight(ci, slot = null) {
+    for (const job of this.loads) if (job.ci === ci && (slot === null || job.slot === slot)) return job;
+    return null;
+  }
+
   // Fetch chunk ci into slot; resolves when the element can play it (false when a newer
-  // start() made it moot). A start() of the same chunk adopts a load in flight.
+  // start() made it moot). One request per chunk: a load of the same chunk already in
+  // flight (a prefetch the current chunk ended before, a start() on page load) is adopted,
+  // and resolves for this caller too.
   #load(slot, ci, gen) {
+    const flying = this.#inFlight(ci, slot);
+    if (flying) {
+      flying.gen = gen;
+      return flying.promise;
+    }
     const job = { ci, slot, gen };
     this.loads.add(job);
     job.promise = this.#fetchInto(job).finally(() => this.loads.delete(job));
@@ -99,6 +116,7 @@ export class Player extends EventTarget {
       el.load();
     });
     if (this.slots[slot] && this.slots[slot].url === objectUrl) this.slots[slot].ready = true;
+    if (!this.stats.decoded) this.stats.decoded = performance.mark(`player: chunk ${ci + 1} can play`);
     if (live) {
       this.stats.live++;
       this.#emit("live", { ci });
@@ -118,14 +136,12 @@ export class Player extends EventTarget {
     let slot = this.cur;
     const have = this.slots.findIndex((s) => s && s.ci === ci && s.ready);
     if (have >= 0) slot = have;
-    const inFlight = have < 0 ? [...this.loads].find((job) => job.ci === ci) : null;
+    const flying = have < 0 ? this.#inFlight(ci) : null;
     try {
-      if (inFlight) {
-        inFlight.gen = gen; // the same chunk is on its way (e.g. fetched at page load)
-        slot = inFlight.slot;
-        if (!(await inFlight.promise)) return;
-      } else if (have < 0) {
-        this.#status(`loading chunk ${ci + 1}…`);
+      if (flying) slot = flying.slot; // on its way (prefetched, or fetched at page load)
+      if (have < 0) {
+        // (an adopted load may be saying it is retrying: that stays)
+        if (!flying || !this.message) this.#status(`loading chunk ${ci + 1}…`);
         if (!(await this.#load(slot, ci, gen))) return;
       }
     } catch (err) {
@@ -157,6 +173,8 @@ export class Player extends EventTarget {
     if (next >= this.doc.chunks.length) return;
     const other = 1 - this.cur;
     if (this.slots[other] && this.slots[other].ci === next) return;
+    const flying = this.#inFlight(next, other);
+    if (flying) { flying.gen = gen; return; } // asked for already (then paused and played)
     this.prefetching = this.#load(other, next, gen).catch(() => {
       /* a failed prefetch is retried when the chunk is due */
       if (this.slots[other] && this.slots[other].ci === next) this.slots[other] = null;

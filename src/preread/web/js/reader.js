@@ -11,6 +11,7 @@ let pregen = null; // ./pregen.js
 let offline = null; // ./offline.js
 let downloadButtons = null; // ./downloads.js
 
+performance.mark("reader: script runs"); // (the start-up timeline bench/bench_web.py --trace prints)
 const $ = (id) => document.getElementById(id);
 const idFromPath = decodeURIComponent(location.pathname.split("/").pop() || "");
 const POS_KEY = (id) => `preread.pos.${id}`;
@@ -70,7 +71,24 @@ function updateWhere() {
   $("jump-page").placeholder = chunk.page;
   if (chapter) $("chapter").value = String(app.doc.chapters.indexOf(chapter));
   if (chapter !== app.chapter) { app.chapter = chapter; downloads(); }
+  voiceBadge();
   mediaMetadata();
+}
+
+// "robotic voice" while the current block is one espeak-ng spoke (the manifest's
+// spokenBy.robotic): the last resort for a language no natural voice here speaks.
+function voiceBadge() {
+  const chunk = app.doc.chunks[app.ci];
+  const spoken = chunk && chunk.status === "done" ? chunk.spokenBy : null;
+  const badge = $("voice-badge");
+  badge.hidden = !(spoken && spoken.robotic);
+  if (badge.hidden) return;
+  let language = chunk.language || spoken.voice;
+  try { language = new Intl.DisplayNames(["en"], { type: "language" }).of(language) || language; } catch (_) { /* not a code */ }
+  const why = spoken.kind === "last-resort" ? `no natural voice here speaks ${language}, so ` : "";
+  const label = `Robotic voice: ${why}espeak-ng reads this block`;
+  badge.setAttribute("aria-label", label);
+  badge.title = label;
 }
 
 function savePosition(force = false) {
@@ -203,8 +221,6 @@ function setupControls() {
   p.addEventListener("status", (e) => say(e.detail.message, e.detail.kind));
   p.addEventListener("chunk", (e) => {
     $("live-badge").hidden = !e.detail.live;
-    const spoken = (app.doc.chunks[e.detail.ci] || {}).spokenBy; // a voice other than the document's
-    $("voice-badge").hidden = !(spoken && spoken.robotic);
     if (!e.detail.loading && e.detail.ci !== app.ci) highlight(e.detail.ci, 0);
   });
   p.addEventListener("live", () => setTimeout(refreshManifest, 1500));
@@ -309,6 +325,7 @@ export function describeState() {
   else if (done) text = `${donePages.size} of ${pages} pages pre-generated (voice ${app.doc.voice}${by}); the rest plays live.`;
   else text = "Not generated: it plays live, or pre-generate it.";
   $("doc-state").textContent = text;
+  voiceBadge();
   downloads();
 }
 
@@ -375,6 +392,7 @@ async function main() {
   $("token-button").addEventListener("click", () => askToken("Enter the server's API token."));
   try {
     app.doc = await loadDoc(); // already on its way: read.html's Link header preloads it
+    performance.mark("reader: document");
   } catch (err) {
     $("doc-state").textContent = `Cannot open this document: ${err.message}`;
     $("doc-state").classList.add("error");
