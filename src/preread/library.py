@@ -40,7 +40,8 @@ from preread.lifecycle import CleanupReport
 from preread.manifest import ChunkEntry, Manifest
 from preread.missing_chunks import MissingChunks
 from preread.model import DocumentText
-from preread.preprocess import Progress, Summary, run_preprocess
+from preread.preprocess import run_preprocess
+from preread.progress import Progress, Summary
 from preread.settings import Settings, VoiceSettings
 from preread.shared import SharedTier
 from preread.speaking import Speaking
