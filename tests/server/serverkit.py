@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from openai_server import SpeechServer
 from preread.manifest import Manifest
 from preread.model import Block, DocumentText
 from preread.server import ServerOptions
@@ -72,6 +73,11 @@ def register_document(store: Store, seed: int = 7, texts: list[str] = TEXTS) -> 
     document_id = hashlib.sha256(f"registered-{seed}".encode()).hexdigest()
     store.register(document_text(document_id, texts), None)
     return document_id
+
+
+def asked(speech: SpeechServer) -> list[str]:
+    """The texts an OpenAI-protocol test server was asked to speak, in order."""
+    return [str(r.body["input"]) for r in speech.requests if r.path.endswith("/audio/speech")]
 
 
 def quiet_options(**changes: object) -> ServerOptions:

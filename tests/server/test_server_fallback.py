@@ -6,35 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serverkit import TEXTS, quiet_options, register_document
+from serverkit import TEXTS, asked, register_document
 from starlette.testclient import TestClient
 
 from openai_server import SpeechServer
-from preread.server import create_app
-from preread.settings import Settings
 from preread.store import Store
-
-
-@pytest.fixture
-def speech() -> Iterator[SpeechServer]:
-    with SpeechServer() as running:
-        yield running
-
-
-@pytest.fixture
-def chain_client(home: Path, speech: SpeechServer) -> Iterator[TestClient]:
-    env = {
-        "PREREAD_PROVIDER": "openai,fake",
-        "OPENAI_BASE_URL": speech.base_url,
-        "PREREAD_BREAKER_COOLDOWN": "0.2",
-    }
-    app = create_app(Settings.load(env, home=str(home)), options=quiet_options())
-    with TestClient(app) as client:
-        yield client
 
 
 def finish(client: TestClient, doc: str) -> dict[str, object]:
@@ -44,10 +23,6 @@ def finish(client: TestClient, doc: str) -> dict[str, object]:
             if line.startswith("data: "):
                 last = line[6:]
     return dict(json.loads(last))
-
-
-def asked(speech: SpeechServer) -> list[str]:
-    return [str(r.body["input"]) for r in speech.requests if r.path.endswith("/audio/speech")]
 
 
 def test_fallback_chunks_are_counted_and_an_upgrade_job_redoes_only_them(

@@ -5,43 +5,18 @@ voice's key, so the primary, healthy again, makes the request's own audio."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from serverkit import quiet_options
+from serverkit import asked
 from starlette.testclient import TestClient
 
 from openai_server import SpeechServer
 from preread.blobs import BlobStore, blob_key
-from preread.server import create_app
 from preread.settings import Settings, VoiceSettings
 from preread.store import Store
 from preread.tts import make_provider
 
 TEXT = "The fallback speaks when the primary cannot."
-
-
-@pytest.fixture
-def speech() -> Iterator[SpeechServer]:
-    with SpeechServer() as running:
-        yield running
-
-
-@pytest.fixture
-def chain_client(home: Path, speech: SpeechServer) -> Iterator[TestClient]:
-    env = {
-        "PREREAD_PROVIDER": "openai,fake",
-        "OPENAI_BASE_URL": speech.base_url,
-        "PREREAD_BREAKER_COOLDOWN": "0.2",
-    }
-    app = create_app(Settings.load(env, home=str(home)), options=quiet_options())
-    with TestClient(app) as client:
-        yield client
-
-
-def asked(speech: SpeechServer) -> list[str]:
-    return [str(r.body["input"]) for r in speech.requests if r.path.endswith("/audio/speech")]
 
 
 def test_a_failing_primary_is_covered_by_the_fallback_under_its_own_key(
