@@ -25,7 +25,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,9 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from liveserver import free_port
 from preread.fsutil import atomic_write
 from preread.generate import apply_entry
 from preread.journal import ProgressJournal
@@ -66,12 +68,6 @@ def make_pdf(path: Path, pages: int, paragraphs: int = 8) -> None:
             story.append(Paragraph(" ".join(words).capitalize() + ".", style))
         story.append(PageBreak())
     SimpleDocTemplate(str(path), pagesize=A4, invariant=1).build(story)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_preprocess(home: Path, pdf: Path) -> subprocess.Popen[bytes]:

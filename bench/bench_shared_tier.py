@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import socket
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +28,9 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from liveserver import free_port
 from preread.library import Library
 from preread.model import Block, DocumentText
 from preread.s3tier import S3Tier
@@ -38,12 +41,6 @@ TEXT = (
     "The lighthouse stands at the end of a narrow path, where the cliffs fall away to "
     "the sea. Every evening the keeper climbs the stairs to light the lamp. Block {n}."
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def document(blocks: int) -> DocumentText:
