@@ -205,6 +205,19 @@ class Manifest:
             instructions=self.instructions,
         )
 
+    def recorded_voice(self) -> ResolvedVoice:
+        """The voice this manifest's audio was made with, as content keys hash it, from
+        what it records (no endpoint: a compatible server's resolved voice adds one)."""
+        return ResolvedVoice(
+            self.tts_provider,
+            self.tts_model,
+            self.voice,
+            self.native_speed,
+            self.format,
+            self.instructions,
+            level=self.level,
+        )
+
     @classmethod
     def new(cls, document: DocumentText, blocks: list[Block], voice: ResolvedVoice) -> Manifest:
         """A manifest listing ``blocks`` as pending, for the provider-resolved ``voice``."""

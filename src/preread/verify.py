@@ -119,15 +119,7 @@ def _voice(manifest: Manifest, entry: ChunkEntry) -> ResolvedVoice:
         return ResolvedVoice(
             provider, model, voice, manifest.native_speed, manifest.format, level=manifest.level
         )
-    return ResolvedVoice(
-        manifest.tts_provider,
-        manifest.tts_model,
-        manifest.voice,
-        manifest.native_speed,
-        manifest.format,
-        manifest.instructions,
-        level=manifest.level,
-    )
+    return manifest.recorded_voice()
 
 
 def _holds(path: Path, entry: ChunkEntry) -> bool:

@@ -323,15 +323,7 @@ def rebuild(store: Store) -> tuple[int, int]:
             manifest = store.read_manifest(document_id)
             if manifest is None:
                 continue
-            voice = ResolvedVoice(
-                manifest.tts_provider,
-                manifest.tts_model,
-                manifest.voice,
-                manifest.native_speed,
-                manifest.format,
-                manifest.instructions,
-                level=manifest.level,
-            )
+            voice = manifest.recorded_voice()
             for chunk in manifest.chunks:
                 by_key[blob_key(chunk.text, voice)] = voice_id(voice)
     lines: list[bytes] = []
