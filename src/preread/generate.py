@@ -216,12 +216,14 @@ class ChunkMaker:
         chain: Chain | None = None,
         observe: Callable[[str, float, int], None] | None = None,
         languages: LanguageVoices | None = None,
+        fetch: Callable[[str, str], BlobInfo | None] | None = None,
     ) -> None:
         """``chain``: the providers to try in order (``provider`` first), each behind
         its breaker; None: ``provider`` alone. ``observe(provider, seconds, chars)``:
         told of every synthesis that made a chunk (``Engines.observe``). ``languages``:
         who speaks a block in a language the asked voice is not for
-        (``preread.tts.languages``)."""
+        (``preread.tts.languages``). ``fetch(key, format)``: brings a blob missing
+        locally from a second tier (the shared bucket) before anything is synthesized."""
         self.store = store
         self.provider = provider
         self.chain = chain
@@ -230,11 +232,15 @@ class ChunkMaker:
         self.levels = Levels(store.home)
         self.blobs = BlobStore(store)
         self.flights: Flights[str] = Flights() if flights is None else flights
+        self.fetch = fetch
 
     # -- phase 1 -----------------------------------------------------------------------
     def reusable(self, key: str, fmt: str) -> BlobInfo | None:
-        """A whole stored blob for ``key``, claimed (kept by cleanup) until it is linked."""
+        """A whole stored blob for ``key`` (from the second tier when missing here),
+        claimed (kept by cleanup) until it is linked."""
         info = self.blobs.read(key, fmt)
+        if info is None and self.fetch is not None and self.fetch(key, fmt) is not None:
+            info = self.blobs.read(key, fmt)
         if info is not None and self.blobs.claim(info) and self.blobs.verify(info):
             return info
         return None

@@ -277,6 +277,7 @@ class Library(MissingChunks, Speaking, Upkeep):
             chain=self.engines.chain(self.provider_for(voice.provider)), upgrade=upgrade,
             observe=self.engines.observe,
             languages=self.engines.languages,
+            fetch=self.shared.fetch_blob if self.shared is not None else None,
         )  # fmt: skip
         if summary.generated + summary.reused:
             self.note_written(int(summary.progress.bytes))

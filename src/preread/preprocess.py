@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
 
-from preread.blobs import blob_key
+from preread.blobs import BlobInfo, blob_key
 from preread.chunk_folder import (
     chunk_is_valid,
     document_status,
@@ -82,6 +82,7 @@ def run_preprocess(
     upgrade: bool = False,
     observe: Callable[[str, float, int], None] | None = None,
     languages: LanguageVoices | None = None,
+    fetch: Callable[[str, str], BlobInfo | None] | None = None,
 ) -> Summary:
     """Pre-generate ``document``'s chunks; see the module docstring.
 
@@ -99,7 +100,8 @@ def run_preprocess(
     ``upgrade``: also make again the done chunks a fallback spoke (``spokenBy``), with
     the chain's first provider when its breaker lets it; a chunk it still cannot make
     keeps its fallback audio. ``observe``: told of each synthesis (``ChunkMaker``).
-    ``chain``, ``languages``: fallbacks and voices per language (``ChunkMaker``).
+    ``chain``, ``languages``: fallbacks and voices per language (``ChunkMaker``);
+    ``fetch``: a blob missing locally from the shared tier first (``ChunkMaker``).
     """
     voice = provider.resolve(voice_settings)
     blocks = select_blocks(document, pages)
@@ -119,7 +121,7 @@ def run_preprocess(
     try:
         if source is not None or not store.is_registered(document_id):
             store.register(document, source)  # never a page selection: see the docstring
-        maker = ChunkMaker(store, provider, flights, chain, observe, languages)
+        maker = ChunkMaker(store, provider, flights, chain, observe, languages, fetch)
         return _run_locked(
             store, maker, document, blocks, voice, force, on_progress, cancel, wanted, upgrade
         )

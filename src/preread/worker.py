@@ -8,8 +8,9 @@ A worker is a procrastinate worker (``preread.queuedb``) with one task,
    it), then runs ``Library.pregenerate`` in a thread;
 2. every ``report`` seconds it writes the progress to the row (what every server
    instance shows), reads ``cancel_requested`` back and, with a shared tier,
-   folds the progress journal and queues the chunks done so far for the bucket,
-   so a worker killed now loses no chunk another worker could not fetch;
+   every ``share_every`` seconds (1 s) folds the progress journal and queues the
+   chunks done so far for the bucket, so a worker killed now loses no chunk another
+   worker could not fetch (those of its last second at most: it has them on its disk);
 3. at the end it waits for the shared tier's writes, then writes the final state.
 
 Cancel: procrastinate's abort (a NOTIFY) cancels the task, which stops the run
@@ -103,7 +104,7 @@ class Runner:
         attempts: int,
         stalled_after: float,
         report: float = 0.5,
-        share_every: float = 2.0,
+        share_every: float = 1.0,
     ) -> None:
         self.library = library
         self.app = app

@@ -24,6 +24,7 @@ from queuekit import (
 from s3kit import running_s3
 
 from liveserver import running_server, stop
+from openai_server import SpeechServer
 from preread.cli import main
 
 pytestmark = pytest.mark.slow
@@ -92,6 +93,50 @@ def test_a_worker_killed_mid_job_loses_no_chunk_and_its_job_runs_again(
     assert "its worker stopped; job queued again" in second
     skipped = int(second.split(" already done")[0].rsplit(", ", 1)[1])
     assert skipped >= done  # every chunk the killed worker finished was kept
+
+
+def test_a_worker_killed_on_one_disk_is_resumed_on_another_through_the_bucket(
+    tmp_path: Path, queue_url: str
+) -> None:
+    """Two workers with their own local disks and one bucket: the first is SIGKILLed
+    mid-job; the second, on the other disk, runs the job again and synthesizes exactly
+    the chunks the bucket did not have (the engine, a local OpenAI-protocol server,
+    counts every synthesis): the first worker's shared chunks come through the bucket."""
+    with running_s3() as s3, SpeechServer() as speech:
+        speech.delay = 0.25  # a synthesis a chunk
+        env = {
+            **s3.env(),
+            "PREREAD_QUEUE_URL": queue_url,
+            "PREREAD_PROVIDER": "openai",
+            "OPENAI_BASE_URL": speech.base_url,
+            "OPENAI_API_KEY": "sk-test",
+        }
+
+        def blobs() -> set[str]:
+            """The blobs whole in the bucket: audio and sidecar (put in that order)."""
+            keys = {k for k in s3.object_keys() if "/blobs/" in k}
+            return {k for k in keys if k.endswith(".mp3") and k[: -len(".mp3")] + ".json" in keys}
+
+        with running_server(tmp_path / "a", **env) as (a, _):
+            doc = post_document(a, book(24, "two disks"))
+            with running_worker(tmp_path / "w1", *FAST, **env) as first:
+                assert httpx.post(f"{a}/api/tts/preprocess", json={"documentId": doc}).is_success
+                wait("chunks in the bucket", lambda: len(blobs()) >= 4)
+                os.kill(first.pid, signal.SIGKILL)
+                first.wait(10)
+            shared = blobs()  # what the bucket has of the killed worker's work
+            by_first = [r.body["input"] for r in speech.requests]
+            assert 4 <= len(shared) < 24 and len(by_first) >= len(shared)
+            with running_worker(tmp_path / "w2", *FAST, **env):
+                wait("the job", lambda: status(a, doc)["state"] == "complete", timeout=90)
+            by_second = [r.body["input"] for r in speech.requests][len(by_first) :]
+            assert len(by_second) == 24 - len(shared)  # none of the bucket's chunks again
+            assert len(set(by_first) | set(by_second)) == 24  # every chunk made
+            assert blobs() >= shared and len(blobs()) == 24
+            every_chunk_valid(a, doc)  # A, a third disk, serves them all from the bucket
+        second = (tmp_path / "w2.log").read_text()
+        assert "its worker stopped; job queued again" in second
+        assert f"{24 - len(shared)} generated, {len(shared)} reused" in second
 
 
 def test_cancel_reaches_the_running_worker(tmp_path: Path, queue_url: str) -> None:
