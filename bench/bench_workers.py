@@ -137,21 +137,36 @@ def commits(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
-async def queued(url: str, ids: list[str], voice: VoiceSettings) -> tuple[float, float]:
+def connections(conn: psycopg.Connection[Any]) -> int:
+    """Connections to this database now, but this script's own."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def queued(url: str, ids: list[str], voice: VoiceSettings) -> tuple[float, float, int]:
     """(seconds from the first job queued to the last complete, the workers' database
-    transactions a second meanwhile: this script's own polls are not counted)."""
+    transactions a second meanwhile: this script's own polls are not counted, the most
+    connections the workers held at once)."""
     queue = PostgresQueue(url, poll=3600.0)  # no poller: this script reads the table itself
-    await queue.start()
     with psycopg.connect(url, autocommit=True) as conn:
+        theirs = connections(conn)  # the workers', idle (listening)
+        await queue.start()
+        await asyncio.sleep(0.5)
+        mine_open = connections(conn) - theirs  # this script's queue's pool
         before = commits(conn)
         started = time.perf_counter()
         mine = 1
         for doc in ids:
             await queue.submit(JobSpec(doc, voice))
         mine += 2 * len(ids)  # each submit: one row written, one job deferred
+        held = theirs
         while True:
             states = [r[0] for r in conn.execute("SELECT state FROM preread_jobs").fetchall()]
-            mine += 1
+            held = max(held, connections(conn) - mine_open)
+            mine += 2
             if len(states) == len(ids) and all(s == "complete" for s in states):
                 break
             if any(s in ("failed", "partial", "cancelled") for s in states):
@@ -160,7 +175,7 @@ async def queued(url: str, ids: list[str], voice: VoiceSettings) -> tuple[float,
         took = time.perf_counter() - started
         rate = (commits(conn) - before - mine) / took
     await queue.stop()
-    return took, rate
+    return took, rate, held
 
 
 def run_workers(
@@ -171,8 +186,9 @@ def run_workers(
     env: dict[str, str],
     args: argparse.Namespace,
     tag: str,
-) -> tuple[float, float, float]:
-    """(seconds, database transactions a second, the workers' CPU seconds)."""
+) -> tuple[float, float, float, int]:
+    """(seconds, database transactions a second, the workers' CPU seconds, the most
+    database connections they held at once)."""
     url = pg.create_database(f"bench_{tag}_{n}")
     home = tmp / f"{tag}-{n}"
     if tag == "piper":
@@ -184,12 +200,13 @@ def run_workers(
         env={**os.environ, "PREREAD_QUEUE_URL": url}, check=True, capture_output=True,
     )  # fmt: skip
     with workers(n, home, {**env, "PREREAD_QUEUE_URL": url}, tmp / f"{tag}-{n}.log") as cpu:
-        took, rate = asyncio.run(queued(url, ids, voice))
-    return took, rate, cpu[0]
+        took, rate, held = asyncio.run(queued(url, ids, voice))
+    return took, rate, cpu[0], held
 
 
-def idle_server_rate(pg: PgServer, tmp: Path, seconds: float = 10.0) -> float:
-    """Transactions a second of one ``preread serve`` with no job (its poller)."""
+def idle_server_rate(pg: PgServer, tmp: Path, seconds: float = 10.0) -> tuple[float, int]:
+    """Transactions a second of one ``preread serve`` with no job (its poller), and the
+    connections it holds."""
     url = pg.create_database("bench_idle")
     home = tmp / "idle"
     proc = subprocess.Popen(
@@ -202,7 +219,8 @@ def idle_server_rate(pg: PgServer, tmp: Path, seconds: float = 10.0) -> float:
         with psycopg.connect(url, autocommit=True) as conn:
             before, started = commits(conn), time.perf_counter()
             time.sleep(seconds)
-            return (commits(conn) - before - 1) / (time.perf_counter() - started)
+            rate = (commits(conn) - before - 1) / (time.perf_counter() - started)
+            return rate, connections(conn)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -228,7 +246,7 @@ def pgbench_rate(pg: PgServer, script: str, seconds: int = 8) -> float:
 
 
 def report(
-    name: str, baseline: float, runs: dict[int, tuple[float, float, float]], work: int
+    name: str, baseline: float, runs: dict[int, tuple[float, float, float, int]], work: int
 ) -> None:
     print(f"\n{name}: {work} chunks")
     print(
@@ -236,12 +254,12 @@ def report(
         f" {work / baseline:5.1f} chunks/s"
     )
     one = runs[min(runs)][0]
-    for n, (took, rate, cpu) in sorted(runs.items()):
+    for n, (took, rate, cpu, held) in sorted(runs.items()):
         speedup = one / took
         print(
             f"  {n} worker(s): {took:6.2f} s, {work / took:5.1f} chunks/s, x{baseline / took:4.2f}"
             f" the baseline, scaling efficiency {speedup / n * min(runs):4.2f};"
-            f" database {rate:5.1f} tx/s ({rate / n:4.1f} a worker);"
+            f" database {rate:5.1f} tx/s ({rate / n:4.1f} a worker), {held} connections;"
             f" workers' CPU {cpu * 1000 / work:5.1f} ms a chunk"
         )
 
@@ -283,7 +301,8 @@ def main() -> None:
             f" {args.docs} documents x {args.chunks} chunks",
             baseline, runs, args.docs * args.chunks,
         )  # fmt: skip
-        print(f"  one idle preread serve polling the queue: {idle_server_rate(pg, tmp):.1f} tx/s")
+        rate, held = idle_server_rate(pg, tmp)
+        print(f"  one idle preread serve polling the queue: {rate:.1f} tx/s, {held} connections")
         print(
             "  this PostgreSQL on this machine (pgbench, 4 clients):"
             f" {pgbench_rate(pg, 'select-only'):,.0f} tx/s select-only,"

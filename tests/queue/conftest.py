@@ -13,14 +13,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "s3"))
 from pgkit import PgServer, running_postgres
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pg() -> Iterator[PgServer]:
+    """One server for the session (``initdb`` once); each test has its own database."""
     with running_postgres() as server:
         yield server
 
 
 @pytest.fixture
 def queue_url(pg: PgServer, request: pytest.FixtureRequest) -> str:
-    """A fresh database on the module's server, for one test."""
+    """A fresh database on the session's server, for one test."""
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
     return pg.create_database(name)

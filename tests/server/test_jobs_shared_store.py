@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 
 from serverkit import register_document
@@ -140,6 +141,12 @@ def test_every_process_shows_the_running_job_and_follows_it(
     assert done == sorted(done) and len(set(done)) >= 2  # it followed the run's progress
     final = other.job(doc)
     assert final is not None and (final.id, final.state) == (job.id, "complete")
+    # the document's audio changed since (a CLI run rewrote its manifest): the disk says
+    state_file = Library(settings).jobs_dir / f"{doc}.state.json"
+    manifest = store.manifest_path(doc)
+    later = state_file.stat().st_mtime_ns + 1_000_000
+    os.utime(manifest, ns=(later, later))
+    assert other.job(doc) is None
 
 
 def test_a_state_whose_runner_is_gone_is_not_believed(settings: Settings, store: Store) -> None:

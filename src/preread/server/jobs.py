@@ -17,8 +17,9 @@ when that process died), and a running job whose saved request disappears
 shows the same job: the process running it writes its state and progress to
 ``jobs/{documentId}.state.json`` at each change (replaced whole: a reader sees the old
 state or the new one), and the others answer status from that file and follow it for
-SSE (``watch``: read again every ``REMOTE_POLL_SECONDS``); a file whose runner is gone
-(its job lock free, its request no longer saved) is not believed.
+SSE (``watch``: read again every ``REMOTE_POLL_SECONDS``); an active job whose runner
+is gone (its job lock free, its request no longer saved) is not believed, nor an ended
+one once the document's audio changed since (its manifest or journal newer).
 """
 
 from __future__ import annotations
@@ -193,8 +194,10 @@ class InProcessQueue(JobQueue):
 
     def _read_state(self, document_id: str) -> Job | None:
         """The job another process wrote for the document, if its runner is still there."""
+        path = self._state_path(document_id)
         try:
-            data = json.loads(self._state_path(document_id).read_bytes())
+            data = json.loads(path.read_bytes())
+            written = path.stat().st_mtime_ns
             job = Job(
                 JobSpec.from_json(data["spec"]),
                 id=str(data["jobId"]),
@@ -204,12 +207,18 @@ class InProcessQueue(JobQueue):
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if job.active:
-            running = self.library.store.job_lock(document_id).is_locked_elsewhere()
-            if not running and not self._spec_path(document_id).exists():
-                return None  # its process died and nobody will resume it: disk says
-            if not running:
-                job.state = "queued"  # saved: a server process resumes it
+        if not job.active:  # believed until the document's audio changes (a CLI run)
+            store = self.library.store
+            for changed in (store.manifest_path(document_id), store.journal_path(document_id)):
+                with contextlib.suppress(OSError):
+                    if changed.stat().st_mtime_ns > written:
+                        return None
+            return job
+        running = self.library.store.job_lock(document_id).is_locked_elsewhere()
+        if not running and not self._spec_path(document_id).exists():
+            return None  # its process died and nobody will resume it: disk says
+        if not running:
+            job.state = "queued"  # saved: a server process resumes it
         return job
 
     def job(self, document_id: str) -> Job | None:
