@@ -7,6 +7,7 @@ it records.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -149,18 +150,53 @@ def test_workers_share_a_port_and_a_store_count_once_and_stop_cleanly(tmp_path: 
             assert not any(_alive(pid) for pid in pids)  # no orphans
 
 
+def _job_everywhere(base: str, doc: str) -> None:
+    """A job's status and event stream agree whichever worker answers (16 requests on
+    new connections: both workers answer some)."""
+    started = httpx.post(f"{base}/api/tts/preprocess", json={"documentId": doc}, timeout=30)
+    assert started.status_code == 202
+    job = started.json()["jobId"]
+    answers = _get_many(f"{base}/api/tts/preprocess/status?documentId={doc}", 16)
+    states = {(r.json().get("jobId"), r.json()["state"]) for r in answers}
+    assert states <= {(job, "queued"), (job, "running")}, states
+
+    def end() -> dict[str, object]:
+        url = f"{base}/api/tts/preprocess/events?documentId={doc}"
+        with (
+            httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)) as client,
+            client.stream("GET", url, timeout=60) as stream,
+        ):
+            lines = list(stream.iter_lines())
+        data: dict[str, object] = json.loads(lines[lines.index("event: end") + 2][6:])
+        return data
+
+    with ThreadPoolExecutor(4) as pool:
+        ends = list(pool.map(lambda _: end(), range(4)))
+    assert all(e["state"] == "complete" and e["jobId"] == job for e in ends), ends
+    assert all(e["done"] == e["total"] == len(TEXTS) for e in ends)
+
+
 @pytest.mark.timeout(300)  # two servers starting on a loaded machine
-def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
-    """No orphans; the metrics folder the killed command left is removed by the next one."""
+def test_workers_agree_on_a_job_and_stop_when_their_supervisor_is_killed(
+    tmp_path: Path,
+) -> None:
+    """A job's status and events agree whichever worker answers; no orphans; the
+    metrics folder the killed command left is removed by the next command."""
     temp = tmp_path / "tmp"
     temp.mkdir()
     live = temp / f"preread-metrics-{os.getpid()}-live"  # a running command's: kept
     live.mkdir()
+    doc = register_document(Store(tmp_path / "store"))
     with running_server(
-        tmp_path / "store", args=["--workers", "2"], startup=90, TMPDIR=str(temp)
+        tmp_path / "store",
+        args=["--workers", "2"],
+        startup=90,
+        TMPDIR=str(temp),
+        PREREAD_FAKE_DELAY="0.5",  # the job lasts a few seconds
     ) as (base, process):
         pids, _ = _pids(base)
         assert len(pids) == 2
+        _job_everywhere(base, doc)
         left = temp / f"preread-metrics-{process.pid}-"
         process.send_signal(signal.SIGKILL)
         process.wait(10)
