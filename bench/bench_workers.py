@@ -191,7 +191,7 @@ def run_workers(
     database connections they held at once)."""
     url = pg.create_database(f"bench_{tag}_{n}")
     home = tmp / f"{tag}-{n}"
-    if tag == "piper":
+    if tag.startswith("piper"):
         ids = register(home, voice, args.piper_docs, args.piper_chunks)
     else:
         ids = register(home, voice, args.docs, args.chunks, args.seconds)
@@ -277,6 +277,7 @@ def main() -> None:
         "--piper", action="store_true", help="also the real Piper voice, 1 and 2 workers"
     )
     parser.add_argument("--piper-docs", type=int, default=2)
+    parser.add_argument("--skip-fake", action="store_true", help="only the Piper figures")
     parser.add_argument("--piper-chunks", type=int, default=3)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
@@ -287,27 +288,29 @@ def main() -> None:
             f" load {os.getloadavg()[0]:.1f}"
         )
         fake = VoiceSettings(provider="fake")
-        env = {
-            "PREREAD_PROVIDER": "fake",
-            "PREREAD_FAKE_DELAY": str(args.delay),
-            "PREREAD_FAKE_SECONDS": str(args.seconds),
-        }
-        base_home = tmp / "inproc"
-        ids = register(base_home, fake, args.docs, args.chunks, args.seconds)
-        baseline = asyncio.run(in_process(base_home, fake, ids, args.delay, args.seconds))
-        runs = {n: run_workers(pg, tmp, n, fake, env, args, "fake") for n in counts}
-        report(
-            f"fake voice, {args.delay:g} s a sentence ({args.seconds:g} s of audio),"
-            f" {args.docs} documents x {args.chunks} chunks",
-            baseline, runs, args.docs * args.chunks,
-        )  # fmt: skip
-        rate, held = idle_server_rate(pg, tmp)
-        print(f"  one idle preread serve polling the queue: {rate:.1f} tx/s, {held} connections")
-        print(
-            "  this PostgreSQL on this machine (pgbench, 4 clients):"
-            f" {pgbench_rate(pg, 'select-only'):,.0f} tx/s select-only,"
-            f" {pgbench_rate(pg, 'simple-update'):,.0f} tx/s simple-update"
-        )
+        if not args.skip_fake:
+            env = {
+                "PREREAD_PROVIDER": "fake",
+                "PREREAD_FAKE_DELAY": str(args.delay),
+                "PREREAD_FAKE_SECONDS": str(args.seconds),
+            }
+            base_home = tmp / "inproc"
+            ids = register(base_home, fake, args.docs, args.chunks, args.seconds)
+            baseline = asyncio.run(in_process(base_home, fake, ids, args.delay, args.seconds))
+            runs = {n: run_workers(pg, tmp, n, fake, env, args, "fake") for n in counts}
+            report(
+                f"fake voice, {args.delay:g} s a sentence ({args.seconds:g} s of audio),"
+                f" {args.docs} documents x {args.chunks} chunks",
+                baseline, runs, args.docs * args.chunks,
+            )  # fmt: skip
+            rate, held = idle_server_rate(pg, tmp)
+            idle = f"{rate:.1f} tx/s, {held} connections"
+            print(f"  one idle preread serve polling the queue: {idle}")
+            print(
+                "  this PostgreSQL on this machine (pgbench, 4 clients):"
+                f" {pgbench_rate(pg, 'select-only'):,.0f} tx/s select-only,"
+                f" {pgbench_rate(pg, 'simple-update'):,.0f} tx/s simple-update"
+            )
         if args.piper:
             piper = VoiceSettings(provider="piper")
             base_home = tmp / "inproc-piper"
@@ -316,8 +319,21 @@ def main() -> None:
             env = {"PREREAD_PROVIDER": "piper"}
             runs = {n: run_workers(pg, tmp, n, piper, env, args, "piper") for n in (1, 2)}
             report(
-                f"Piper, {args.piper_docs} documents x {args.piper_chunks} chunks",
+                f"Piper, {args.piper_docs} documents x {args.piper_chunks} chunks"
+                " (each worker: one synthesis per core at once)",
                 baseline, runs, args.piper_docs * args.piper_chunks,
+            )  # fmt: skip
+            cores = os.cpu_count() or 1
+            split = {  # the cores shared out: PREREAD_SYNTH_WORKERS = cores / workers
+                n: run_workers(
+                    pg, tmp, n, piper,
+                    {**env, "PREREAD_SYNTH_WORKERS": str(max(1, cores // n))}, args, f"piper_s{n}",
+                )
+                for n in (1, 2)
+            }  # fmt: skip
+            report(
+                f"Piper, same documents, PREREAD_SYNTH_WORKERS = {cores} cores / workers",
+                baseline, split, args.piper_docs * args.piper_chunks,
             )  # fmt: skip
 
 
