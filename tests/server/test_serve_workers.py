@@ -41,7 +41,7 @@ def _alive(pid: int) -> bool:
     try:  # a zombie (exited, not yet reaped by its parent) is gone too
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # (gone while being read: ESRCH)
         return False
 
 
