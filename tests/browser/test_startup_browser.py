@@ -1,8 +1,8 @@
 """The reader's start-up path in headless Chromium against a real ``preread serve``: the
-document comes from the page's ``Link`` preload (one request, made while the scripts
-load), the modules the first audio does not need load after its chunk was asked for, a
-chunk asked for twice while on its way is fetched once, and the service worker is still
-registered."""
+document and its first stored chunk come from the page's ``Link`` preloads (one request
+each, made while the scripts load), the modules the first audio does not need load after
+its chunk was asked for, a chunk asked for twice while on its way is fetched once, and
+the service worker is still registered."""
 
 from __future__ import annotations
 
@@ -43,17 +43,27 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
         page.on("request", lambda r: requests.append(r.url.replace(base, "")))
         response = page.goto(f"{base}/read/{DOC}")
         assert response is not None
-        link = f"</api/documents/{DOC}>; rel=preload; as=fetch; crossorigin=anonymous"
-        assert response.headers["link"] == link
         page.wait_for_selector("body[data-ready]")
         wait_js(page, "await navigator.serviceWorker.getRegistration()")
-        # the document: once, by the preload (the script's fetch used it)
-        assert requests.count(f"/api/documents/{DOC}") == 1
-        kinds = page.evaluate(
-            "() => performance.getEntriesByType('resource')"
-            ".filter((e) => e.name.includes('/api/documents/')).map((e) => e.initiatorType)"
+        first = page.evaluate(
+            "async () => (await import('/static/js/api.js'))"
+            ".chunkUrl(window.prereadReader.doc.documentId, window.prereadReader.doc.chunks[0])"
         )
-        assert kinds == ["link"]
+        preload = "; rel=preload; as=fetch; crossorigin=anonymous"
+        link = f"</api/documents/{DOC}>{preload}, <{first}>{preload}"
+        assert response.headers["link"] == link
+        # the document and the first chunk: once each, by the preloads (the script's
+        # fetches used them)
+        assert requests.count(f"/api/documents/{DOC}") == 1
+        assert requests.count(first) == 1
+        kinds = page.evaluate(
+            "(first) => performance.getEntriesByType('resource').filter((e) =>"
+            " e.name.includes('/api/documents/') || e.name.endsWith(first))"
+            ".map((e) => e.initiatorType)",
+            first,
+        )
+        assert kinds == ["link", "link"]
+        assert page.evaluate("() => window.prereadReader.player.slots[0].ci") == 0  # it is in
         chunks = [i for i, url in enumerate(requests) if url.startswith("/api/tts/chunk")]
         # the pre-generate dialog, offline copies and downloads load after the first chunk
         later = {"/static/js/pregen.js", "/static/js/offline.js", "/static/js/downloads.js"}

@@ -110,3 +110,34 @@ def test_cancel_without_a_job_is_404_and_keeps_audio(client: TestClient, store: 
     response = client.post(f"/api/tts/preprocess/cancel?documentId={synthetic.document_id}")
     assert response.status_code == 404
     assert store.manifest_path(synthetic.document_id).exists()
+
+
+def test_reader_page_preloads_the_document_and_its_stored_first_chunk(
+    client: TestClient, store: Store
+) -> None:
+    def preloads(doc: str) -> list[str]:
+        link = client.get(f"/read/{doc}").headers["link"]
+        assert all(p.endswith("; rel=preload; as=fetch; crossorigin=anonymous")
+                   for p in link.split(", "))  # fmt: skip
+        return [p.split(">")[0].lstrip("<") for p in link.split(", ")]
+
+    synthetic = write_synthetic(store, [100, 300], register=True)
+    doc = synthetic.document_id
+    manifest = store.read_manifest(doc)
+    assert manifest is not None
+    first = manifest.chunks[0]
+    assert first.status == "done" and first.sha256
+    chunk = (
+        f"/api/tts/chunk?documentId={doc}&page={first.page}&blockIndex={first.block_index}"
+        f"&v={first.sha256[:16]}"  # the URL js/api.js's chunkUrl builds: its fetch takes it
+    )
+    assert preloads(doc) == [f"/api/documents/{doc}", chunk]
+    assert client.get(chunk).status_code == 200
+    # a prefix (resolved by the API), a document with no audio, an unknown one: the
+    # document only
+    assert preloads(doc[:8]) == [f"/api/documents/{doc[:8]}"]
+    registered = register_document(store)
+    assert preloads(registered) == [f"/api/documents/{registered}"]
+    unknown = "cd" * 32
+    assert preloads(unknown) == [f"/api/documents/{unknown}"]
+    assert client.head(f"/read/{doc}").status_code == 200

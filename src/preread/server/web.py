@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from preread.errors import NotFound
+from preread.errors import NotFound, PrereadError
 from preread.ids import check_id_or_prefix
 from preread.server.ranges import etag_matches
+from preread.server.state import state_of
 
 WEB_DIR = Path(str(resources.files("preread") / "web"))
 
@@ -68,6 +70,7 @@ TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".wav": "audio/wav",
 }
 
 
@@ -122,13 +125,39 @@ async def library_page(request: Request) -> Response:
     return _serve(request, "index.html")
 
 
+def _preload(url: str) -> str:
+    return f"<{url}>; rel=preload; as=fetch; crossorigin=anonymous"
+
+
 async def reader_page(request: Request) -> Response:
-    """The reader; its ``Link`` header has the browser fetch the document (the first
-    thing the page's script asks for) while it is still loading the script."""
+    """The reader; its ``Link`` header has the browser fetch the document and, when it
+    is stored, the first chunk (the first things the page's script asks for, from a new
+    browser at least) while it is still loading the script: the chunk's URL is the one
+    the page builds (``chunkUrl`` in js/api.js), so its fetch takes the preloaded answer."""
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
-    link = f"</api/documents/{doc}>; rel=preload; as=fetch; crossorigin=anonymous"
-    return _serve(request, "read.html", Link=link)
+    links = [_preload(f"/api/documents/{doc}")]
+    if request.method == "GET" and len(doc) == 64:
+        links.extend(await _first_chunk(request, doc))
+    return _serve(request, "read.html", Link=", ".join(links))
+
+
+async def _first_chunk(request: Request, doc: str) -> list[str]:
+    """The preload of the document's first chunk when it is stored; none otherwise."""
+    state = state_of(request)
+    cached = state.manifests.fresh(doc)  # two stats: on the loop
+    if cached is None:
+        try:  # reading it warms the cache the chunk's request then finds
+            cached = await run_in_threadpool(state.manifests.get, doc)
+        except PrereadError:
+            return []
+    if cached is None or not cached.manifest.chunks:
+        return []
+    first = cached.manifest.chunks[0]
+    if first.status != "done" or not first.sha256:
+        return []
+    query = f"documentId={doc}&page={first.page}&blockIndex={first.block_index}"
+    return [_preload(f"/api/tts/chunk?{query}&v={first.sha256[:16]}")]
 
 
 async def service_worker(request: Request) -> Response:

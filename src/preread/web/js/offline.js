@@ -10,6 +10,7 @@ export const SHELL_FILES = [
   "/",
   "/static/app.css",
   "/static/icon.svg",
+  "/static/silence.wav",
   "/static/js/api.js",
   "/static/js/downloads.js",
   "/static/js/library.js",

@@ -23,11 +23,13 @@ export class Player extends EventTarget {
     this.loads = new Set(); // chunk fetches in flight: {ci, slot, gen, promise}
     // for tests and bench/bench_web.py: boundary gaps (ms), when play was first asked
     // for and when audio first played (performance.now()), chunks played live
-    this.stats = { gaps: [], requestedAt: null, firstAudioAt: null, live: 0, decoded: null };
+    this.stats = { gaps: [], requestedAt: null, firstAudioAt: null, live: 0 };
     this.endedAt = null;
     this.lead = 30; // ms between play() and sound, learnt at each boundary
     this.watching = false;
     this.message = ""; // what the status line says now
+    this.firstSound = new Promise((resolve) => { this.heard = resolve; }); // the first `playing`
+    this.firstSource = new Promise((resolve) => { this.sourced = resolve; }); // the first src set
   }
 
   #element(slot) {
@@ -106,6 +108,7 @@ export class Player extends EventTarget {
     const objectUrl = URL.createObjectURL(blob);
     this.slots[slot] = { ci, live, url: objectUrl, ready: false };
     el.src = objectUrl;
+    this.sourced();
     el.playbackRate = this.rate;
     await new Promise((resolve, reject) => {
       const ok = () => { cleanup(); resolve(); };
@@ -116,7 +119,7 @@ export class Player extends EventTarget {
       el.load();
     });
     if (this.slots[slot] && this.slots[slot].url === objectUrl) this.slots[slot].ready = true;
-    if (!this.stats.decoded) this.stats.decoded = performance.mark(`player: chunk ${ci + 1} can play`);
+    if (!this.marked) this.marked = performance.mark(`player: chunk ${ci + 1} can play`); // the first
     if (live) {
       this.stats.live++;
       this.#emit("live", { ci });
@@ -234,7 +237,10 @@ export class Player extends EventTarget {
   #playing(slot) {
     if (slot !== this.cur) return;
     const now = performance.now();
-    if (this.stats.firstAudioAt === null) this.stats.firstAudioAt = now;
+    if (this.stats.firstAudioAt === null) {
+      this.stats.firstAudioAt = now;
+      this.heard();
+    }
     if (this.endedAt !== null) {
       // silence between the chunks (0 when the next one started before this one ended)
       this.stats.gaps.push(Math.max(0, now - this.endedAt));

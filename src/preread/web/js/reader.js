@@ -2,7 +2,7 @@
 // voice, navigation (sentence, block, page, chapter), keyboard, Media Session, the
 // position remembered per document, voices, offline copies, downloads.
 
-import { askToken, getJSON, h, registerServiceWorker, setupTheme } from "./api.js";
+import { askToken, getJSON, h, registerServiceWorker, setupTheme, sleep } from "./api.js";
 import { Player } from "./player.js";
 import { blockElement, chapterAt, normalize, render, sentenceTimes, wordTimes } from "./text.js";
 
@@ -401,11 +401,16 @@ async function main() {
     return;
   }
   const pos = app.doc.chunks.length ? restorePosition() : null;
+  let first = null;
   if (pos) {
     app.player = new Player(app.doc);
     // The chunk at the remembered position is fetched first, while the text is laid
     // out, so Play sounds at once (a click before it arrives waits for this fetch).
-    if (app.doc.chunks[pos.ci].status === "done") app.player.start(pos.ci, pos.time, { play: false });
+    // From a new browser it is the first chunk, which the page's Link header preloads.
+    if (app.doc.chunks[pos.ci].status === "done") first = app.player.start(pos.ci, pos.time, { play: false });
+    // Its answer is at hand (preloaded) or nearly: once the audio element has it, the
+    // browser decodes it on another thread while this one lays the text out.
+    if (first) await Promise.race([app.player.firstSource, sleep(50)]);
   }
   document.title = `${app.doc.title} · preread`;
   $("doc-name").textContent = app.doc.title;
@@ -427,6 +432,10 @@ async function main() {
   requestAnimationFrame(tick);
   app.playableAt = performance.now(); // Play works from here on
   document.body.dataset.playable = "true";
+  // The rest waits until the first chunk can play (and, when Play was pressed, sounds):
+  // before that it would only compete with it for the page's one thread.
+  await first;
+  if (app.player.wantPlay) await Promise.race([app.player.firstSound, sleep(500)]);
   let voices;
   [voices, pregen, downloadButtons] = await Promise.all([setupVoices(), import("./pregen.js"), import("./downloads.js")]);
   downloads();
