@@ -426,7 +426,9 @@ async function main() {
   setupMediaSession();
   highlight(pos.ci, pos.si, -1, { scroll: false });
   updateWhere(); // (highlight() does only on a move: the start, 0/0, is none)
-  app.spans[pos.ci][pos.si].scrollIntoView({ block: "center" });
+  // (not at the start: the page opens there, and scrolling now would lay it out before
+  // Play works rather than at the next frame)
+  if (pos.ci || pos.si) app.spans[pos.ci][pos.si].scrollIntoView({ block: "center" });
   app.restored = pos;
   describeState();
   requestAnimationFrame(tick);
