@@ -222,9 +222,15 @@ def page_weight(browser: Any, base: str) -> dict[str, int]:
     page = context.new_page()
 
     def record(response: Any) -> None:
+        from playwright.sync_api import Error
+
         kind = response.headers.get("content-type", "")
         if any(k in kind for k in ("html", "javascript", "css", "svg")):
-            sizes[response.url.replace(base, "")] = len(response.body())
+            try:
+                size = len(response.body())
+            except Error:  # answered after the next navigation: the header says its size
+                size = int(response.headers.get("content-length", 0))
+            sizes[response.url.replace(base, "")] = size
 
     page.on("response", record)
     page.goto(f"{base}/")
