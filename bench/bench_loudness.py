@@ -5,14 +5,17 @@ The document (bench_preprocess's generated 20-page PDF) is spoken by an engine c
 a tone at its own level) that fails a share of requests (``--fail``, default 30 %), so
 Piper (the embedded neural voice) speaks those chunks, as after a real outage.
 
-* after: the chunk files ``preprocess`` wrote (one gain per voice, −16 LUFS target,
-  −1.5 dBTP ceiling), decoded;
+* after: the chunk files ``preprocess`` wrote (one gain per voice, fixed dynamics,
+  −16 LUFS target, −1.5 dBTP ceiling), decoded;
 * before: the same chunks' audio as the engines gave it (captured at the providers,
   encoded and decoded the same way), i.e. what preread stored before levelling.
 
 Integrated loudness of each chunk with pyloudnorm (ITU-R BS.1770-4): spread (max − min)
-and standard deviation over all chunks, per engine and together, and the largest step
-between consecutive chunks; true peaks (4× oversampled) after.
+and standard deviation over all chunks, per engine and together; the largest step
+between consecutive chunks (any engines; and of one engine: neighbours in the document
+both spoken by it, and that engine's chunks one after the other); true peaks (4×
+oversampled) after. CPU: each chunk's synthesis (the engine), its levelling, and the
+gain and limiter alone (the levelling before the fixed dynamics) on the same PCM.
 
     .venv/bin/python bench/bench_loudness.py [--pages 20] [--fail 0.3]
 """
@@ -69,16 +72,24 @@ def main() -> None:
     from preread.audio import decode, encode
     from preread.library import Library
     from preread.settings import Settings
+    from preread.tts import dynamics, loudness
     from preread.tts.openai import OpenAIProvider
     from preread.tts.piper import PiperProvider
 
     raw: dict[str, list[tuple[bytes, int]]] = {}  # sentence text → PCM as the engine gave it
+    engine_cpu: dict[str, float] = {}  # provider → CPU seconds in its synthesize (this thread)
 
     def capture(cls: type) -> None:
         original = cls.synthesize
 
         def synthesize(self, sentences, voice):  # type: ignore[no-untyped-def]
-            for chunk in original(self, sentences, voice):
+            spoken = original(self, sentences, voice)
+            while True:
+                started = time.thread_time()
+                chunk = next(spoken, None)
+                engine_cpu[cls.name] = engine_cpu.get(cls.name, 0.0) + time.thread_time() - started
+                if chunk is None:
+                    return
                 raw.setdefault(chunk.text, []).append((chunk.pcm, chunk.sample_rate))
                 yield chunk
 
@@ -86,6 +97,20 @@ def main() -> None:
 
     capture(OpenAIProvider)
     capture(PiperProvider)
+    levelling: list[float] = []  # seconds per sentence in loudness.level
+    original_level = loudness.level
+
+    def timed_level(pcm: bytes, rate: int, gain_db: float) -> bytes:
+        started = time.process_time()
+        out = original_level(pcm, rate, gain_db)
+        levelling.append(time.process_time() - started)
+        return out
+
+    loudness.level = timed_level  # type: ignore[assignment]
+
+    def gain_and_limiter(pcm: bytes, gain_db: float, rate: int) -> None:
+        x = np.frombuffer(pcm, dtype="<i2") * (10 ** (gain_db / 20) / 32768.0)
+        x *= dynamics.limit(x, rate, 10 ** ((loudness.CEILING_DBTP - loudness.MARGIN_DB) / 20))
 
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp, SpeechServer() as server:
@@ -119,6 +144,7 @@ def main() -> None:
             before: dict[str, list[float]] = {}
             after: dict[str, list[float]] = {}
             order: list[tuple[float, float]] = []
+            engines: list[str] = []
             peaks: list[float] = []
             for entry in manifest.chunks:
                 engine = entry.spoken_by[0] if entry.spoken_by else "openai"
@@ -133,10 +159,19 @@ def main() -> None:
                 before.setdefault(engine, []).append(level_before)
                 after.setdefault(engine, []).append(level_after)
                 order.append((level_before, level_after))
+                engines.append(engine)
             gains = [
                 json.loads(path.read_text("utf-8"))
                 for path in sorted((Path(tmp) / "home" / "voices").glob("*.loudness.json"))
             ]
+            by_voice = {g["provider"]: g["gainDb"] for g in gains}
+            old_cpu = 0.0
+            for entry, engine in zip(manifest.chunks, engines, strict=True):
+                for sentence in entry.sentences:
+                    pcm, rate = raw[sentence.text][-1]
+                    started = time.process_time()
+                    gain_and_limiter(pcm, by_voice[engine], rate)
+                    old_cpu += time.process_time() - started
         finally:
             library.close()
     chunks = len(order)
@@ -150,15 +185,37 @@ def main() -> None:
     everything_before = [b for b, _ in order]
     everything_after = [a for _, a in order]
     print(f"  {'all chunks':<26} {spread(everything_before):<40} {spread(everything_after)}")
-    step_before = max(abs(a[0] - b[0]) for a, b in itertools.pairwise(order))
-    step_after = max(abs(a[1] - b[1]) for a, b in itertools.pairwise(order))
-    print(f"  {'largest consecutive step':<26} {step_before:5.2f} LU{'':<32} {step_after:5.2f} LU")
+    pairs = list(itertools.pairwise(zip(engines, order, strict=True)))
+    for name, wanted in [("any engines", None), *((n, n) for n in sorted(after))]:
+        chosen = [(a, b) for (e, a), (f, b) in pairs if wanted is None or e == f == wanted]
+        if chosen:
+            before_step = max(abs(a[0] - b[0]) for a, b in chosen)
+            after_step = max(abs(a[1] - b[1]) for a, b in chosen)
+            label = f"largest step, {name}"
+            print(
+                f"  {label:<26} {before_step:5.2f} LU ({len(chosen)} pairs){'':<21} "
+                f"{after_step:5.2f} LU"
+            )
+    for name in sorted(after):
+        sequence = after[name]
+        if len(sequence) > 1:
+            step = max(abs(a - b) for a, b in itertools.pairwise(sequence))
+            seq_before = max(abs(a - b) for a, b in itertools.pairwise(before[name]))
+            label = f"  {name}'s chunks in a row"
+            print(f"{label:<28} {seq_before:5.2f} LU{'':<32} {step:5.2f} LU")
     for g in gains:
         print(
             f"voice {g['provider']}/{g['voice']}: reference {g['measuredLufs']} LUFS, gain "
             f"{g['gainDb']:+.1f} dB, reference levelled {g['levelledLufs']} LUFS"
         )
     print(f"true peak after: max {max(peaks):.2f} dBTP (ceiling −1.5 dBTP); target −16 LUFS")
+    piper_chunks = len(after.get("piper", []))
+    if piper_chunks:
+        print(f"CPU per Piper chunk: synthesis {engine_cpu.get('piper', 0) / piper_chunks:.2f} s")
+    print(
+        f"CPU per chunk (all): levelling {sum(levelling) / chunks * 1000:.0f} ms; "
+        f"gain and limiter alone (the levelling before) {old_cpu / chunks * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # How chunks are levelled (``preread.tts.loudness``): −16 LUFS integrated, −1.5 dBTP
-# ceiling, one gain per voice. Part of a voice's identity: audio made before levelling
-# (``level == ""``) is another voice, with its own content keys.
-LEVEL = "lufs-16/dbtp-1.5/1"
+# ceiling, one gain per voice, a phase rotator and a slow ±3 dB leveller (4:1), the
+# engine's own level (not Piper's per-sentence peak scaling). Part of a voice's
+# identity: audio made before levelling (``level == ""``), or levelled otherwise
+# ("lufs-16/dbtp-1.5/1": gain and limiter only), is another voice, with its own keys.
+LEVEL = "lufs-16/dbtp-1.5/rotate300x4/steady4:1-3db/2"
 
 
 @dataclass(frozen=True)

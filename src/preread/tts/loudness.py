@@ -7,21 +7,25 @@ ceiling of ``CEILING_DBTP`` (−1.5 dBTP), measured with ``pyloudnorm`` (ITU-R B
 
 * **One gain per voice**, not per chunk: the voice speaks ``REFERENCE`` once (a few
   ordinary sentences), its integrated loudness is measured, and the gain that brings
-  it to the target, once the peaks are limited (``calibrate``; 0.1 dB steps), is that
-  voice's gain for good. A quiet sentence stays quieter
-  than a loud one, as the voice said them; only the voice's overall level moves.
-  The measurement is stored as ``voices/{id}.loudness.json`` in the store (created
-  once, never replaced: ``fsutil.create_exclusive``) and kept in memory per process.
-* **Peaks**: after the gain, a look-ahead limiter (4× oversampled peaks, gain held
-  10 ms around them and ramped) keeps every sample under the ceiling; it acts only on
-  the rare peaks the gain pushes over, never on the level of the speech. It is plain
-  numpy: only the once-per-voice measurement imports pyloudnorm (and SciPy, ≈ 2 s).
+  it to the target once levelled (``calibrate``; 0.1 dB steps) is that voice's gain
+  for good. The measurement is stored as ``voices/{id}.loudness.json`` in the store
+  (created once, never replaced: ``fsutil.create_exclusive``) and kept in memory.
+* **Fixed dynamics** (``preread.tts.dynamics``), the same for every sentence of every
+  voice: a phase rotator (lower peaks at the same loudness), a slow leveller on
+  short-term loudness (3/4 of the way to the target, at most ±3 dB: one voice's
+  sentence-to-sentence swings shrink, a quiet sentence stays quieter), and a
+  look-ahead limiter (4× oversampled peaks) under the ceiling. Plain numpy: only the
+  once-per-voice measurement imports pyloudnorm (and SciPy, ≈ 2 s).
+* **The engine's own level**: Piper scales every sentence so that its highest peak
+  is full scale, which makes a sentence with one sharp consonant 3 LU quieter than
+  its neighbour; a levelled Piper voice is asked for the model's own level
+  (``normalize_audio=False``) and the levelling sets it.
 * **Where**: to every sentence's PCM as the provider hands it over (``Levels.speak``),
   before encoding: chunks, live audio and ``/v1/audio/speech`` clips alike. Sample
   counts do not change, so durations, sentence and word times stay exact.
 
 The gain is part of what a blob's bytes are, so it is part of the voice's identity:
-``ResolvedVoice.level`` is ``LEVEL`` (this target, ceiling and method) in every voice
+``ResolvedVoice.level`` is ``LEVEL`` (``identity()``: target, ceiling, stages) in every voice
 resolved now, and it is in the content key and the speech index's voice id. Audio made
 before levelling existed has ``level == ""`` (its manifests record none): its keys are
 the old ones and it is never levelled, so an old document's missing chunks match its
@@ -44,16 +48,17 @@ import numpy as np
 from preread.errors import PrereadError
 from preread.fsutil import create_exclusive
 from preread.tts.base import AudioChunk, Provider
+from preread.tts.dynamics import ROTATOR_HZ, ROTATOR_SECTIONS, rotate, steady, true_peaks
 from preread.voice import LEVEL, ResolvedVoice
 
 TARGET_LUFS = -16.0
 CEILING_DBTP = -1.5
 MAX_GAIN_DB = 30.0  # a voice this much quieter than the target is not lifted further
-OVERSAMPLE = 4
-TAPS = 24  # per phase of the oversampling filter
-CALIBRATION_STEPS = 8
+CALIBRATION_STEPS = 10
 MARGIN_DB = 2.0  # the limiter aims this far under the ceiling: MP3 overshoots up to ≈ 1.4 dB
-HOLD_SECONDS = 0.010
+RATIO = 4.0  # the slow leveller: 3/4 of the way from a sentence's loudness to the target,
+BOUND_DB = 3.0  # never more than 3 dB up or down,
+GATE_LU = -20.0  # counting only blocks louder than 20 LU under the target
 REFERENCE = (
     "The quick brown fox jumps over the lazy dog.",
     "She sells sea shells by the sea shore, and the shells she sells are surely seashells.",
@@ -62,7 +67,16 @@ REFERENCE = (
     "Reading aloud is slower than reading silently, but it reaches more people.",
 )
 
-__all__ = ["CEILING_DBTP", "LEVEL", "REFERENCE", "TARGET_LUFS", "Levels", "integrated", "level"]
+__all__ = [
+    "CEILING_DBTP",
+    "LEVEL",
+    "REFERENCE",
+    "TARGET_LUFS",
+    "Levels",
+    "identity",
+    "integrated",
+    "level",
+]
 
 
 def integrated(samples: np.ndarray, rate: int) -> float:
@@ -76,92 +90,66 @@ def integrated(samples: np.ndarray, rate: int) -> float:
     return float(pyloudnorm.Meter(rate).integrated_loudness(x))
 
 
-def _interpolator() -> np.ndarray:
-    """A windowed-sinc FIR for 4× oversampling: ``TAPS`` taps per phase."""
-    taps = TAPS * OVERSAMPLE + 1  # odd: the fine grid holds the original samples
-    n = np.arange(taps) - (taps - 1) / 2
-    fir: np.ndarray = np.sinc(n / OVERSAMPLE) * np.kaiser(taps, 7.0)
-    fir *= OVERSAMPLE / fir.sum()
-    return fir
-
-
-_FIR = _interpolator()
-
-
-def true_peaks(x: np.ndarray) -> np.ndarray:
-    """Per sample, the largest magnitude of the signal from it to the next, 4×
-    oversampled as BS.1770's true-peak meter is (``x``: float, full scale 1.0)."""
-    if len(x) < 2:
-        return np.asarray(np.abs(x))
-    peaks = np.abs(x)
-    delay = (len(_FIR) - 1) // 2
-    for phase in range(OVERSAMPLE):  # polyphase: each phase is a short convolution
-        # fine sample 4i + phase of the upsampled signal is conv(x, taps)[i], at
-        # original time i + (phase - delay) / 4: between samples i - shift and the next
-        y = np.abs(np.convolve(x, _FIR[phase::OVERSAMPLE]))
-        shift = (delay - phase + OVERSAMPLE - 1) // OVERSAMPLE
-        np.maximum(peaks, y[shift : shift + len(x)], out=peaks)
-    result: np.ndarray = np.maximum(peaks, np.concatenate([peaks[1:], peaks[-1:]]))
-    return result
-
-
-def running_min(x: np.ndarray, radius: int) -> np.ndarray:
-    """The minimum of ``x`` over ``[i - radius, i + radius]`` at each i (van Herk)."""
-    width = 2 * radius + 1
-    padded = np.pad(x, (radius, radius + (-(len(x) + 2 * radius)) % width), mode="edge")
-    blocks = padded.reshape(-1, width)
-    prefix = np.minimum.accumulate(blocks, axis=1).ravel()
-    suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
-    out: np.ndarray = np.minimum(suffix[: len(x)], prefix[width - 1 : width - 1 + len(x)])
-    return out
-
-
-def running_mean(x: np.ndarray, radius: int) -> np.ndarray:
-    """The mean of ``x`` over ``[i - radius, i + radius]`` (edges repeated)."""
-    padded = np.pad(x, (radius + 1, radius), mode="edge")
-    sums = np.cumsum(padded)
-    out: np.ndarray = (sums[2 * radius + 1 :] - sums[: len(x)]) / (2 * radius + 1)
-    return out
-
-
 def level(pcm: bytes, rate: int, gain_db: float) -> bytes:
-    """``pcm`` (int16 mono) times the gain, peaks limited to the ceiling; same length.
+    """``pcm`` (int16 mono) levelled at the voice's gain; same length.
 
-    Only samples near a peak over the ceiling are turned down: the lowest gain any
-    sample within 10 ms wants, averaged over ±5 ms (so never above what a peak needs,
-    and ramped instead of stepped)."""
-    if not pcm or gain_db == 0.0:
+    The gain, the phase rotator, the slow leveller (measured on the limited signal,
+    which is what a listener hears), then the limiter on the result: every stage has
+    fixed parameters (``preread.tts.dynamics``), the same for every sentence."""
+    if not pcm:
         return pcm
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) * (10 ** (gain_db / 20) / 32768.0)
+    x = rotate(x, rate)
     ceiling = 10 ** ((CEILING_DBTP - MARGIN_DB) / 20)
-    if np.abs(x).max() * 1.5 > ceiling:  # else no sample, nor a peak between, is over
-        peaks = true_peaks(x)
-        if peaks.max() > ceiling:
-            wanted = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
-            hold = max(1, round(HOLD_SECONDS * rate))
-            smooth = running_mean(running_min(wanted, hold), hold // 2)
-            x *= np.minimum(smooth, wanted)
+    x = steady(
+        x,
+        rate,
+        true_peaks(x),
+        ceiling=ceiling,
+        target=TARGET_LUFS,
+        ratio=RATIO,
+        bound=BOUND_DB,
+        gate=GATE_LU,
+    )
     out = np.clip(np.round(x * 32768.0), -32768, 32767).astype("<i2")
     return out.tobytes()
 
 
+def identity() -> str:
+    """What the levelling is, as ``LEVEL`` (in ``preread.voice``) must name it: a test
+    checks they agree, so a change of parameters is a change of identity."""
+    return (
+        f"lufs{TARGET_LUFS:g}/dbtp{CEILING_DBTP:g}/rotate{ROTATOR_HZ:g}x{ROTATOR_SECTIONS}"
+        f"/steady{RATIO:g}:1-{BOUND_DB:g}db/2"
+    )
+
+
 def calibrate(pcm: bytes, rate: int) -> tuple[float, float, float]:
-    """The gain (dB, 0.1 dB steps) that brings ``pcm`` to the target once limited, its
-    loudness as it is, and as levelled. The limiter takes a little loudness off a voice
-    whose peaks stand far above its level (Piper's), so the gain is raised until the
-    levelled reference is at the target."""
+    """The gain (dB, 0.1 dB steps) that brings ``pcm`` to the target once levelled, its
+    loudness as it is, and as levelled. The limiter takes loudness off a voice whose
+    peaks stand far above its level and the leveller answers a change of gain by a
+    quarter of it, so the gain is searched for (secant steps) until the levelled
+    reference is at the target."""
     samples = np.frombuffer(pcm, dtype="<i2")
     raw = integrated(samples, rate)
     if not math.isfinite(raw):
         return 0.0, raw, raw
-    gain = got = 0.0
-    miss = TARGET_LUFS - raw
+
+    def levelled(gain: float) -> float:
+        return integrated(np.frombuffer(level(pcm, rate, gain), dtype="<i2"), rate)
+
+    gain = round(min(MAX_GAIN_DB, TARGET_LUFS - raw), 1)
+    got = levelled(gain)
+    slope = 1.0
     for _ in range(CALIBRATION_STEPS):
-        gain = round(min(MAX_GAIN_DB, gain + miss), 1)
-        got = integrated(np.frombuffer(level(pcm, rate, gain), dtype="<i2"), rate)
         miss = TARGET_LUFS - got
-        if abs(miss) < 0.1 or gain >= MAX_GAIN_DB:
+        following = round(min(MAX_GAIN_DB, gain + miss / slope), 1)
+        if abs(miss) < 0.05 or following == gain:
             break
+        then = levelled(following)
+        if then != got:
+            slope = min(2.0, max(0.2, (then - got) / (following - gain)))
+        gain, got = following, then
     return gain, raw, got
 
 

@@ -144,8 +144,13 @@ class PiperProvider(Provider):
 
         engine = load_voice(self.models_dir)
         rate = int(engine.config.sample_rate)
-        # the voice's own pace (1.0 for joe) divided by the speed asked for
-        config = SynthesisConfig(length_scale=float(engine.config.length_scale) / voice.speed)
+        # the voice's own pace (1.0 for joe) divided by the speed asked for; a levelled
+        # voice at the model's own level (``preread.tts.loudness`` sets it), not scaled
+        # per sentence to full-scale peaks as Piper does by default (and did before)
+        config = SynthesisConfig(
+            length_scale=float(engine.config.length_scale) / voice.speed,
+            normalize_audio=not voice.level,
+        )
         for sentence in sentences:
             try:
                 with self._slots:
