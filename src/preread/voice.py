@@ -11,7 +11,7 @@ from dataclasses import dataclass
 # engine's own level (not Piper's per-sentence peak scaling). Part of a voice's
 # identity: audio made before levelling (``level == ""``), or levelled otherwise
 # ("lufs-16/dbtp-1.5/1": gain and limiter only), is another voice, with its own keys.
-LEVEL = "lufs-16/dbtp-1.5/rotate300x4/steady4:1-3db/2"
+LEVEL = "lufs-16/dbtp-1.5/rotate300x4/steady4:1-3db/peaks-4/2"
 
 
 @dataclass(frozen=True)
