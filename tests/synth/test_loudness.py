@@ -18,6 +18,7 @@ from scipy.signal import resample_poly
 from openai_server import SpeechServer
 from preread.audio import decode
 from preread.blobs import blob_key
+from preread.errors import Conflict
 from preread.library import Library
 from preread.model import Block, DocumentText
 from preread.settings import Settings
@@ -239,3 +240,6 @@ def test_the_level_is_part_of_the_voice(home: Path) -> None:
     assert blob_key("Some text.", now) != blob_key("Some text.", before)
     assert Levels(home).gain(FakeProvider(), before) is None
     assert not (home / "voices").exists()
+    earlier = ResolvedVoice("fake", "tone-1", "tone", 1.0, "mp3", level="lufs-16/dbtp-1.5/1")
+    with pytest.raises(Conflict, match=r"an earlier levelling.*preprocess the document again"):
+        Levels(home).gain(FakeProvider(), earlier)

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from preread.errors import PrereadError
+from preread.errors import Conflict
 from preread.fsutil import create_exclusive
 from preread.tts.base import AudioChunk, Provider
 from preread.tts.dynamics import ROTATOR_HZ, ROTATOR_SECTIONS, rotate, steady, true_peaks
@@ -177,7 +177,10 @@ class Levels:
         if not voice.level:
             return None
         if voice.level != LEVEL:
-            raise PrereadError(f"audio levelled as {voice.level!r} cannot be made here")
+            raise Conflict(
+                f"audio levelled as {voice.level!r} (an earlier levelling) is made no more: "
+                "preprocess the document again"
+            )
         vid = level_id(voice)
         found = _known.get((self.folder, vid))
         if found is not None:
