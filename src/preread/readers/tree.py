@@ -12,6 +12,7 @@ with the HTML parser.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from lxml import etree
@@ -27,9 +28,18 @@ MAX_DEPTH = 256
 """Nesting deeper than this is refused (libxml2's own limit without XML_PARSE_HUGE)."""
 
 Element = Any  # lxml's _Element; lxml ships no types mypy can use here
+_PARSERS = threading.local()
 
 
 def _xml_parser() -> etree.XMLParser:
+    """This thread's XML parser (made once: a parser is not shared between threads)."""
+    parser: etree.XMLParser | None = getattr(_PARSERS, "xml", None)
+    if parser is None:
+        parser = _PARSERS.xml = _new_xml_parser()
+    return parser
+
+
+def _new_xml_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -148,17 +158,36 @@ def marks(element: Element) -> frozenset[str]:
     items = element.items()
     if not items:
         return _NONE
-    found: set[str] = set()
+    found: frozenset[str] = _NONE
     for key, value in items:
         if key in _TYPE_KEYS:
-            found.update(v.removeprefix("doc-").lower() for v in value.split())
+            said = _said(value, "")
         elif key == "class":
-            found.update("." + v.lower() for v in value.split())
+            said = _said(value, ".")
         elif key == "hidden" or (key == "aria-hidden" and value == "true"):
-            found.add("!hidden")
-    return frozenset(found)
+            said = _HIDDEN
+        else:
+            continue
+        found = said if not found else found | said
+    return found
 
 
+def _said(value: str, prefix: str) -> frozenset[str]:
+    """The tokens of a type (``prefix`` "") or class (".") attribute, cached by value."""
+    key = (prefix or "\x00") + value  # a class and a type never share an entry
+    tokens = _SAID.get(key)
+    if tokens is None:
+        if prefix:
+            tokens = frozenset(prefix + v.lower() for v in value.split())
+        else:
+            tokens = frozenset(v.removeprefix("doc-").lower() for v in value.split())
+        if len(_SAID) < 4096:  # a document inventing values cannot grow this without bound
+            _SAID[key] = tokens
+    return tokens
+
+
+_SAID: dict[str, frozenset[str]] = {}
+_HIDDEN = frozenset(["!hidden"])
 _NONE: frozenset[str] = frozenset()
 _TYPE_KEYS = frozenset([OPS, "epub:type", "role"])
 

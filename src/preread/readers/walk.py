@@ -66,6 +66,8 @@ def _only_text_below(element: Element, cuts: Collection[Element]) -> bool:
 def text_below(element: Element) -> str:
     """All text below ``element`` (not its tail), serialised by libxml2: several times
     quicker than joining ``itertext()``."""
+    if not len(element):
+        return element.text or ""
     text: str = etree.tostring(element, method="text", encoding="unicode", with_tail=False)
     return text
 
