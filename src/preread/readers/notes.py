@@ -145,8 +145,16 @@ def note_text(body: Element) -> str:
     """A note's text without its links back to the reference and its leading label."""
     if _plain_note(body):  # most notes: one step in libxml2
         text: str = etree.tostring(body, method="text", encoding="unicode", with_tail=False)
-        return _LEADING_LABEL.sub("", clean(_BACK_ARROWS.sub("", text)))
+        return _without_label(clean(text if text.isascii() else _BACK_ARROWS.sub("", text)))
     return walked_note_text(body)
+
+
+def _without_label(text: str) -> str:
+    """``text`` without its leading label ("3. ", "[12] ", "* ")."""
+    first = text[:1]
+    if first and (first in "[(*†‡§" or first.isdecimal()):  # where the pattern can match
+        return _LEADING_LABEL.sub("", text)
+    return text
 
 
 def walked_note_text(body: Element) -> str:
@@ -177,5 +185,4 @@ def walked_note_text(body: Element) -> str:
             append(" ")
         if element is not body and element.tail:
             append(element.tail)
-    text = clean(_BACK_ARROWS.sub("", "".join(parts)))
-    return _LEADING_LABEL.sub("", text)
+    return _without_label(clean(_BACK_ARROWS.sub("", "".join(parts))))
