@@ -229,7 +229,6 @@ def test_navigation_fragments_split_a_file_into_sections_at_their_block() -> Non
     assert document.pages == 5
 
 
-
 @pytest.mark.parametrize(
     ("note", "heard", "whole"),
     [  # taken whole by libxml2, or walked element by element: the same text either way
@@ -256,3 +255,66 @@ def test_a_note_is_heard_the_same_whether_taken_whole_or_walked(
     )
     assert _plain_note(body) is whole
     assert note_text(body) == walked_note_text(body) == heard
+
+
+_NOTES = (
+    '<aside epub:type="footnote" id="n1"><p>1. Note one.</p></aside>'
+    '<aside epub:type="footnote" id="n2"><p>Note two.</p></aside>'
+)
+
+
+def _ref(target: str, label: str) -> str:
+    return f'<a epub:type="noteref" href="#{target}">{label}</a>'
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "heard", "notes", "whole"),
+    [  # a paragraph whose only steps are note references: serialised whole, or walked
+        (f"<p>Text{_ref('n1', '1')} and <em>more</em>.</p>", "Text and more.", ["1"], True),
+        (f"<p>A{_ref('n1', '1')} b{_ref('n2', '[2]')}.</p>", "A b.", ["1", "2"], True),
+        (f"<p><em>Said{_ref('n2', '2')}</em> it.</p>", "Said it.", ["2"], True),
+        (f"<p>Lost{_ref('nope', '3')} ref.</p>", "Lost ref.", [], True),
+        (f"<p>Twice{_ref('n1', '1')} once{_ref('n1', '1')}.</p>", "Twice once.", ["1"], True),
+        ('<p>Deep<a epub:type="noteref" href="#n1"><sup>1</sup></a>.</p>', "Deep.", ["1"], False),
+        ('<p>Link <a href="#n1">here</a>.</p>', "Link here.", [], False),
+    ],
+)
+@pytest.mark.parametrize("read_notes", [True, False])
+def test_a_paragraph_with_note_references_is_heard_the_same_taken_whole_or_walked(
+    paragraph: str, heard: str, notes: list[str], whole: bool, read_notes: bool
+) -> None:
+    from lxml import etree
+
+    from preread.readers import walk
+    from preread.readers.notes import Notes
+
+    def pieces(shortcut: bool) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        root = etree.fromstring(
+            '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops">'
+            f"<body>{paragraph}{_NOTES}</body></html>"
+        )
+        ids = walk.ids_of(root)
+        found = walk._references_below(root[0][0], ())
+        assert (found is not None) is whole
+        options = walk.ReadOptions(notes=read_notes)
+        notes_ = Notes(lambda href: ids.get(href.partition("#")[2]))
+        if shortcut:
+            got = walk.pieces_of(root, options, notes_)
+        else:  # every element a step of its own
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(walk, "_references_below", lambda element, cuts: None)
+                got = walk.pieces_of(root, options, notes_)
+        return [
+            (p.text, tuple(n.label for n in p.notes), tuple(n.text for n in p.notes)) for p in got
+        ]
+
+    texts = {"1": "Note one.", "2": "Note two."}
+    expected_notes = [texts[n] for n in notes]
+    spoken = pieces(shortcut=True)
+    assert spoken == pieces(shortcut=False)
+    # the notes no reference took are heard where they stand
+    unread = [("", ("",), (texts[n],)) for n in ("1", "2") if n not in notes and read_notes]
+    assert spoken == [
+        (heard, tuple(notes) * read_notes, tuple(expected_notes) * read_notes),
+        *unread,
+    ]

@@ -29,6 +29,8 @@ from preread.readers.tree import (
     HARMLESS,
     HEADINGS,
     ITEMS,
+    NOTE_MARKS,
+    NOTEREF_MARKS,
     PLAIN_TAGS,
     SKIP,
     SKIP_MARKS,
@@ -61,6 +63,32 @@ def _only_text_below(element: Element, cuts: Collection[Element]) -> bool:
         if cuts and inner in cuts:
             return False
     return True
+
+
+def _references_below(element: Element, cuts: Collection[Element]) -> list[Element] | None:
+    """The note references below ``element`` when nothing else below it needs a step of
+    its own (as ``_only_text_below``): links typed as note references with only their
+    label, without marks that would skip them or make them a note; None otherwise."""
+    found: list[Element] = []
+    for inner in element.iterdescendants():
+        if cuts and inner in cuts:
+            return None
+        if inner.tag in PLAIN_TAGS:
+            for key, value in inner.items():
+                if key not in HARMLESS or (key == "class" and "footnote" in value.lower()):
+                    return None
+            continue
+        if len(inner) or local(inner) != "a":
+            return None
+        said = marks(inner)
+        if (
+            NOTEREF_MARKS.isdisjoint(said)
+            or not SKIP_MARKS.isdisjoint(said)
+            or not NOTE_MARKS.isdisjoint(said)
+        ):
+            return None
+        found.append(inner)
+    return found
 
 
 def text_below(element: Element) -> str:
@@ -126,6 +154,22 @@ class _Walker:
                 self.pieces.append(Piece("", notes=(Note("", note_text(element)),)))
             return True
         return False
+
+    def _referring(self, element: Element, references: list[Element]) -> None:
+        """A paragraph whose only steps are note references (``_references_below``), as
+        the walk hears it: its text serialised by libxml2 without their labels, their
+        notes after it."""
+        for reference in references:
+            self._special(reference, marks(reference))
+        labels = [reference.text for reference in references]
+        for reference in references:
+            reference.text = None
+        try:
+            self.buffer.append(text_below(element))
+        finally:
+            for reference, label in zip(references, labels, strict=True):
+                reference.text = label
+        self.flush()
 
     def _opened(self, element: Element, action: int) -> bool:
         """A non-inline element opens: False skips its content."""
@@ -205,8 +249,12 @@ class _Walker:
                         self.flush()
                     if not len(element):
                         text = element.text
-                    elif _only_text_below(element, cuts):
-                        text = text_below(element)
+                    elif (references := _references_below(element, cuts)) is not None:
+                        if references:
+                            self._referring(element, references)
+                            text = None
+                        else:
+                            text = text_below(element)
                     else:
                         if element.text:
                             append(element.text)
