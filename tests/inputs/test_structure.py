@@ -294,7 +294,7 @@ def test_a_paragraph_with_note_references_is_heard_the_same_taken_whole_or_walke
             f"<body>{paragraph}{_NOTES}</body></html>"
         )
         ids = walk.ids_of(root)
-        found = walk._references_below(root[0][0], ())
+        found = walk.references_below(root[0][0], ())
         assert (found is not None) is whole
         options = walk.ReadOptions(notes=read_notes)
         notes_ = Notes(lambda href: ids.get(href.partition("#")[2]))
@@ -302,7 +302,7 @@ def test_a_paragraph_with_note_references_is_heard_the_same_taken_whole_or_walke
             got = walk.pieces_of(root, options, notes_)
         else:  # every element a step of its own
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(walk, "_references_below", lambda element, cuts: None)
+                patch.setattr(walk, "references_below", lambda element, cuts: None)
                 got = walk.pieces_of(root, options, notes_)
         return [
             (p.text, tuple(n.label for n in p.notes), tuple(n.text for n in p.notes)) for p in got

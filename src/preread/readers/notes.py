@@ -11,7 +11,7 @@ once, and is not read again where it stands. A table of contents heard as titles
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from html.entities import html5
 
 from lxml import etree
@@ -26,6 +26,7 @@ from preread.readers.tree import (
     NOTEREF_MARKS,
     PLAIN_TAGS,
     SKIP,
+    SKIP_MARKS,
     Element,
     clean,
     local,
@@ -73,6 +74,32 @@ def noteref_href(element: Element, found: frozenset[str] | None = None) -> str |
     if len(links) == 1 and "".join(links[0].itertext()).strip() == label:
         return _href(links[0])
     return None
+
+
+def references_below(element: Element, cuts: Collection[Element]) -> list[Element] | None:
+    """The note references below ``element`` when nothing else below it needs a step of
+    the walk (as for a plain paragraph): links typed as note references with only their
+    label, without marks that would skip them or make them a note; None otherwise."""
+    found: list[Element] = []
+    for inner in element.iterdescendants():
+        if cuts and inner in cuts:
+            return None
+        if inner.tag in PLAIN_TAGS:
+            for key, value in inner.items():
+                if key not in HARMLESS or (key == "class" and "footnote" in value.lower()):
+                    return None
+            continue
+        if len(inner) or local(inner) != "a":
+            return None
+        said = marks(inner)
+        if (
+            NOTEREF_MARKS.isdisjoint(said)
+            or not SKIP_MARKS.isdisjoint(said)
+            or not NOTE_MARKS.isdisjoint(said)
+        ):
+            return None
+        found.append(inner)
+    return found
 
 
 def toc_titles(element: Element) -> list[Piece]:

@@ -23,14 +23,19 @@ from html.entities import html5
 from lxml import etree
 
 from preread.readers.assemble import Note, Piece, PieceKind, heading_sentence
-from preread.readers.notes import Notes, is_note_body, note_text, noteref_href, toc_titles
+from preread.readers.notes import (
+    Notes,
+    is_note_body,
+    note_text,
+    noteref_href,
+    references_below,
+    toc_titles,
+)
 from preread.readers.tree import (
     BLOCK,
     HARMLESS,
     HEADINGS,
     ITEMS,
-    NOTE_MARKS,
-    NOTEREF_MARKS,
     PLAIN_TAGS,
     SKIP,
     SKIP_MARKS,
@@ -63,32 +68,6 @@ def _only_text_below(element: Element, cuts: Collection[Element]) -> bool:
         if cuts and inner in cuts:
             return False
     return True
-
-
-def _references_below(element: Element, cuts: Collection[Element]) -> list[Element] | None:
-    """The note references below ``element`` when nothing else below it needs a step of
-    its own (as ``_only_text_below``): links typed as note references with only their
-    label, without marks that would skip them or make them a note; None otherwise."""
-    found: list[Element] = []
-    for inner in element.iterdescendants():
-        if cuts and inner in cuts:
-            return None
-        if inner.tag in PLAIN_TAGS:
-            for key, value in inner.items():
-                if key not in HARMLESS or (key == "class" and "footnote" in value.lower()):
-                    return None
-            continue
-        if len(inner) or local(inner) != "a":
-            return None
-        said = marks(inner)
-        if (
-            NOTEREF_MARKS.isdisjoint(said)
-            or not SKIP_MARKS.isdisjoint(said)
-            or not NOTE_MARKS.isdisjoint(said)
-        ):
-            return None
-        found.append(inner)
-    return found
 
 
 def text_below(element: Element) -> str:
@@ -156,7 +135,7 @@ class _Walker:
         return False
 
     def _referring(self, element: Element, references: list[Element]) -> None:
-        """A paragraph whose only steps are note references (``_references_below``), as
+        """A paragraph whose only steps are note references (``notes.references_below``), as
         the walk hears it: its text serialised by libxml2 without their labels, their
         notes after it."""
         for reference in references:
@@ -249,7 +228,7 @@ class _Walker:
                         self.flush()
                     if not len(element):
                         text = element.text
-                    elif (references := _references_below(element, cuts)) is not None:
+                    elif (references := references_below(element, cuts)) is not None:
                         if references:
                             self._referring(element, references)
                             text = None
