@@ -14,6 +14,7 @@ from preread.settings import VoiceSettings
 from preread.store import Store
 from preread.throughput import Throughput
 from preread.tts.fake import FakeProvider
+from preread.tts.loudness import Levels
 
 
 def test_the_first_estimate_ignores_the_start_up() -> None:
@@ -63,11 +64,15 @@ def test_preprocess_reports_every_second_between_chunks(tmp_path: Path) -> None:
     def seen(progress: Progress) -> None:
         reports.append(Progress(**progress.__dict__))
 
+    # The voice's level is measured once per store (its reference text, five sentences of
+    # 0.8 s here, and the calibration): done first, so this ETA is about chunks only.
+    voice = VoiceSettings(provider="fake")
+    Levels(tmp_path / "home").gain(FakeProvider(), FakeProvider().resolve(voice))
     summary = run_preprocess(
         Store(tmp_path / "home"),
         FakeProvider(delay=0.8),
         document,
-        VoiceSettings(provider="fake"),
+        voice,
         on_progress=seen,
     )
     assert summary.state == "complete" and summary.generated == 2
