@@ -39,9 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from liveserver import free_port
 from preread.fsutil import atomic_write
-from preread.generate import apply_entry
 from preread.journal import ProgressJournal
-from preread.manifest import Manifest
+from preread.manifest import Manifest, apply_entry
 from preread.store import Store
 
 PREREAD = str(Path(sys.executable).parent / "preread")

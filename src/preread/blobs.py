@@ -35,7 +35,7 @@ from typing import Any
 from preread.audio import duration_of
 from preread.errors import PrereadError
 from preread.fsutil import atomic_link, atomic_write, create_exclusive, sha256_file
-from preread.manifest import SentenceTime
+from preread.manifest import ChunkEntry, SentenceTime
 from preread.store import Store
 from preread.voice import ResolvedVoice
 
@@ -102,6 +102,30 @@ def fit_to_duration(times: list[SentenceTime], duration: float) -> list[Sentence
     if fitted:
         fitted[-1].end = duration
     return fitted
+
+
+def fit_times(
+    stored: tuple[SentenceTime, ...], entry: ChunkEntry, duration: float
+) -> list[SentenceTime]:
+    """The blob's sentence times, renamed to this entry's sentences.
+
+    Same sentences (normally): the stored times, word times included. Otherwise (a
+    different split of the same text): times by character share of ``duration``,
+    marked estimated.
+    """
+    wanted = [s.text for s in entry.sentences] or [entry.text]
+    if [normalize_text(s.text) for s in stored] == [normalize_text(t) for t in wanted]:
+        return [
+            SentenceTime(t, s.start, s.end, None if s.words is None else list(s.words), s.estimated)
+            for t, s in zip(wanted, stored, strict=True)
+        ]
+    total = sum(max(1, len(t)) for t in wanted)
+    times, position = [], 0.0
+    for text in wanted:
+        length = duration * max(1, len(text)) / total
+        times.append(SentenceTime(text, position, position + length, estimated=True))
+        position += length
+    return times
 
 
 class BlobStore:

@@ -19,8 +19,7 @@ from typing import Any
 
 from preread.errors import BadRange, Conflict
 from preread.fsutil import atomic_link, is_temp_name, sha256_file
-from preread.generate import manifest_matches
-from preread.manifest import ChunkEntry, Manifest
+from preread.manifest import ChunkEntry, Manifest, manifest_matches
 from preread.model import Block, DocumentText
 from preread.settings import VoiceSettings
 from preread.store import Store

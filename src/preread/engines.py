@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from preread.flights import Flights
-from preread.generate import ChunkMaker, manifest_matches
+from preread.generate import ChunkMaker
 from preread.latency import SynthesisLog
-from preread.manifest import Manifest
+from preread.manifest import Manifest, manifest_matches
 from preread.settings import Settings, VoiceSettings
 from preread.store import Store
 from preread.tts.base import Provider

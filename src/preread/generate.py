@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from preread.audio import encode
-from preread.blobs import BlobInfo, BlobStore, blob_key, fit_to_duration, normalize_text
+from preread.blobs import BlobInfo, BlobStore, blob_key, fit_times, fit_to_duration
 from preread.errors import Conflict, NotFound, PrereadError
 from preread.flights import Flights
 from preread.journal import ProgressJournal
-from preread.manifest import ChunkEntry, Manifest, SentenceTime
+from preread.manifest import ChunkEntry, SentenceTime, manifest_matches
 from preread.store import Store
 from preread.tts.base import AudioChunk, Provider
 from preread.tts.chain import Chain, spoken_by
@@ -123,30 +123,6 @@ def store_audio(
     return info, blobs.audio_path(key, fmt).read_bytes()
 
 
-def fit_times(
-    stored: tuple[SentenceTime, ...], entry: ChunkEntry, duration: float
-) -> list[SentenceTime]:
-    """The blob's sentence times, renamed to this entry's sentences.
-
-    Same sentences (normally): the stored times, word times included. Otherwise (a
-    different split of the same text): times by character share of ``duration``,
-    marked estimated.
-    """
-    wanted = [s.text for s in entry.sentences] or [entry.text]
-    if [normalize_text(s.text) for s in stored] == [normalize_text(t) for t in wanted]:
-        return [
-            SentenceTime(t, s.start, s.end, None if s.words is None else list(s.words), s.estimated)
-            for t, s in zip(wanted, stored, strict=True)
-        ]
-    total = sum(max(1, len(t)) for t in wanted)
-    times, position = [], 0.0
-    for text in wanted:
-        length = duration * max(1, len(text)) / total
-        times.append(SentenceTime(text, position, position + length, estimated=True))
-        position += length
-    return times
-
-
 def done_entry(
     entry: ChunkEntry, info: BlobInfo, spoken: ResolvedVoice | None = None, kind: str = ""
 ) -> ChunkEntry:
@@ -162,30 +138,6 @@ def done_entry(
     done.error = None
     done.sentences = fit_times(info.sentences, done, info.duration)
     return done
-
-
-def apply_entry(manifest: Manifest, entry: ChunkEntry) -> bool:
-    """Copy ``entry``'s result into ``manifest`` if it still lists that very block."""
-    current = manifest.chunk(entry.index)
-    if current is None or current.text != entry.text or current.file_name != entry.file_name:
-        return False
-    current.status = entry.status
-    current.duration = entry.duration
-    current.bytes = entry.bytes
-    current.sha256 = entry.sha256
-    current.sentences = [replace(s) for s in entry.sentences]
-    current.error = entry.error
-    current.spoken_by = entry.spoken_by
-    current.spoken_kind = entry.spoken_kind
-    return True
-
-
-def manifest_matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
-    return (
-        manifest.settings_match(voice.provider, voice.model, voice.voice, voice.speed, voice.format)
-        and (manifest.instructions or None) == (voice.instructions or None)
-        and (manifest.level == voice.level)
-    )
 
 
 def record_entries(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from preread.model import Block, Chapter, DocumentText
@@ -324,3 +324,28 @@ class Manifest:
     @classmethod
     def loads(cls, raw: bytes) -> Manifest:
         return cls.from_json(json.loads(raw))
+
+
+def manifest_matches(manifest: Manifest, voice: ResolvedVoice) -> bool:
+    """Whether ``manifest`` is for ``voice``'s settings (its level and instructions too)."""
+    return (
+        manifest.settings_match(voice.provider, voice.model, voice.voice, voice.speed, voice.format)
+        and (manifest.instructions or None) == (voice.instructions or None)
+        and (manifest.level == voice.level)
+    )
+
+
+def apply_entry(manifest: Manifest, entry: ChunkEntry) -> bool:
+    """Copy ``entry``'s result into ``manifest`` if it still lists that very block."""
+    current = manifest.chunk(entry.index)
+    if current is None or current.text != entry.text or current.file_name != entry.file_name:
+        return False
+    current.status = entry.status
+    current.duration = entry.duration
+    current.bytes = entry.bytes
+    current.sha256 = entry.sha256
+    current.sentences = [replace(s) for s in entry.sentences]
+    current.error = entry.error
+    current.spoken_by = entry.spoken_by
+    current.spoken_kind = entry.spoken_kind
+    return True

@@ -28,8 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from preread.blobs import BlobInfo, BlobStore, blob_key
 from preread.fsutil import atomic_write, create_exclusive
-from preread.generate import manifest_matches
-from preread.manifest import Manifest
+from preread.manifest import Manifest, manifest_matches
 from preread.model import DocumentText
 from preread.tier_link import TierLink, merged_manifest
 from preread.tiers import TierUnavailable

@@ -18,8 +18,8 @@ import pytest
 
 from preread import journal
 from preread.fsutil import sha256_file
-from preread.generate import ChunkMaker, apply_entry, manifest_matches, record_entries
-from preread.manifest import Manifest
+from preread.generate import ChunkMaker, record_entries
+from preread.manifest import Manifest, apply_entry, manifest_matches
 from preread.model import DocumentText
 from preread.preprocess import prepare_manifest, run_preprocess
 from preread.settings import VoiceSettings

@@ -113,7 +113,7 @@ def test_a_provider_without_timings_marks_reshaped_times_estimated(
     store: Store, make_doc: MakeDoc
 ) -> None:
     # the same text stored before with another split: times by character share, marked
-    from preread.generate import fit_times
+    from preread.blobs import fit_times
 
     entry = ChunkEntry.for_block(Block(0, 1, 0, "One two. Three.", ("One two. Three.",)), "mp3")
     stored = (SentenceTime("One two.", 0.0, 1.0), SentenceTime("Three.", 1.0, 2.0))
