@@ -141,3 +141,16 @@ def test_reader_page_preloads_the_document_and_its_stored_first_chunk(
     unknown = "cd" * 32
     assert preloads(unknown) == [f"/api/documents/{unknown}"]
     assert client.head(f"/read/{doc}").status_code == 200
+
+
+def test_the_readers_silence_is_a_20_ms_silent_wav(client: TestClient) -> None:
+    """read.html's early <audio> (built by the server, not a file in the repository)."""
+    import io
+    import wave
+
+    response = client.get("/static/silence.wav")
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(response.content)) as wav:
+        frames = wav.readframes(wav.getnframes())
+        assert wav.getnframes() / wav.getframerate() == 0.02
+    assert frames and not any(frames)

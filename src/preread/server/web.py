@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
+import wave
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -70,8 +72,19 @@ TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
-    ".wav": "audio/wav",
 }
+SILENCE = "silence.wav"  # read.html's 20 ms <audio>: sets the audio output up early
+
+
+def silence_wav(milliseconds: int = 20, rate: int = 8000) -> bytes:
+    """A silent 16-bit mono WAV, built here rather than shipped as a file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(bytes(2 * rate * milliseconds // 1000))
+    return out.getvalue()
 
 
 @dataclass(frozen=True)
@@ -85,15 +98,16 @@ class Asset:
 def assets() -> dict[str, Asset]:
     """Every file of the web reader, read once (≈ 75 KB): served from memory, no thread
     hop or disk read per request. Keyed by the path under ``preread/web``."""
-    found = {}
-    for path in sorted(WEB_DIR.rglob("*")):
-        media = TYPES.get(path.suffix)
-        if media is None or not path.is_file():
-            continue
-        body = path.read_bytes()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        found[path.relative_to(WEB_DIR).as_posix()] = Asset(body, media, etag)
-    return found
+    files = {
+        path.relative_to(WEB_DIR).as_posix(): (path.read_bytes(), TYPES[path.suffix])
+        for path in sorted(WEB_DIR.rglob("*"))
+        if path.suffix in TYPES and path.is_file()
+    }
+    files[SILENCE] = (silence_wav(), "audio/wav")
+    return {
+        name: Asset(body, media, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        for name, (body, media) in files.items()
+    }
 
 
 def _serve(request: Request, name: str, **headers: str) -> Response:
