@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -74,3 +75,16 @@ def running_server(
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def wait(what: str, check: Any, timeout: float = 40.0, every: float = 0.1) -> Any:
+    """``check()``'s first truthy value, polled every ``every`` s; AssertionError after
+    ``timeout`` s naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)

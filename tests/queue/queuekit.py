@@ -7,7 +7,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,6 @@ def book(chunks: int, tag: str = "") -> bytes:
         said = " ".join(f"word{n}x{w}" for w in range(25))
         lines += [f"Paragraph {n} of book {tag} says {said}. Then it says another.", ""]
     return "\n".join(lines).encode()
-
-
-def wait(what: str, check: Any, timeout: float = 40.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
 
 
 @contextlib.contextmanager

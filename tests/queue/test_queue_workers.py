@@ -19,11 +19,10 @@ from queuekit import (
     post_document,
     running_worker,
     status,
-    wait,
 )
 from s3kit import running_s3
 
-from liveserver import running_server, stop
+from liveserver import running_server, stop, wait
 from openai_server import SpeechServer
 from preread.cli import main
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -12,22 +11,13 @@ import httpx
 import pytest
 from s3kit import S3Server
 
-from liveserver import running_server
+from liveserver import running_server, wait
 
 pytestmark = pytest.mark.slow
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample.pdf"
 
 
-def _wait(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def _tier(base: str) -> dict[str, Any]:
@@ -48,8 +38,8 @@ def _pregenerate(base: str) -> str:
         status = httpx.get(f"{base}/api/tts/preprocess/status?documentId={doc}").json()
         return bool(status["state"] == "complete")
 
-    _wait("the job", complete)
-    _wait("the bucket writes", lambda: _tier(base)["pendingWrites"] == 0)
+    wait("the job", complete, timeout=30)
+    wait("the bucket writes", lambda: _tier(base)["pendingWrites"] == 0, timeout=30)
     return doc
 
 
@@ -88,7 +78,9 @@ def test_a_stopped_bucket_never_stops_serving_from_disk(tmp_path: Path, s3: S3Se
         speech = {"model": "tts-1", "voice": "alloy", "input": "Written while the bucket is down."}
         made = httpx.post(f"{a}/v1/audio/speech", json=speech, timeout=20)
         assert made.status_code == 200 and made.headers["x-cache"] == "MISS"
-        tier = _wait("A to notice", lambda: (t := _tier(a))["state"] == "unreachable" and t)
+        tier = wait(
+            "A to notice", lambda: (t := _tier(a))["state"] == "unreachable" and t, timeout=30
+        )
         assert tier["pendingWrites"] > 0 and tier["lastError"]
         assert httpx.get(f"{a}/healthz").json()["status"] == "ok"
         # B never saw the document and cannot reach the bucket: a clean 404, no hang
@@ -98,9 +90,9 @@ def test_a_stopped_bucket_never_stops_serving_from_disk(tmp_path: Path, s3: S3Se
         own = {**speech, "input": "B speaks while the bucket is down."}
         assert httpx.post(f"{b}/v1/audio/speech", json=own, timeout=20).status_code == 200
         s3.restart()
-        _wait("writes to catch up", lambda: _tier(a)["pendingWrites"] == 0, timeout=60)
-        _wait("B's writes too", lambda: _tier(b)["pendingWrites"] == 0, timeout=60)
-        _wait("B to ask the bucket again", lambda: _tier(b)["state"] == "ok")
+        wait("writes to catch up", lambda: _tier(a)["pendingWrites"] == 0, timeout=60)
+        wait("B's writes too", lambda: _tier(b)["pendingWrites"] == 0, timeout=60)
+        wait("B to ask the bucket again", lambda: _tier(b)["state"] == "ok", timeout=30)
         again = httpx.post(f"{b}/v1/audio/speech", json=speech, timeout=20)
         assert again.status_code == 200 and again.headers["x-cache"] == "HIT"
         assert again.content == made.content
@@ -118,7 +110,7 @@ def test_one_missing_chunk_asked_of_both_instances_is_synthesized_once(
             f"{a}/api/documents?name=s.pdf", content=SAMPLE.read_bytes(), timeout=60
         )
         doc = created.json()["documentId"]
-        _wait("the registration", lambda: _tier(a)["pendingWrites"] == 0)
+        wait("the registration", lambda: _tier(a)["pendingWrites"] == 0, timeout=30)
         assert httpx.get(f"{b}/api/documents/{doc}").status_code == 200  # b adopts it
         before = {base: _tier(base)["fetched"] for base in (a, b)}
         url = "/api/tts/chunk?documentId=" + doc + "&index=0"
