@@ -20,6 +20,7 @@ from preread.audio import decode
 from preread.blobs import blob_key
 from preread.errors import Conflict
 from preread.library import Library
+from preread.manifest import ChunkEntry
 from preread.model import Block, DocumentText
 from preread.settings import Settings
 from preread.tts.dynamics import limit
@@ -91,6 +92,25 @@ def text_document(sentences: list[tuple[str, ...]]) -> DocumentText:
     )
 
 
+def levelled_chunks(library: Library, doc: DocumentText) -> list[tuple[ChunkEntry, float]]:
+    """Pre-generates ``doc`` and decodes every chunk: each one's duration is exact and its
+    true peak under the ceiling; returns each chunk's entry and loudness (LUFS)."""
+    try:
+        summary = library.pregenerate(doc)
+    finally:
+        library.close()
+    assert summary.state == "complete"
+    manifest = library.manifest(doc.document_id)
+    assert manifest is not None and manifest.level == LEVEL
+    measured = []
+    for entry in manifest.chunks:
+        samples, rate = decode(library.chunk_path(doc.document_id, entry).read_bytes())
+        assert abs(len(samples) / rate - (entry.duration or 0)) < 0.002  # times unchanged
+        assert true_peak_db(samples) <= CEILING_DBTP + 0.1
+        measured.append((entry, lufs(samples, rate)))
+    return measured
+
+
 @pytest.fixture
 def server() -> Iterator[SpeechServer]:
     with SpeechServer() as running:
@@ -112,22 +132,10 @@ def test_two_engines_in_one_document_end_within_1_lu(home: Path, server: SpeechS
         },
         home=str(home),
     )
-    library = Library(settings)
-    doc = document(7)
-    try:
-        summary = library.pregenerate(doc)
-    finally:
-        library.close()
-    assert summary.state == "complete"
-    manifest = library.manifest(doc.document_id)
-    assert manifest is not None and manifest.level == LEVEL
     by_engine: dict[str, list[float]] = {}
-    for entry in manifest.chunks:
-        samples, rate = decode(library.chunk_path(doc.document_id, entry).read_bytes())
-        assert abs(len(samples) / rate - (entry.duration or 0)) < 0.002  # times unchanged
+    for entry, loudness in levelled_chunks(Library(settings), document(7)):
         engine = entry.spoken_by[0] if entry.spoken_by else "openai"
-        by_engine.setdefault(engine, []).append(lufs(samples, rate))
-        assert true_peak_db(samples) <= CEILING_DBTP + 0.1
+        by_engine.setdefault(engine, []).append(loudness)
     assert len(by_engine["fake"]) == 2 and len(by_engine["openai"]) == 5
     everything = [v for values in by_engine.values() for v in values]
     assert max(everything) - min(everything) <= 1.0
@@ -172,19 +180,7 @@ def test_consecutive_piper_chunks_end_within_1_lu(home: Path) -> None:
     (Piper's per-sentence peak scaling, a gain and a limiter) these were ≈ 2.3 LU apart."""
     library = Library(Settings.load({"PREREAD_PROVIDER": "piper"}, home=str(home)))
     doc = text_document(list(PIPER_BLOCKS))
-    try:
-        summary = library.pregenerate(doc)
-    finally:
-        library.close()
-    assert summary.state == "complete"
-    manifest = library.manifest(doc.document_id)
-    assert manifest is not None and manifest.level == LEVEL
-    levels = []
-    for entry in manifest.chunks:
-        samples, rate = decode(library.chunk_path(doc.document_id, entry).read_bytes())
-        assert abs(len(samples) / rate - (entry.duration or 0)) < 0.002
-        assert true_peak_db(samples) <= CEILING_DBTP + 0.1
-        levels.append(lufs(samples, rate))
+    levels = [loudness for _, loudness in levelled_chunks(library, doc)]
     steps = [abs(a - b) for a, b in itertools.pairwise(levels)]
     assert max(steps) <= 1.0, levels
     assert all(abs(v - TARGET_LUFS) <= 1.0 for v in levels), levels
