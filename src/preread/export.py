@@ -24,7 +24,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,6 +35,7 @@ from preread.manifest import ChunkEntry, Manifest
 from preread.mp3frames import NotMp3, audio_frames, xing_frame
 
 EXPORT_FORMATS = ("mp3", "m4b", "vtt", "srt")
+Tick = Callable[[ChunkEntry], None]  # called after each chunk is written (progress, cancel)
 MEDIA_TYPES = {
     "mp3": "audio/mpeg",
     "m4b": "audio/mp4",
@@ -180,7 +181,7 @@ def _place(plan_: ExportPlan, lengths: list[float]) -> None:
         mark.end = offsets[end] if end < len(offsets) else t
 
 
-def write_mp3(plan_: ExportPlan, out: BinaryIO, scratch: Path) -> None:
+def write_mp3(plan_: ExportPlan, out: BinaryIO, scratch: Path, tick: Tick | None = None) -> None:
     """The tag, then the frames: the audio goes to ``scratch`` first (the tag needs the
     chapter times, known once every chunk's frames are counted), then is copied after it."""
     lengths: list[float] = []
@@ -194,6 +195,8 @@ def write_mp3(plan_: ExportPlan, out: BinaryIO, scratch: Path) -> None:
             size += len(frames)
             body.write(frames)
             lengths.append(samples / rate if rate else 0.0)
+            if tick is not None:
+                tick(entry)
         _place(plan_, lengths)
         out.write(_id3_tag(plan_))
         if first:
@@ -211,7 +214,7 @@ def _chunk_pcm(plan_: ExportPlan, entry: ChunkEntry) -> tuple[Any, int]:
         raise BadChunk(f"chunk {entry.file_name} does not decode: {exc}") from None
 
 
-def write_m4b(plan_: ExportPlan, out: BinaryIO, scratch: Path) -> None:
+def write_m4b(plan_: ExportPlan, out: BinaryIO, scratch: Path, tick: Tick | None = None) -> None:
     """AAC frames to ``scratch`` one chunk at a time, then the file (``preread.m4b``)."""
     from preread.audio import resample
     from preread.m4b import AacWriter, Chapter
@@ -227,6 +230,8 @@ def write_m4b(plan_: ExportPlan, out: BinaryIO, scratch: Path) -> None:
                 pcm = resample(pcm, rate, writer.track.rate)
             writer.write(pcm)
             lengths.append(len(pcm))
+            if tick is not None:
+                tick(entry)
         assert writer is not None  # plan() never has no entries
         rate = writer.track.rate
         _place(plan_, [n / rate for n in lengths])
@@ -246,7 +251,7 @@ def write_m4b(plan_: ExportPlan, out: BinaryIO, scratch: Path) -> None:
             writer.close()
 
 
-def _chunk_lengths(plan_: ExportPlan) -> list[float]:
+def _chunk_lengths(plan_: ExportPlan, tick: Tick | None = None) -> list[float]:
     """Each chunk's length as the MP3 export lays it out (frames), else its duration."""
     lengths = []
     for entry in plan_.entries:
@@ -255,6 +260,8 @@ def _chunk_lengths(plan_: ExportPlan) -> list[float]:
             lengths.append(samples / rate if rate else 0.0)
         else:
             lengths.append(entry.duration or 0.0)
+        if tick is not None:
+            tick(entry)
     return lengths
 
 
@@ -266,26 +273,27 @@ def _stamp(seconds: float, comma: bool) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{',' if comma else '.'}{ms:03d}"
 
 
-def cues(plan_: ExportPlan) -> Iterator[tuple[float, float, str]]:
-    _place(plan_, _chunk_lengths(plan_))
+def cues(plan_: ExportPlan, tick: Tick | None = None) -> Iterator[tuple[float, float, str]]:
+    _place(plan_, _chunk_lengths(plan_, tick))
     for entry, offset in zip(plan_.entries, plan_.offsets, strict=True):
         for sentence in entry.sentences:
             if sentence.end > sentence.start:
                 yield offset + sentence.start, offset + sentence.end, sentence.text
 
 
-def write_subtitles(plan_: ExportPlan, out: BinaryIO, fmt: str) -> None:
+def write_subtitles(plan_: ExportPlan, out: BinaryIO, fmt: str, tick: Tick | None = None) -> None:
     srt = fmt == "srt"
     if not srt:
         out.write(b"WEBVTT\n\n")
-    for number, (start, end, text) in enumerate(cues(plan_), 1):
+    for number, (start, end, text) in enumerate(cues(plan_, tick), 1):
         head = f"{number}\n" if srt else ""
         line = f"{head}{_stamp(start, srt)} --> {_stamp(end, srt)}\n{text.strip()}\n\n"
         out.write(line.encode("utf-8"))
 
 
-def write_export(plan_: ExportPlan, fmt: str, target: Path) -> None:
-    """Write the export to ``target`` whole or not at all (temp file, fsync, rename)."""
+def write_export(plan_: ExportPlan, fmt: str, target: Path, tick: Tick | None = None) -> None:
+    """Write the export to ``target`` whole or not at all (temp file, fsync, rename);
+    ``tick`` after each chunk (an exception it raises stops the export, nothing left)."""
     if fmt not in EXPORT_FORMATS:
         raise BadInput(f"bad format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     missing = plan_.missing()
@@ -299,11 +307,11 @@ def write_export(plan_: ExportPlan, fmt: str, target: Path) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             if fmt == "mp3":
-                write_mp3(plan_, out, scratch)
+                write_mp3(plan_, out, scratch, tick)
             elif fmt == "m4b":
-                write_m4b(plan_, out, scratch)
+                write_m4b(plan_, out, scratch, tick)
             else:
-                write_subtitles(plan_, out, fmt)
+                write_subtitles(plan_, out, fmt, tick)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)

@@ -19,7 +19,8 @@ voice identity rule: which voice a manifest's audio was made with
 
 Its parts live beside it as mixins ``Library`` inherits: ``preread.missing_chunks``
 (``chunk_target``, ``ensure_chunk``, ``restore_chunk``), ``preread.speaking``
-(``speech``, the speech index) and ``preread.upkeep`` (status, delete, cleanup).
+(``speech``, the speech index), ``preread.upkeep`` (status, delete, cleanup) and
+``preread.exporting`` (exports kept in the store, for the server's export jobs).
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ from preread.blobs import BlobStore, blob_key
 from preread.chunk_folder import fallback_count, pages_done, select_blocks
 from preread.engines import Engines
 from preread.errors import NotFound
+from preread.exporting import (
+    EXPORT_FORMATS,
+    ExportCancelled,
+    Exporting,
+    ExportOrder,
+    MissingAudio,
+)
 from preread.flights import Flights
 from preread.lifecycle import CleanupReport
 from preread.manifest import ChunkEntry, Manifest
@@ -57,10 +65,13 @@ if TYPE_CHECKING:
     from preread.lifecycle import BackgroundCleaner
     from preread.readers import Kind
 
-__all__ = ["Answer", "CleanupReport", "Library", "Progress", "Summary"]
+__all__ = [
+    "EXPORT_FORMATS", "Answer", "CleanupReport", "ExportCancelled", "ExportOrder", "Library",
+    "MissingAudio", "Progress", "Summary",
+]  # fmt: skip
 
 
-class Library(MissingChunks, Speaking, Upkeep):
+class Library(MissingChunks, Speaking, Upkeep, Exporting):
     """A store of documents and their audio; see the module docstring."""
 
     def __init__(

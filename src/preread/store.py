@@ -53,6 +53,7 @@ class Store:
         self.locks_dir = home / "locks"
         self.access_dir = home / "access"
         self.jobs_dir = home / "jobs"
+        self.exports_dir = home / "exports"  # export jobs' temp folders and states
         self.synthesis_log_path = home / "stats" / "synthesis.tsv"
 
     # -- paths ---------------------------------------------------------------------------

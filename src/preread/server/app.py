@@ -24,6 +24,7 @@ from preread.server import (
     chunks,
     documents,
     estimate,
+    export_api,
     openai_compat,
     openapi,
     ops,
@@ -55,6 +56,11 @@ ROUTES = [
     Route("/api/documents/{document_id}", documents.show, methods=["GET"]),
     Route("/api/documents/{document_id}/estimate", estimate.show, methods=["GET"]),
     Route("/api/documents/{document_id}/export", reader_api.export, methods=["GET"]),
+    Route("/api/exports", export_api.start, methods=["POST"]),
+    Route("/api/exports/{job_id}", export_api.show, methods=["GET"]),
+    Route("/api/exports/{job_id}/events", export_api.events, methods=["GET"]),
+    Route("/api/exports/{job_id}/cancel", export_api.cancel, methods=["POST"]),
+    Route("/api/exports/{job_id}/file", export_api.download, methods=["GET"]),
     Route("/v1/audio/speech", openai_compat.speech, methods=["POST"]),
     Route("/v1/models", openai_compat.models, methods=["GET"]),
     Route("/v1/audio/voices", openai_compat.voices, methods=["GET"]),
@@ -112,9 +118,11 @@ def create_app(
             debounce=options.cleaner_debounce, interval=options.cleaner_interval
         )
         await state.jobs.start()
+        await state.exports.start()
         try:
             yield
         finally:
+            await state.exports.stop()
             await state.jobs.stop()
             state.close()
             await anyio.to_thread.run_sync(log.close)  # what is queued is written first

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from preread import __version__
+from preread.server.export_api import PATHS as EXPORT_PATHS
 
 Schema = dict[str, Any]
 
@@ -384,12 +385,10 @@ SPEC: dict[str, Any] = {
         "description": "Pre-generated text-to-speech audio, streamed from disk.",
         "license": {"name": "MIT", "identifier": "MIT"},
     },
-    "paths": PATHS,
+    "paths": {**PATHS, **EXPORT_PATHS},
     "components": {
         "schemas": {
-            "Error": _obj(
-                {"error": _obj({"code": STR, "message": STR})},
-            )
+            "Error": _obj({"error": _obj({"code": STR, "message": STR})}),
         },
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     },

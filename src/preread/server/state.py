@@ -18,6 +18,7 @@ from preread.errors import NotFound
 from preread.jobqueue import JobQueue
 from preread.library import Library
 from preread.manifest import ChunkEntry
+from preread.server.export_jobs import ExportJobs
 from preread.server.jobs import InProcessQueue
 from preread.server.live import LiveGenerator
 from preread.server.manifests import CachedManifest, ManifestCache, safe_chunk_name
@@ -80,6 +81,7 @@ class ServerState:
         self.jobs: JobQueue = (
             jobs if jobs is not None else InProcessQueue(self.library, workers=options.job_workers)
         )
+        self.exports = ExportJobs(self.library)  # export jobs: local to this store's processes
         self.store_size_cache: tuple[float, int] | None = None
         self.speech_waiting = 0
         self.started = time.time()
