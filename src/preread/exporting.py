@@ -10,11 +10,11 @@ key: the document, the chapter, the format, the voice the audio was made with an
 every chunk used (index, sha256, who spoke it). The same request over the same audio
 is the same key, so it is served at once; audio made again is a new key. Kept exports
 are referenced by no document, so the cleanup evicts them by last use (the blob's
-mtime, set again each time one is served) under ``PREREAD_MAX_BYTES``, as it does
-``/v1/audio/speech`` clips. One is written in a private temp folder
-(``exports/tmp-{pid}-…``), fsynced, then hard-linked into place (never replacing
-a file): cancelled or failed, it leaves nothing; a crash leaves only the temp folder,
-removed by the next ``clear_export_leftovers`` once its process is gone.
+mtime, set again when one is served, at most once a minute) under
+``PREREAD_MAX_BYTES``, as it does ``/v1/audio/speech`` clips. One is written in a
+private temp folder (``exports/tmp-{pid}-…``), fsynced, then hard-linked into place
+(never replacing a file): cancelled or failed, it leaves nothing; a crash leaves only
+the temp folder, removed by the next ``clear_export_leftovers`` once its process is gone.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["EXPORT_FORMATS", "ExportCancelled", "ExportOrder", "Exporting", "MissingAudio"]
 
 EXPORT_LAYOUT = "export-1"  # part of every export's key: change it when the bytes change
+USE_MARK_SECONDS = 60.0  # a kept export's use is marked (its mtime) at most once a minute
 Progress = Callable[[int, int], None]  # (chunks done, bytes of chunks done)
 
 
@@ -128,7 +130,8 @@ class Exporting:
         """The kept export, marked used now (LRU); None when there is none."""
         path = self.export_path(key, fmt)
         try:
-            os.utime(path)
+            if time.time() - path.stat().st_mtime > USE_MARK_SECONDS:
+                os.utime(path)
         except FileNotFoundError:
             return None
         return path

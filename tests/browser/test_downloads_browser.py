@@ -1,7 +1,8 @@
 """The reader's download buttons in headless Chromium against a real ``preread serve``:
-the chapter at the reading position downloads as an M4B whose chapter mark mutagen
-reads; with a page's audio gone, the buttons give way to what is missing and a button
-that opens the pre-generate dialog."""
+the chapter at the reading position is exported as a job (a progress bar that reaches
+100 %) and downloads as an M4B whose chapter mark mutagen reads; asked again, the kept
+file downloads at once; with a page's audio gone, the buttons give way to what is
+missing and a button that opens the pre-generate dialog."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ def test_download_a_chapter_as_m4b_and_see_what_is_missing(
         book = MP4(str(saved))
         assert [(c.title, c.start) for c in book.chapters] == [("1 The Path Along the Cliffs", 0)]
         assert book.info.length > 1
+        job = page.locator("#downloads .export-job")
+        assert job.locator("progress").evaluate("p => p.value") == 1
+        assert "sample - chapter 1.m4b" in job.inner_text() and "is ready" in job.inner_text()
+        kept = list(home.glob("blobs/*/*.m4b"))
+        assert len(kept) == 1 and kept[0].read_bytes() == saved.read_bytes()
+        with page.expect_download() as again:  # the kept export: no second file is made
+            page.click('#downloads a[aria-label="Download this chapter as M4B"]')
+        assert again.value.suggested_filename == "sample - chapter 1.m4b"
+        assert list(home.glob("blobs/*/*.m4b")) == kept
 
         # A chunk gone from the store that the manifest still lists: the click says so.
         next((home / "tts_cache_v1" / DOC / "chunks").glob("*__page-001__*")).unlink()

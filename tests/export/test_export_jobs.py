@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,19 @@ def test_starting_or_cancelling_needs_the_token(home: Path) -> None:
         assert client.post("/api/exports", json={"documentId": DOC}).status_code == 401
         assert client.post(f"/api/exports/{'ab' * 32}/cancel").status_code == 401
         assert client.get(f"/api/exports/{'ab' * 32}").status_code == 404
+
+
+def test_kept_exports_are_evicted_by_last_use_under_the_size_limit(
+    served: tuple[str, Path],
+) -> None:
+    base, home = served
+    job = httpx.post(f"{base}/api/exports", json={"documentId": DOC, "format": "m4b"}).json()
+    assert job["state"] == "done"  # kept by the first test
+    kept = home / "blobs" / job["jobId"][:2] / f"{job['jobId']}.m4b"
+    day_ago = time.time() - 86_400
+    os.utime(kept, (day_ago, day_ago))  # unused for a day: the first to go
+    assert main(["--home", str(home), "cleanup", "--max-size", "1"]) == 0
+    assert not kept.exists()
+    assert httpx.get(f"{base}/api/exports/{job['jobId']}/file").status_code == 404
+    again = httpx.post(f"{base}/api/exports", json={"documentId": DOC, "format": "m4b"})
+    assert again.status_code == 202 and again.json()["jobId"] == job["jobId"]  # made again

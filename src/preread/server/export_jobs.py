@@ -76,7 +76,8 @@ class ExportJob:
     def active(self) -> bool:
         return self.state in ACTIVE
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, saved: bool = False) -> dict[str, Any]:
+        """The job as the API shows it; ``saved``: with what the state file needs too."""
         if self.state == "done":
             fraction = 1.0
         elif self.total_bytes:
@@ -93,8 +94,9 @@ class ExportJob:
             "total": self.total, "bytes": self.bytes_done, "totalBytes": self.total_bytes,
             "fraction": round(min(1.0, fraction), 4), "elapsed": round(elapsed, 2), "eta": eta,
             "fileName": self.file_name, "mediaType": self.media_type, "size": self.size,
-            "started": self.started, "ended": self.ended, "pid": self.pid,
         }  # fmt: skip
+        if saved:
+            body.update(started=self.started, ended=self.ended, pid=self.pid)
         if self.state == "done":
             body["downloadUrl"] = f"/api/exports/{self.id}/file"
         if self.error:
@@ -263,7 +265,7 @@ class ExportJobs:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.folder)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(job.to_json()).encode())
+                handle.write(json.dumps(job.to_json(saved=True)).encode())
             os.replace(tmp, path)
         except OSError as exc:  # a full disk must not fail the export: others show less
             print(f"preread: cannot write the export's state: {exc}", file=sys.stderr)

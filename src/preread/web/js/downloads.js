@@ -1,11 +1,13 @@
 // Download buttons: the document, and the chapter at the reading position, as an
-// audiobook (M4B), MP3 with chapter marks, or subtitles (WebVTT, SRT), from
-// GET /api/documents/{id}/export. Exports are made from stored audio only: where pages
-// have none, the buttons give way to a line saying how many and a "Pre-generate" button.
-// A click first asks the server (HEAD) whether the file can be made: a chunk missing from
-// the store that the manifest still lists is said here, not as a failed download.
+// audiobook (M4B), MP3 with chapter marks, or subtitles (WebVTT, SRT). A click starts an
+// export job (POST /api/exports): a progress bar with the time left and a Cancel button
+// follow it (Server-Sent Events), and the file downloads when it is done (an export made
+// before is kept by the server and downloads at once). Exports are made from stored
+// audio only: where pages have none, the buttons give way to a line saying how many and
+// a "Pre-generate" button; a chunk missing from the store that the manifest still lists
+// is said when the export is asked for, not as a failed download.
 
-import { h } from "./api.js";
+import { askToken, authHeaders, formatBytes, formatDuration, h } from "./api.js";
 import { chapterAt } from "./text.js";
 
 const FORMATS = [
@@ -21,10 +23,11 @@ function missingPages(chunks) {
   return pages;
 }
 
-function links(base, query, what) {
+function links(base, chapter, what) {
+  const query = chapter ? `&chapter=${chapter}` : "";
   return FORMATS.map(([fmt, label, title]) => h("a", {
     class: "button", href: `${base}?format=${fmt}${query}`, download: "", title,
-    "aria-label": `Download ${what} as ${label}`, dataset: { format: fmt },
+    "aria-label": `Download ${what} as ${label}`, dataset: chapter ? { format: fmt, chapter } : { format: fmt },
   }, label));
 }
 
@@ -49,18 +52,85 @@ function problem(box, text, pregenerate) {
     h("button", { type: "button", onclick: pregenerate }, "Pre-generate…")));
 }
 
-async function check(event, box, pregenerate) {
+// POST with the token (asked once on a 401): [status, body].
+async function post(url, body) {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(url, {
+      method: "POST", body: body === undefined ? undefined : JSON.stringify(body),
+      headers: authHeaders({ "Content-Type": "application/json" }),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 401 && attempt === 0 && await askToken(data.error?.message)) continue;
+    return [response.status, data];
+  }
+}
+
+function save(job) {
+  const a = h("a", { href: job.downloadUrl, download: job.fileName, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+// The export's row: a progress bar, what is done and left, Cancel; then the outcome.
+function follow(box, job, label) {
+  box.querySelector(".export-job")?.remove();
+  const bar = h("progress", { max: 1, value: job.fraction || 0, "aria-label": `Exporting ${label}` });
+  const text = h("span", { class: "export-text", role: "status" }, "Starting…");
+  const stop = h("button", { type: "button", class: "export-cancel" }, "Cancel");
+  const line = row("", bar, text, stop);
+  line.classList.add("export-job");
+  box.append(line);
+  const show = (j) => {
+    bar.value = j.fraction;
+    const pct = Math.floor(j.fraction * 100);
+    const eta = j.eta != null ? `, about ${formatDuration(j.eta)} left` : "";
+    text.textContent = j.state === "queued" ? `${label}: waiting for another export…`
+      : `Exporting ${label}: ${pct} % (${j.done} of ${j.total} chunks${eta})`;
+  };
+  const end = (j) => {
+    stop.remove();
+    bar.value = j.state === "done" ? 1 : bar.value;
+    if (j.state === "done") {
+      text.textContent = `${j.fileName} (${formatBytes(j.size)}) is ready. `;
+      text.append(h("a", { href: j.downloadUrl, download: j.fileName }, "Download again"));
+      save(j);
+    } else {
+      text.textContent = j.state === "cancelled" ? "Export cancelled." : `Not exported: ${j.error || j.state}.`;
+    }
+  };
+  if (job.state === "done") { end(job); return; }
+  show(job);
+  const events = new EventSource(`/api/exports/${job.jobId}/events`);
+  events.addEventListener("status", (e) => show(JSON.parse(e.data)));
+  events.addEventListener("end", (e) => { events.close(); end(JSON.parse(e.data)); });
+  events.onerror = () => {
+    if (events.readyState === EventSource.CLOSED) text.textContent = "Lost the export's progress; try again.";
+  };
+  stop.onclick = async () => {
+    stop.disabled = true;
+    const [status, body] = await post(`/api/exports/${job.jobId}/cancel`);
+    if (status !== 200) { stop.disabled = false; text.textContent = body.error?.message || "Not cancelled."; }
+  };
+}
+
+async function start(event, box, app, pregenerate) {
   const a = event.target.closest("a[data-format]");
   if (!a) return;
-  if (a.dataset.checked) { delete a.dataset.checked; return; } // checked: let it download
   event.preventDefault();
+  const { format, chapter } = a.dataset;
+  const label = a.textContent;
+  box.querySelector(".download-problem")?.closest(".download-row").remove();
   let text;
   try {
-    const head = await fetch(a.href, { method: "HEAD" });
-    if (head.ok) { a.dataset.checked = "1"; a.click(); return; }
-    const error = (await (await fetch(a.href)).json()).error;
-    text = error.missingPages
-      ? `Not downloaded: no stored audio for ${error.missingPages.includes(",") || error.missingPages.includes("-") ? "pages" : "page"} ${error.missingPages}.`
+    const body = { documentId: app.doc.documentId, format };
+    if (chapter) body.chapter = Number(chapter);
+    const [status, data] = await post("/api/exports", body);
+    if (status === 200 || status === 202) { follow(box, data, label); return; }
+    const error = data.error || { message: `the server answered ${status}` };
+    const pages = error.missingPages;
+    text = pages
+      ? `Not downloaded: no stored audio for ${pages.includes(",") || pages.includes("-") ? "pages" : "page"} ${pages}.`
       : `Not downloaded: ${error.message}`;
   } catch (_) {
     text = "Not downloaded: the server cannot be reached.";
@@ -72,7 +142,7 @@ export function renderDownloads(app, { pregenerate }) {
   const box = document.getElementById("downloads");
   if (!box.dataset.wired) {
     box.dataset.wired = "true";
-    box.addEventListener("click", (e) => check(e, box, pregenerate));
+    box.addEventListener("click", (e) => start(e, box, app, pregenerate));
   }
   const chunks = app.doc.chunks;
   box.hidden = !chunks.length;
@@ -80,7 +150,7 @@ export function renderDownloads(app, { pregenerate }) {
   const base = `/api/documents/${encodeURIComponent(app.doc.documentId)}/export`;
   const missing = missingPages(chunks);
   const rows = [];
-  if (!missing.size) rows.push(row("Download", ...links(base, "", "the document")));
+  if (!missing.size) rows.push(row("Download", ...links(base, 0, "the document")));
   else {
     const pages = new Set(chunks.map((c) => c.page)).size;
     rows.push(row("Download",
@@ -89,10 +159,10 @@ export function renderDownloads(app, { pregenerate }) {
   }
   const current = currentChapter(app);
   if (current && current.chunks.length < chunks.length && !missingPages(current.chunks).size) {
-    rows.push(row(`Chapter “${current.chapter.title}”`, ...links(base, `&chapter=${current.number}`, "this chapter")));
+    rows.push(row(`Chapter “${current.chapter.title}”`, ...links(base, current.number, "this chapter")));
   }
   const key = JSON.stringify(rows.map((r) => r.textContent));
   if (box.dataset.key === key) return; // unchanged: keep focus where it is
   box.dataset.key = key;
-  box.replaceChildren(...rows);
+  box.replaceChildren(...rows, ...box.querySelectorAll(".export-job")); // a job's row stays
 }
