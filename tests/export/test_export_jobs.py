@@ -42,14 +42,15 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """sample.pdf (5 chunks, 2 chapters) and a 14-chunk book (one paragraph said again
-    and again: synthesized once), pre-generated; a server on their store."""
+    and again: synthesized once), pre-generated; ``serve --workers 2`` on their store,
+    so each request may reach either process (the job's state file at work)."""
     home = tmp_path_factory.mktemp("exports") / "home"
     book = home.parent / "book.md"
     book.write_bytes(BIG)
     for source in (SAMPLE, book):
         args = ["--home", str(home), "preprocess", str(source), "--provider", "fake", "-q"]
         assert main(args) == 0
-    with running_server(home, stdout=subprocess.DEVNULL) as (base, _):
+    with running_server(home, stdout=subprocess.DEVNULL, args=["--workers", "2"]) as (base, _):
         yield base, home
 
 
@@ -91,7 +92,8 @@ def test_an_m4b_export_runs_as_a_job_and_downloads_with_its_chapters(
     got = httpx.get(base + status["downloadUrl"])
     assert got.status_code == 200 and got.headers["content-type"] == "audio/mp4"
     assert int(got.headers["content-length"]) == len(got.content) == status["size"]
-    assert got.headers["content-disposition"] == 'attachment; filename="sample.m4b"'
+    disposition = "attachment; filename=\"sample.m4b\"; filename*=UTF-8''sample.m4b"
+    assert got.headers["content-disposition"] == disposition
     part = httpx.get(base + status["downloadUrl"], headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == got.content[100:200]
     manifest = Store(home).read_manifest(DOC)
@@ -123,7 +125,7 @@ def test_a_chapter_as_subtitles_polled_until_done(served: tuple[str, Path]) -> N
     done = wait("the export", lambda: (s := httpx.get(url).json())["state"] == "done" and s)
     got = httpx.get(base + done["downloadUrl"])
     assert got.headers["content-type"].startswith("text/vtt")
-    assert "filename*=utf-8''sample%20-%20chapter%202.vtt" in got.headers["content-disposition"]
+    assert "filename*=UTF-8''sample%20-%20chapter%202.vtt" in got.headers["content-disposition"]
     manifest = Store(home).read_manifest(DOC)
     assert manifest is not None
     sentences = [s.text for c in manifest.chunks if c.page >= 2 for s in c.sentences]

@@ -20,6 +20,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from starlette.requests import Request
@@ -52,7 +53,7 @@ async def start(request: Request) -> Response:
     try:
         order = await anyio.to_thread.run_sync(state.library.export_order, doc, fmt, chapter)
     except MissingAudio as exc:
-        return _missing(exc)
+        return missing_response(exc)
     job = await state.exports.submit(order)
     status = 200 if job.state == "done" else 202
     return JSONResponse(
@@ -103,16 +104,25 @@ async def events(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    job, path = await _jobs(request).file(str(request.path_params["job_id"]))
-    return FileResponse(
-        path,
-        media_type=job.media_type,
-        filename=job.file_name,
-        headers={"Cache-Control": "private, max-age=3600"},
-    )
+    return await download_of(_jobs(request), str(request.path_params["job_id"]))
 
 
-def _missing(exc: MissingAudio) -> Response:
+async def download_of(jobs: ExportJobs, job_id: str) -> Response:
+    """The done job's kept file: Content-Length, Range (206), a download name."""
+    job, path = await jobs.file(job_id)
+    headers = {"Cache-Control": "private, max-age=3600", **attachment(job.file_name)}
+    return FileResponse(path, media_type=job.media_type, headers=headers)
+
+
+def attachment(name: str) -> dict[str, str]:
+    """Content-Disposition naming the file: plain ASCII for old clients, UTF-8 for all."""
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return {
+        "Content-Disposition": f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name)}"
+    }
+
+
+def missing_response(exc: MissingAudio) -> Response:
     spec = format_pages(exc.pages)
     shown = spec if len(spec) <= 60 else spec[:60].rsplit(",", 1)[0] + ",…"
     many = len(exc.pages) > 1

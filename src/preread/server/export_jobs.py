@@ -11,7 +11,7 @@ kept.
 Several server processes on one store (``serve --workers N``): the process running a
 job writes its state to ``exports/{id}.json`` (replaced whole, a few times a second at
 most), so the others answer its status, events and download; a cancel they receive is
-left as ``exports/{id}.cancel``, which the runner sees after its next chunk. Exports
+left as ``exports/{id}.cancel``, which the runner looks for after each chunk. Exports
 stay local to the store's processes even with ``PREREAD_QUEUE_URL``: they only read
 chunks already stored (nothing to synthesize), and the file is kept in this store.
 """
@@ -164,6 +164,7 @@ class ExportJobs:
             )
         job = ExportJob.of(order)
         self._remember(job)
+        await anyio.to_thread.run_sync(self._write_state, job)  # the others see it at once
         task = asyncio.create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -178,6 +179,14 @@ class ExportJobs:
             job = await anyio.to_thread.run_sync(self._read_state, job_id)
         if job is None:
             raise NotFound(f"no export job {job_id}: start the export again")
+        return job
+
+    async def finished(self, job_id: str) -> ExportJob:
+        """The job once it is no longer queued or running (done, failed, cancelled)."""
+        job = await self.job(job_id)
+        while job.active:
+            await asyncio.sleep(0.05 if job_id in self._jobs else 0.25)
+            job = await self.job(job_id)
         return job
 
     async def cancel(self, job_id: str, timeout: float = 30.0) -> ExportJob:
@@ -239,11 +248,11 @@ class ExportJobs:
         def progress(done: int, nbytes: int) -> None:
             nonlocal looked
             job.done, job.bytes_done = done, nbytes
+            if marker.exists():  # cancelled through another server process
+                job.cancel.set()
             now = time.monotonic()
             if now - looked >= STATE_INTERVAL:
                 looked = now
-                if marker.exists():  # cancelled through another server process
-                    job.cancel.set()
                 self._write_state(job)
 
         path = self.library.make_export(job.order, progress, job.cancel)

@@ -295,7 +295,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                         "application/x-subrip": {},
                     },
                 },
-                **_errors("400", "404"),
+                **_errors("400", "404", "503"),
                 "409": _error(
                     "some pages have no stored audio: error.missingPages lists them"
                     " (the pages syntax of POST /api/tts/preprocess)"

@@ -119,7 +119,7 @@ async function start(event, box, app, pregenerate) {
   if (!a) return;
   event.preventDefault();
   const { format, chapter } = a.dataset;
-  const label = a.textContent;
+  const label = (a.getAttribute("aria-label") || a.textContent).replace(/^Download /, "");
   box.querySelector(".download-problem")?.closest(".download-row").remove();
   let text;
   try {
