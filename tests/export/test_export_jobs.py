@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mutagen.mp4 import MP4
@@ -21,9 +22,12 @@ from test_m4b import TITLES, ffmpeg_view
 
 from liveserver import running_server, wait
 from preread.cli import main
+from preread.errors import Busy
 from preread.ids import document_id_of_bytes
+from preread.library import Library
 from preread.manifest import Manifest
 from preread.server import create_app
+from preread.server.export_jobs import ExportJobs
 from preread.settings import Settings, VoiceSettings
 from preread.store import Store
 
@@ -47,7 +51,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     home = tmp_path_factory.mktemp("exports") / "home"
     book = home.parent / "book.md"
     book.write_bytes(BIG)
-    for source in (SAMPLE, book):
+    for source in (book, SAMPLE):
         args = ["--home", str(home), "preprocess", str(source), "--provider", "fake", "-q"]
         assert main(args) == 0
     with running_server(home, stdout=subprocess.DEVNULL, args=["--workers", "2"]) as (base, _):
@@ -149,6 +153,39 @@ def test_a_cancelled_export_leaves_no_file(served: tuple[str, Path]) -> None:
     assert stopped.status_code == 200 and stopped.json()["state"] == "cancelled"
     assert httpx.get(f"{base}/api/exports/{job['jobId']}/file").status_code == 404
     assert not list(home.glob(f"blobs/*/{job['jobId']}.*"))
+    assert leftovers(home) == []
+
+
+def test_exports_run_a_bounded_number_at_once_and_refuse_past_the_queue(
+    served: tuple[str, Path],
+) -> None:
+    """The server's export jobs with one worker and room for two: the second waits while
+    the first runs, the third is refused (``Busy``: 503 over HTTP); real exports."""
+    _, home = served
+    library = Library(Settings(home=home, voice=VoiceSettings(provider="fake")))
+
+    async def scenario() -> list[str]:
+        jobs = ExportJobs(library, workers=1, queue_limit=2)
+        await jobs.start()
+        try:
+            first = await jobs.submit(library.export_order(BIG_DOC, "m4b", None))
+            second = await jobs.submit(library.export_order(DOC, "srt", 1))
+            with pytest.raises(Busy) as refused:
+                await jobs.submit(library.export_order(DOC, "srt", 2))
+            assert refused.value.status_code == 503 and refused.value.retry_after
+            while first.state == "queued":
+                await anyio.sleep(0.01)
+            states = [first.state, second.state]
+            await jobs.cancel(first.id)
+            assert (await jobs.finished(second.id)).state == "done"
+            return states
+        finally:
+            await jobs.stop()
+
+    try:
+        assert anyio.run(scenario) == ["running", "queued"]
+    finally:
+        library.close()
     assert leftovers(home) == []
 
 
