@@ -196,6 +196,9 @@ class ExportJobs:
         if job_id not in self._jobs:  # another process runs it: it looks for this file
             await anyio.to_thread.run_sync(self._mark_cancel, job_id)
         job.cancel.set()
+        if job.state == "queued" and self._jobs.get(job_id) is job:  # no slot needed to stop
+            job.state, job.ended, job.order = "cancelled", time.time(), None
+            await anyio.to_thread.run_sync(self._write_state, job)
         with anyio.move_on_after(timeout):
             while job.active:
                 await asyncio.sleep(0.05)
@@ -219,7 +222,7 @@ class ExportJobs:
         try:
             async with self._limiter:
                 if job.cancel.is_set():
-                    raise ExportCancelled(job.id)
+                    return  # cancelled while it waited: said so then
                 job.state, job.started = "running", time.time()
                 await anyio.to_thread.run_sync(self._make, job)
             job.state = "done"
@@ -233,10 +236,11 @@ class ExportJobs:
         finally:
             if job.state in ACTIVE:  # the task itself was cancelled (server stopping)
                 job.state = "cancelled"
-            job.ended, job.order = time.time(), None
+            job.ended, job.order = job.ended or time.time(), None
             with contextlib.suppress(OSError):
                 (self.folder / f"{job.id}.cancel").unlink()
-            await anyio.to_thread.run_sync(self._write_state, job)
+            if self._jobs.get(job.id) is job:  # (not a job asked again since)
+                await anyio.to_thread.run_sync(self._write_state, job)
 
     def _make(self, job: ExportJob) -> None:
         """In a worker thread: write the file, reporting progress."""
