@@ -156,6 +156,30 @@ def test_a_cancelled_export_leaves_no_file(served: tuple[str, Path]) -> None:
     assert leftovers(home) == []
 
 
+def test_a_server_killed_mid_export_leaves_no_file_and_the_next_start_clears_its_temp(
+    served: tuple[str, Path],
+) -> None:
+    """Another server on the store, SIGKILLed mid-export: no file under the export's
+    name, its temp folder only, which a starting server removes (``ExportJobs.start``
+    calls ``clear_export_leftovers``); the others say the job failed."""
+    served_base, home = served
+    with running_server(home, stdout=subprocess.DEVNULL) as (base, process):
+        body = {"documentId": BIG_DOC, "format": "m4b", "chapter": 1}
+        job = httpx.post(f"{base}/api/exports", json=body).json()
+        url = f"{base}/api/exports/{job['jobId']}"
+        wait("progress", lambda: httpx.get(url).json()["done"] >= 1, every=0.02)
+        process.kill()
+        process.wait(10)
+    temp = list((home / "exports").glob(f"tmp-{process.pid}-*"))
+    assert len(temp) == 1 and list(temp[0].iterdir())  # what it was writing
+    assert not list(home.glob(f"blobs/*/{job['jobId']}.*"))
+    status = httpx.get(f"{served_base}/api/exports/{job['jobId']}").json()
+    assert status["state"] == "failed" and "stopped" in status["error"]
+    library = Library(Settings(home=home, voice=VoiceSettings(provider="fake")))
+    assert library.clear_export_leftovers() == 1 and not temp[0].exists()
+    library.close()
+
+
 def test_exports_run_a_bounded_number_at_once_and_refuse_past_the_queue(
     served: tuple[str, Path],
 ) -> None:
