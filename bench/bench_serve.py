@@ -1,6 +1,6 @@
 """Benchmark: chunk GETs from `preread serve` against nginx on the same files.
 
-Run: .venv/bin/python bench/bench_serve.py [--duration 10] [--connections 64]
+Run: .venv/bin/python bench/bench_serve.py [--duration 10] [--connections 64] [--against REV]
 
 1. Installs nginx and wrk (Debian packages) if missing; writes a synthetic store
    (valid manifests + random "audio" files; no synthesis) to a temp dir.
@@ -13,7 +13,11 @@ Run: .venv/bin/python bench/bench_serve.py [--duration 10] [--connections 64]
 3. RSS of the server before, at peak and after a mixed run (`--mixed-seconds`, enough
    for > 20,000 requests and > 1 GB here; the counts are printed): a quarter of them
    Range requests, some on 4 MB files streamed in pieces.
-4. Live fallback with the embedded Piper voice: time to first byte and to the whole
+4. With ``--against REV`` (a git revision of this repository, e.g. ``main`` or ``HEAD~1``):
+   that revision's ``src/`` (``git archive``) serves the same store with 1 and 2 workers,
+   each run next to this tree's in turn (old, new, old, new), so the gain shows
+   whatever else loads the machine: req/s and server CPU per request, new / old.
+5. Live fallback with the embedded Piper voice: time to first byte and to the whole
    chunk for a 450-character block (skipped if the voice is not installed).
 Both servers run on this machine's 2 cores, next to wrk (a C load generator, the same
 for both; its CPU is printed, as cores kept busy, and so is each server's CPU per
@@ -223,10 +227,19 @@ http {{
 
 
 def start_preread(
-    home: Path, port: int, log: Path, provider: str, workers: int = 1, unread_pipe: bool = False
+    home: Path,
+    port: int,
+    log: Path,
+    provider: str,
+    workers: int = 1,
+    unread_pipe: bool = False,
+    src: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``preread serve`` with its output to ``log`` (or stdout to a pipe never read)."""
+    """``preread serve`` with its output to ``log`` (or stdout to a pipe never read);
+    ``src``: another tree's ``src/`` folder to run (``--against``)."""
     env = {**os.environ, "PREREAD_PROVIDER": provider}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     command = [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--workers", str(workers)], env=env,
@@ -294,11 +307,12 @@ def measure(
     workers: int,
     unread_pipe: bool = False,
     duration: float | None = None,
+    src: Path | None = None,
 ) -> dict[str, float]:
     """A wrk run (after a 2 s warm-up) against a fresh ``preread serve --workers N``."""
     port = free_port()
     log = tmp / f"serve-{workers}{'-pipe' if unread_pipe else ''}.log"
-    process = start_preread(home, port, log, "fake", workers, unread_pipe)
+    process = start_preread(home, port, log, "fake", workers, unread_pipe, src)
     try:
         base = f"http://127.0.0.1:{port}"
         if workers > 1:  # every worker up (the first answers before the last is ready)
@@ -319,17 +333,52 @@ def measure(
         stop(process)
 
 
+def export_src(rev: str, tmp: Path) -> Path:
+    """``rev``'s ``src/`` folder, extracted from git into ``tmp``."""
+    folder = tmp / "against"
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"
+
+
+def against(
+    home: Path, tmp: Path, args: argparse.Namespace, old_src: Path
+) -> list[tuple[int, dict[str, float], dict[str, float]]]:
+    """(workers, old, new) for 1 and 2 workers: the revision's server and this tree's,
+    measured in turn on the same store."""
+    rows = []
+    for workers in (1, 2):
+        old = measure(home, tmp, args, workers=workers, src=old_src)
+        new = measure(home, tmp, args, workers=workers)
+        old_again = measure(home, tmp, args, workers=workers, src=old_src)
+        new_again = measure(home, tmp, args, workers=workers)
+        rows.append((workers, _mean(old, old_again), _mean(new, new_again)))
+    return rows
+
+
+def _mean(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: (a[k] + b[k]) / 2 for k in a}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--mixed-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--against", metavar="REV", help="also run this git revision's server, in turn with ours"
+    )
     args = parser.parse_args()
     ensure_tools()
     tmp = Path(tempfile.mkdtemp(prefix="preread-bench-"))
     tmp.chmod(0o755)
     nginx_pid = None
+    ab: list[tuple[int, dict[str, float], dict[str, float]]] = []
     try:
+        old_src = export_src(args.against, tmp) if args.against else None
         home = tmp / "home"
         chunks = write_store(home, docs=10, chunks=20, size=150_000, big=5)
         for parent in [home, *home.parents]:  # nginx workers may run as www-data
@@ -382,6 +431,8 @@ def main() -> int:
             stop(process)
         two = measure(home, tmp, args, workers=2)
         unread = measure(home, tmp, args, workers=1, unread_pipe=True, duration=5.0)
+        if old_src is not None:
+            ab = against(home, tmp, args, old_src)
         nginx_after = run_wrk(f"http://127.0.0.1:{nginx_port}", tmp / "nginx.lua",
                               args.duration, args.connections, nginx_pid)  # fmt: skip
         live = live_fallback(tmp)
@@ -408,6 +459,15 @@ def main() -> int:
         print(
             f"{name}: {r['rps'] / base_rps:.2f}x nginx's req/s (goal >= 0.35x), "
             f"p99 {r['p99'] / base_p99:.1f}x nginx's (goal <= 3x)"
+        )
+    for workers, old, new in ab:
+        name = "1 worker" if workers == 1 else f"--workers {workers}"
+        print(
+            f"A/B {name}: {args.against} {old['rps']:.0f} req/s, p99 {old['p99']:.1f} ms, "
+            f"{old['server_us']:.0f} us CPU/req; this tree {new['rps']:.0f} req/s, "
+            f"p99 {new['p99']:.1f} ms, {new['server_us']:.0f} us CPU/req: "
+            f"{new['rps'] / old['rps']:.2f}x the req/s, "
+            f"{new['server_us'] / old['server_us']:.2f}x the CPU per request"
         )
     print(f"stdout a pipe nobody reads: {unread['requests']:.0f} requests in 5 s, "
           f"{unread['timeouts']:.0f} timeouts, server still answering: "

@@ -33,6 +33,16 @@ def check_can_listen(host: str, port: int) -> None:
             raise PrereadError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def chunk_protocol() -> Any:
+    """uvicorn's ``http`` option: ``ChunkProtocol`` (``preread.server.chunk_protocol``),
+    or uvicorn's own choice where httptools cannot be imported."""
+    try:
+        from preread.server.chunk_protocol import ChunkProtocol
+    except ImportError:
+        return "auto"
+    return ChunkProtocol
+
+
 def register(app: typer.Typer) -> None:
     """Add ``serve`` to ``app``."""
 
@@ -76,6 +86,8 @@ def register(app: typer.Typer) -> None:
             # trusted to say who the client is: rate limits and logs need the real one.
             "proxy_headers": bool(settings.trusted_proxies),
             "forwarded_allow_ips": settings.trusted_proxies or None,
+            # the hot chunk GET is answered in the HTTP protocol, below ASGI
+            "http": chunk_protocol(),
         }
         console_err.print(
             f"preread: serving {settings.home} on http://{settings.host}:{settings.port}"

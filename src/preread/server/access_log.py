@@ -15,6 +15,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterable
 from typing import IO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,7 +28,12 @@ _SAFE_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 
 def request_id_of(scope: Scope) -> str:
     """The client's ``X-Request-ID`` when it is a short safe token, else a fresh one."""
-    for name, value in scope.get("headers", ()):
+    return request_id_in(scope.get("headers", ()))
+
+
+def request_id_in(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """``request_id_of`` for a request's raw (lower-case name, value) headers."""
+    for name, value in headers:
         if name == b"x-request-id" and _SAFE_ID.match(value):
             return str(value.decode("ascii"))
     return os.urandom(8).hex()
@@ -56,21 +62,46 @@ class AccessRecorder:
         cache: str | None,
         started: float,
     ) -> None:
+        client = scope.get("client")
+        self.record_parts(
+            client[0] if client else None,
+            str(scope.get("path", "")),
+            request_id,
+            route,
+            method,
+            status,
+            sent,
+            cache,
+            started,
+        )
+
+    def record_parts(
+        self,
+        client: str | None,
+        path: str,
+        request_id: str,
+        route: str,
+        method: str,
+        status: int,
+        sent: int,
+        cache: str | None,
+        started: float,
+    ) -> None:
+        """``record``, given the client's address and the path rather than the scope."""
         self.metrics.request(route, method, status, sent)
         if not self.enabled:
             return
-        client = scope.get("client")
         line = {
             "ts": round(time.time(), 3),
             "requestId": request_id,
             "method": method,
             "route": route,
-            "path": str(scope.get("path", ""))[:200],
+            "path": path[:200],
             "status": status,
             "durationMs": round((time.perf_counter() - started) * 1000, 2),
             "bytes": sent,
             "cache": cache,
-            "client": client[0] if client else None,
+            "client": client,
         }
         self.writer.write(json.dumps(line, separators=(",", ":")) + "\n")
 

@@ -45,7 +45,7 @@ def open_chunk(path: Path | str, expected_size: int | None) -> tuple[int, int] |
     return fd, size
 
 
-def _pread_all(fd: int, length: int, offset: int) -> bytes:
+def pread_all(fd: int, length: int, offset: int) -> bytes:
     pieces: list[bytes] = []
     while length > 0:
         data = os.pread(fd, length, offset)
@@ -60,29 +60,35 @@ def _pread_all(fd: int, length: int, offset: int) -> bytes:
 def read_whole(fd: int, size: int) -> bytes:
     """Read and close: the whole file behind ``fd`` (from ``open_chunk``)."""
     try:
-        return _pread_all(fd, size, 0)
+        return pread_all(fd, size, 0)
     finally:
         os.close(fd)
 
 
+def read_cached(fd: int, into: bytearray | memoryview, offset: int) -> int:
+    """Read into ``into`` at ``offset`` what the page cache holds now, never waiting for
+    the disk: the number of bytes read (0 when none is cached or RWF_NOWAIT is missing)."""
+    global _nowait
+    if not _nowait:
+        return 0
+    try:
+        return os.preadv(fd, [into], offset, os.RWF_NOWAIT)
+    except BlockingIOError:
+        return 0
+    except OSError as exc:  # a kernel or file system without RWF_NOWAIT
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        _nowait = False
+        return 0
+
+
 async def read_at(fd: int, length: int, offset: int) -> bytes:
     """``length`` bytes at ``offset``: from the page cache in place, else in a thread."""
-    global _nowait
-    done = 0
     buffer = bytearray(length)
-    if _nowait:
-        try:
-            done = os.preadv(fd, [buffer], offset, os.RWF_NOWAIT)
-        except BlockingIOError:
-            done = 0
-        except OSError as exc:  # a kernel or file system without RWF_NOWAIT
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                raise
-            _nowait = False
-            done = 0
+    done = read_cached(fd, buffer, offset)
     if done == length:
         return bytes(buffer)
-    rest = await anyio.to_thread.run_sync(_pread_all, fd, length - done, offset + done)
+    rest = await anyio.to_thread.run_sync(pread_all, fd, length - done, offset + done)
     return bytes(buffer[:done]) + rest if done else rest
 
 

@@ -24,6 +24,8 @@ async def healthz(request: Request) -> Response:
         "uptime": round(time.time() - state.started, 1),
         "liveInFlight": state.live.in_flight,
         "pid": os.getpid(),  # which server process answered (``serve --workers N``)
+        # stored chunks this process answered before the Starlette stack, by who answered
+        "fastAnswers": dict(state.fast_answers),
     }
     tier = state.library.tier_health()
     if tier is not None:  # a shared tier that is down degrades nothing served from disk

@@ -85,6 +85,9 @@ class ServerState:
         self.store_size_cache: tuple[float, int] | None = None
         self.speech_waiting = 0
         self.started = time.time()
+        # stored chunks this process answered before the Starlette stack, by who answered
+        # (``preread.server.fastpath``): the HTTP protocol itself, or the ASGI fast path
+        self.fast_answers = {"protocol": 0, "asgi": 0}
 
     def _job_ended(self, document_id: str) -> None:
         """A queue worker (maybe on another machine) ended a job: its manifest from the
