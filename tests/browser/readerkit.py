@@ -28,10 +28,11 @@ TITLE = "A Short Walk to the Lighthouse"
 
 
 def wait_js(page: Any, expression: str, timeout: float = 15.0) -> None:
-    """Poll a JS expression until truthy. (``page.wait_for_function`` evaluates strings
-    with ``eval`` in the page, which the reader's content security policy forbids.)"""
+    """Poll a JS expression (it may ``await``) until truthy. (``page.wait_for_function``
+    evaluates strings with ``eval`` in the page, which the reader's content security
+    policy forbids.)"""
     deadline = time.monotonic() + timeout
-    while not page.evaluate(f"() => Boolean({expression})"):
+    while not page.evaluate(f"async () => Boolean({expression})"):
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout} s: {expression}")
         page.wait_for_timeout(40)

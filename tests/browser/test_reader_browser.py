@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from readerkit import wait_js
 
 from liveserver import running_server, stop
 from preread.ids import document_id_of_bytes
@@ -57,16 +57,6 @@ STARTED = """() => {
 }"""
 
 
-def wait_js(page: Any, expression: str, timeout: float = 10.0) -> None:
-    """Poll a JS expression until truthy. (``page.wait_for_function`` evaluates strings
-    with ``eval`` in the page, which the reader's content security policy forbids.)"""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"() => Boolean({expression})"):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {expression}")
-        page.wait_for_timeout(40)
-
-
 def now_sentence(page: Any) -> tuple[int, int]:
     value = page.eval_on_selector(".s.now", "e => [Number(e.dataset.ci), Number(e.dataset.si)]")
     return int(value[0]), int(value[1])
@@ -96,7 +86,7 @@ def pregenerate_page_one(page: Any) -> None:
     page.click("#open-pregen")
     page.check('input[name="scope"][value="page"]')
     # the estimate for page 1: its two blocks' characters
-    wait_js(page, "document.getElementById('est-chars').textContent === '622'")
+    wait_js(page, "document.getElementById('est-chars').textContent === '622'", 10)
     assert page.inner_text("#est-disk") != "–"
     page.click("#pg-start")
     wait_js(page, "document.getElementById('pg-bar').value === 100", 20)
@@ -132,17 +122,17 @@ def test_upload_pregenerate_play_live_offline_reload(
         last = page.eval_on_selector_all('.s[data-ci="0"]', "els => els.length") - 1
         page.evaluate(STARTED)
         page.click(f'.s[data-ci="0"][data-si="{last}"]')
-        wait_js(page, "window.__started")
+        wait_js(page, "window.__started", 10)
         started = page.evaluate("window.__started")
         assert started[:3] == [0, last, 0]  # playing starts at the clicked sentence
         # the audio time advances (or, under load, the short sentence is over already)
         wait_js(page, f"window.prereadReader.player.time > {started[3]} "
-                      "|| window.prereadReader.player.ci > 0")
+                      "|| window.prereadReader.player.ci > 0", 10)
         wait_js(page, "window.prereadReader.ci === 1", 15)
         first_of_block_1 = now_sentence(page)
         wait_js(page, "window.prereadReader.si > 0 && window.prereadReader.ci === 1", 15)
         assert now_sentence(page) != first_of_block_1  # the highlight follows the voice
-        wait_js(page, "document.querySelector('.s.now .w.now') !== null")  # and the word
+        wait_js(page, "document.querySelector('.s.now .w.now') !== null", 10)  # and the word
         stats = page.evaluate("() => window.prereadReader.player.stats")
         assert stats["gaps"], "no chunk boundary was crossed"
         assert max(stats["gaps"]) < 100, stats["gaps"]
@@ -150,15 +140,16 @@ def test_upload_pregenerate_play_live_offline_reload(
         assert page.is_visible("#live-badge")
         shot(page, shots, "reader")
         page.click("#play")  # pause
-        wait_js(page, "!window.prereadReader.player.playing")
+        wait_js(page, "!window.prereadReader.player.playing", 10)
 
         # The live chunk was stored again; keep the document for offline listening.
         wait_js(page, "window.prereadReader.doc.chunks[1].status === 'done'", 10)
         page.click("#offline")
-        wait_js(page, "document.getElementById('offline').getAttribute('aria-pressed') === 'true'")
+        pressed = "document.getElementById('offline').getAttribute('aria-pressed') === 'true'"
+        wait_js(page, pressed, 10)
         # page 1's two chunks, and any later one the prefetch had generated live
         assert re.search(r"Kept for offline: [2-5] chunks", page.inner_text("#doc-state"))
-        wait_js(page, "navigator.serviceWorker.controller !== null")
+        wait_js(page, "navigator.serviceWorker.controller !== null", 10)
 
         # Cut the network: the server goes away and the browser is offline.
         stop(process)
@@ -216,19 +207,19 @@ def test_keyboard_only(browser: Any, tmp_path: Path) -> None:
         page.keyboard.press("Enter")
         wait_js(page, "document.getElementById('pg-bar').value === 100", 20)
         page.keyboard.press("Escape")
-        wait_js(page, "!document.getElementById('pregen').open")
+        wait_js(page, "!document.getElementById('pregen').open", 10)
 
         # Space plays, arrows move by sentence and block.
         page.focus("#text")
         page.keyboard.press("Space")
-        wait_js(page, "window.prereadReader.player.playing")
+        wait_js(page, "window.prereadReader.player.playing", 10)
         page.keyboard.press("ArrowRight")
-        wait_js(page, "window.prereadReader.si === 1")
+        wait_js(page, "window.prereadReader.si === 1", 10)
         page.keyboard.press("ArrowDown")
-        wait_js(page, "window.prereadReader.ci === 1 && window.prereadReader.si === 0")
-        wait_js(page, "window.prereadReader.player.playing")
+        wait_js(page, "window.prereadReader.ci === 1 && window.prereadReader.si === 0", 10)
+        wait_js(page, "window.prereadReader.player.playing", 10)
         page.keyboard.press("Space")
-        wait_js(page, "!window.prereadReader.player.playing")
+        wait_js(page, "!window.prereadReader.player.playing", 10)
         assert page.get_attribute("#play", "aria-label") == "Play"
         context.close()
 

@@ -6,11 +6,11 @@ the service worker is still registered."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from readerkit import wait_js
 
 from liveserver import running_server
 from preread.cli import main
@@ -21,15 +21,6 @@ SAMPLE = ROOT / "examples" / "sample.pdf"
 DOC = document_id_of_bytes(SAMPLE.read_bytes())
 
 pytestmark = pytest.mark.slow
-
-
-def wait_js(page: Any, expression: str, timeout: float = 10.0) -> None:
-    """Poll an (async) JS expression until truthy (the CSP forbids wait_for_function's eval)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"async () => Boolean({expression})"):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {expression}")
-        page.wait_for_timeout(40)
 
 
 def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
@@ -44,7 +35,7 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
         response = page.goto(f"{base}/read/{DOC}")
         assert response is not None
         page.wait_for_selector("body[data-ready]")
-        wait_js(page, "await navigator.serviceWorker.getRegistration()")
+        wait_js(page, "await navigator.serviceWorker.getRegistration()", 10)
         first = page.evaluate(
             "async () => (await import('/static/js/api.js'))"
             ".chunkUrl(window.prereadReader.doc.documentId, window.prereadReader.doc.chunks[0])"
@@ -75,7 +66,7 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
             "() => { const p = window.prereadReader.player;"
             " p.start(3, 0, { play: false }); p.start(3, 0); }"
         )
-        wait_js(page, "window.prereadReader.player.playing")
+        wait_js(page, "window.prereadReader.player.playing", 10)
         assert page.evaluate("() => window.prereadReader.player.ci") == 3
         where = page.evaluate(
             "() => { const c = window.prereadReader.doc.chunks[3];"
