@@ -12,7 +12,11 @@ A document (examples/sample.pdf, 5 chunks) is pre-generated with the fake voice,
    click); when the first chunk was still being fetched or decoded after Play became
    usable, and done before the late click, that time was not counted. Baseline, same
    run: a bare <audio> element given the first chunk's URL on an otherwise empty page
-   (network + decode, no app). --trace prints one new-profile opening's timeline
+   (network + decode, no app). The floor no page can go under, same run, new profiles:
+   an empty page with the reader's headers (served by a small server in this process),
+   when its one classic script runs; and the same page with the first chunk's bytes in
+   an <audio> of its HTML, which that script plays: its first `playing`.
+   --trace prints one new-profile opening's timeline
    (resource timing: queued, request, first byte, end; the page's marks and paints).
 2. Gap at chunk boundaries: the reader's two-element prefetch, `ended` of one chunk to
    `playing` of the next, p50/p95 over many boundaries. Baseline, same run: one
@@ -32,9 +36,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -43,6 +52,7 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from conftest import ARGS, CHROMIUM  # noqa: E402  (tests/browser/conftest.py)
 from liveserver import running_server  # noqa: E402
 from preread.ids import document_id_of_bytes  # noqa: E402
+from preread.server.web import SECURITY_HEADERS  # noqa: E402
 
 SAMPLE = ROOT / "examples" / "sample.pdf"
 DOC = document_id_of_bytes(SAMPLE.read_bytes())
@@ -96,6 +106,73 @@ def wait_js(page: Any, expression: str, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out: {expression}")
         page.wait_for_timeout(10)
+
+
+# The floor: what a new browser profile costs any page with the reader's headers.
+FLOOR_PAGES = {
+    "/empty": '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>empty</title>'
+    '<script src="/ran.js"></script></head><body><p>empty</p></body></html>',
+    "/audio": '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>audio</title>'
+    '</head><body><audio id="a" src="/chunk" preload="auto"></audio><p>audio</p>'
+    '<script src="/play.js"></script></body></html>',
+    "/ran.js": "window.ran = performance.now();",
+    "/play.js": 'window.ran = performance.now(); const a = document.getElementById("a");'
+    ' a.addEventListener("playing", () => { window.playing = performance.now(); }, { once: true });'
+    " a.play();",
+}
+
+
+@contextlib.contextmanager
+def floor_server(chunk: bytes, chunk_type: str) -> Iterator[str]:
+    """FLOOR_PAGES and the first chunk's bytes (``/chunk``) with the reader's headers."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path == "/chunk":
+                body, kind = chunk, chunk_type
+            elif self.path in FLOOR_PAGES:
+                body = FLOOR_PAGES[self.path].encode()
+                kind = "text/javascript" if self.path.endswith(".js") else "text/html"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-cache"}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def floor(browser: Any, base: str) -> dict[str, float]:
+    """ms from navigation, new profiles: the empty page's script runs; the <audio> plays."""
+    found = {}
+    for path, key, expression in (
+        ("/empty", "floor_script", "window.ran"),
+        ("/audio", "floor_audio", "window.playing"),
+    ):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base + path)
+        wait_js(page, f"{expression} !== undefined")
+        found[key] = float(page.evaluate(f"() => {expression}"))
+        context.close()
+    return found
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -280,11 +357,14 @@ def main() -> int:
                 )
             p = stack.enter_context(sync_playwright())
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            answer = httpx.get(f"{base}/api/tts/chunk?documentId={DOC}&index=0")
+            bare = stack.enter_context(floor_server(answer.content, answer.headers["content-type"]))
             first, against = [], []
             for k in range(args.rounds):
                 if other and k % 2:
                     against.append(first_audio(browser, other))
-                first.append(first_audio(browser, base, args.trace and k == 0))
+                first.append({**first_audio(browser, base, args.trace and k == 0),
+                              **floor(browser, bare)})  # fmt: skip
                 if other and not k % 2:
                     against.append(first_audio(browser, other))
             gaps = reader_gaps(browser, base, args.boundaries)
@@ -305,6 +385,10 @@ def main() -> int:
     print(f"  old measure {med('cold_old'):7.1f} ms  new profile (best {best('cold_old'):.1f} ms),"
           f" {med('warm_old'):.1f} ms opened again (best {best('warm_old'):.1f} ms)")  # fmt: skip
     print(f"  baseline    {med('bare'):7.1f} ms  (bare <audio>, chunk URL, no app)")
+    print(f"  floor       {med('floor_audio'):7.1f} ms  new profile, an empty page's <audio> of the"
+          f" first chunk played by its script (best {best('floor_audio'):.1f} ms); its script"
+          f" runs at {med('floor_script'):.1f} ms without the <audio> (best"
+          f" {best('floor_script'):.1f} ms): what any page with these headers costs")  # fmt: skip
     if against:
         print(f"  --against   {statistics.median(f['cold'] for f in against):7.1f} ms  new profile,"
               f" {statistics.median(f['warm'] for f in against):.1f} ms opened again"
