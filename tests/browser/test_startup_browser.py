@@ -1,8 +1,9 @@
 """The reader's start-up path in headless Chromium against a real ``preread serve``: the
-document and its first stored chunk come from the page's ``Link`` preloads (one request
-each, made while the scripts load), the modules the first audio does not need load after
-its chunk was asked for, a chunk asked for twice while on its way is fetched once, and
-the service worker is still registered."""
+document comes from the page's ``Link`` preload and its first stored chunk from the page's
+own ``<audio>``, which the player adopts (one request each, made while the scripts load),
+the modules the first audio does not need load after its chunk was asked for, a chunk
+asked for twice while on its way is fetched once, and the service worker is still
+registered."""
 
 from __future__ import annotations
 
@@ -41,10 +42,10 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
             ".chunkUrl(window.prereadReader.doc.documentId, window.prereadReader.doc.chunks[0])"
         )
         preload = "; rel=preload; as=fetch; crossorigin=anonymous"
-        link = f"</api/documents/{DOC}>{preload}, <{first}>{preload}"
+        link = f"</api/documents/{DOC}>{preload}"
         assert response.headers["link"] == link
-        # the document and the first chunk: once each, by the preloads (the script's
-        # fetches used them)
+        # the document and the first chunk: once each, the document by its preload (the
+        # script's fetch used it), the chunk by the page's own <audio id="first-chunk">
         assert requests.count(f"/api/documents/{DOC}") == 1
         assert requests.count(first) == 1
         kinds = page.evaluate(
@@ -53,7 +54,11 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
             ".map((e) => e.initiatorType)",
             first,
         )
-        assert kinds == ["link", "link"]
+        assert kinds == ["link", "audio"]
+        # the player plays the page's own <audio>, which holds the first chunk
+        assert page.evaluate(
+            "() => window.prereadReader.player.els[0] === document.getElementById('first-chunk')"
+        )
         assert page.evaluate("() => window.prereadReader.player.slots[0].ci") == 0  # it is in
         chunks = [i for i, url in enumerate(requests) if url.startswith("/api/tts/chunk")]
         # the pre-generate dialog, offline copies and downloads load after the first chunk

@@ -3,6 +3,7 @@ the pre-generation estimate, cancelling a job while keeping its audio."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -112,14 +113,20 @@ def test_cancel_without_a_job_is_404_and_keeps_audio(client: TestClient, store: 
     assert store.manifest_path(synthetic.document_id).exists()
 
 
-def test_reader_page_preloads_the_document_and_its_stored_first_chunk(
+def test_reader_page_preloads_the_document_and_carries_its_stored_first_chunk(
     client: TestClient, store: Store
 ) -> None:
-    def preloads(doc: str) -> list[str]:
-        link = client.get(f"/read/{doc}").headers["link"]
-        assert all(p.endswith("; rel=preload; as=fetch; crossorigin=anonymous")
-                   for p in link.split(", "))  # fmt: skip
-        return [p.split(">")[0].lstrip("<") for p in link.split(", ")]
+    def opened(doc: str) -> tuple[str, str | None]:
+        """(the Link header's one preload, the src of the page's first-chunk <audio>)."""
+        response = client.get(f"/read/{doc}")
+        link = response.headers["link"]
+        assert link.endswith(">; rel=preload; as=fetch; crossorigin=anonymous"), link
+        audio = re.findall(r"<audio\b[^>]*>", response.text)
+        assert len(audio) == 1, audio  # the chunk's, or read.html's silence
+        found = re.search(r'<audio id="first-chunk" src="([^"]+)" preload="auto">', audio[0])
+        if found is None:
+            assert 'src="/static/silence.wav"' in audio[0]
+        return link.split(">")[0].lstrip("<"), html.unescape(found[1]) if found else None
 
     synthetic = write_synthetic(store, [100, 300], register=True)
     doc = synthetic.document_id
@@ -129,18 +136,26 @@ def test_reader_page_preloads_the_document_and_its_stored_first_chunk(
     assert first.status == "done" and first.sha256
     chunk = (
         f"/api/tts/chunk?documentId={doc}&page={first.page}&blockIndex={first.block_index}"
-        f"&v={first.sha256[:16]}"  # the URL js/api.js's chunkUrl builds: its fetch takes it
+        f"&v={first.sha256[:16]}"  # the URL js/api.js's chunkUrl builds: the player adopts it
     )
-    assert preloads(doc) == [f"/api/documents/{doc}", chunk]
+    assert opened(doc) == (f"/api/documents/{doc}", chunk)
     assert client.get(chunk).status_code == 200
     # a prefix (resolved by the API), a document with no audio, an unknown one: the
-    # document only
-    assert preloads(doc[:8]) == [f"/api/documents/{doc[:8]}"]
+    # document only, and the silence
+    assert opened(doc[:8]) == (f"/api/documents/{doc[:8]}", None)
     registered = register_document(store)
-    assert preloads(registered) == [f"/api/documents/{registered}"]
+    assert opened(registered) == (f"/api/documents/{registered}", None)
     unknown = "cd" * 32
-    assert preloads(unknown) == [f"/api/documents/{unknown}"]
-    assert client.head(f"/read/{doc}").status_code == 200
+    assert opened(unknown) == (f"/api/documents/{unknown}", None)
+    # each page has its own ETag; HEAD says the length GET sends; a revalidation is a 304
+    page = client.get(f"/read/{doc}")
+    plain = client.get(f"/read/{registered}")
+    assert page.headers["etag"] != plain.headers["etag"]
+    assert client.head(f"/read/{doc}").headers["content-length"] == str(len(page.content))
+    again = client.get(f"/read/{doc}", headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304
+    stale = client.get(f"/read/{registered}", headers={"If-None-Match": page.headers["etag"]})
+    assert stale.status_code == 200
 
 
 def test_the_readers_silence_is_a_20_ms_silent_wav(client: TestClient) -> None:

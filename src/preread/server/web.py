@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import io
 import wave
 from dataclasses import dataclass
@@ -114,6 +115,10 @@ def _serve(request: Request, name: str, **headers: str) -> Response:
     asset = assets().get(name)
     if asset is None:
         raise NotFound(f"no file {name[:100]!r} in the web reader")
+    return _answer(request, asset, headers)
+
+
+def _answer(request: Request, asset: Asset, headers: dict[str, str]) -> Response:
     head = {"ETag": asset.etag, **headers}
     if etag_matches(request.headers.get("if-none-match"), asset.etag):
         return _secured(Response(status_code=304, headers=head))
@@ -143,35 +148,52 @@ def _preload(url: str) -> str:
     return f"<{url}>; rel=preload; as=fetch; crossorigin=anonymous"
 
 
+# read.html's silent <audio>; a reader page whose document has a stored first chunk gets
+# that chunk's <audio> in its place (FIRST_CHUNK), which sets the output up just as well.
+SILENCE_TAG = b'<audio src="/static/silence.wav" preload="auto"></audio>'
+FIRST_CHUNK = '<audio id="first-chunk" src="{url}" preload="auto"></audio>'
+
+
 async def reader_page(request: Request) -> Response:
-    """The reader; its ``Link`` header has the browser fetch the document and, when it
-    is stored, the first chunk (the first things the page's script asks for, from a new
-    browser at least) while it is still loading the script: the chunk's URL is the one
-    the page builds (``chunkUrl`` in js/api.js), so its fetch takes the preloaded answer."""
+    """The reader. Its ``Link`` header has the browser fetch the document while it is
+    still loading the scripts. When the document's first chunk is stored, the page
+    itself carries that chunk in an ``<audio id="first-chunk">`` (its URL the one
+    ``chunkUrl`` in js/api.js builds): the browser fetches and decodes it while it
+    parses the page, before any script runs, and the player plays that element."""
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
-    links = [_preload(f"/api/documents/{doc}")]
-    if request.method == "GET" and len(doc) == 64:
-        links.extend(await _first_chunk(request, doc))
-    return _serve(request, "read.html", Link=", ".join(links))
+    link = {"Link": _preload(f"/api/documents/{doc}")}
+    first = await _first_chunk(request, doc) if len(doc) == 64 else None
+    if first is None:
+        return _serve(request, "read.html", **link)
+    return _answer(request, _with_first_chunk(first), link)
 
 
-async def _first_chunk(request: Request, doc: str) -> list[str]:
-    """The preload of the document's first chunk when it is stored; none otherwise."""
+@functools.lru_cache(maxsize=64)
+def _with_first_chunk(url: str) -> Asset:
+    """read.html with the first chunk's <audio> (its own ETag: the page differs by chunk)."""
+    page = assets()["read.html"]
+    tag = FIRST_CHUNK.format(url=html.escape(url)).encode()
+    body = page.body.replace(SILENCE_TAG, tag, 1)
+    return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+async def _first_chunk(request: Request, doc: str) -> str | None:
+    """The URL of the document's first chunk when it is stored; None otherwise."""
     state = state_of(request)
     cached = state.manifests.fresh(doc)  # two stats: on the loop
     if cached is None:
         try:  # reading it warms the cache the chunk's request then finds
             cached = await run_in_threadpool(state.manifests.get, doc)
         except PrereadError:
-            return []
+            return None
     if cached is None or not cached.manifest.chunks:
-        return []
+        return None
     first = cached.manifest.chunks[0]
     if first.status != "done" or not first.sha256:
-        return []
+        return None
     query = f"documentId={doc}&page={first.page}&blockIndex={first.block_index}"
-    return [_preload(f"/api/tts/chunk?{query}&v={first.sha256[:16]}")]
+    return f"/api/tts/chunk?{query}&v={first.sha256[:16]}"
 
 
 async def service_worker(request: Request) -> Response:

@@ -32,14 +32,14 @@ export class Player extends EventTarget {
     this.firstSource = new Promise((resolve) => { this.sourced = resolve; }); // the first src set
   }
 
-  #element(slot) {
-    const el = new Audio();
+  #element(slot, el = new Audio()) {
     el.preload = "auto";
     el.addEventListener("ended", () => this.#ended(slot));
     el.addEventListener("playing", () => this.#playing(slot));
     el.addEventListener("pause", () => slot === this.cur && this.#emit("state"));
     el.addEventListener("error", () => {
-      if (slot === this.cur && el.src) this.#status(`cannot play chunk ${this.ci + 1}: ${el.error && el.error.message ? el.error.message : "media error"}`, "error");
+      // (one that fails while it loads says so through start())
+      if (slot === this.cur && el.src && this.slots[slot] && this.slots[slot].ready) this.#status(`cannot play chunk ${this.ci + 1}: ${el.error && el.error.message ? el.error.message : "media error"}`, "error");
     });
     return el;
   }
@@ -82,6 +82,53 @@ export class Player extends EventTarget {
     return job.promise;
   }
 
+  // The page's own <audio> (read.html's first stored chunk, which the browser has been
+  // fetching and decoding since it parsed the page, before any script ran) becomes slot
+  // 0's element, holding chunk ci: a start() of that chunk adopts its load. False (and
+  // nothing changed) when the element holds another chunk's URL or there is none.
+  adopt(el, ci) {
+    const chunk = this.doc.chunks[ci];
+    if (!el || !chunk || chunk.status !== "done" || this.slots[0] || this.loads.size) return false;
+    if (el.src !== new URL(chunkUrl(this.doc.documentId, chunk), location.href).href) return false;
+    this.els[0] = this.#element(0, el);
+    el.playbackRate = this.rate;
+    this.slots[0] = { ci, live: false, url: el.src, ready: false };
+    const job = { ci, slot: 0, gen: this.gen };
+    this.loads.add(job);
+    job.promise = this.#adopted(job, el).finally(() => this.loads.delete(job));
+    this.sourced();
+    return true;
+  }
+
+  async #adopted(job, el) {
+    const url = el.src;
+    try {
+      if (el.error) throw el.error;
+      if (el.readyState < HTMLMediaElement.HAVE_ENOUGH_DATA) await this.#canPlay(el);
+    } catch (_) {
+      // not playable as the page got it (offline: the media request bypasses the service
+      // worker; or gone from the store): fetched as every other chunk is
+      if (this.slots[0] && this.slots[0].url === url) this.slots[0] = null;
+      return this.#fetchInto(job);
+    }
+    if (!this.slots[0] || this.slots[0].url !== url) return false; // another chunk took the slot
+    this.slots[0].ready = true;
+    if (!this.marked) this.marked = performance.mark(`player: chunk ${job.ci + 1} can play`);
+    return true;
+  }
+
+  // Resolves when the element can play through (load() first when asked), rejects on error.
+  #canPlay(el, load = false) {
+    return new Promise((resolve, reject) => {
+      const ok = () => { cleanup(); resolve(); };
+      const bad = () => { cleanup(); reject(new Error("the audio could not be decoded")); };
+      const cleanup = () => { el.removeEventListener("canplaythrough", ok); el.removeEventListener("error", bad); };
+      el.addEventListener("canplaythrough", ok);
+      el.addEventListener("error", bad);
+      if (load) el.load();
+    });
+  }
+
   async #fetchInto(job) {
     const { slot, ci } = job;
     const chunk = this.doc.chunks[ci];
@@ -110,14 +157,7 @@ export class Player extends EventTarget {
     el.src = objectUrl;
     this.sourced();
     el.playbackRate = this.rate;
-    await new Promise((resolve, reject) => {
-      const ok = () => { cleanup(); resolve(); };
-      const bad = () => { cleanup(); reject(new Error("the audio could not be decoded")); };
-      const cleanup = () => { el.removeEventListener("canplaythrough", ok); el.removeEventListener("error", bad); };
-      el.addEventListener("canplaythrough", ok);
-      el.addEventListener("error", bad);
-      el.load();
-    });
+    await this.#canPlay(el, true);
     if (this.slots[slot] && this.slots[slot].url === objectUrl) this.slots[slot].ready = true;
     if (!this.marked) this.marked = performance.mark(`player: chunk ${ci + 1} can play`); // the first
     if (live) {

@@ -406,10 +406,14 @@ async function main() {
     app.player = new Player(app.doc);
     // The chunk at the remembered position is fetched first, while the text is laid
     // out, so Play sounds at once (a click before it arrives waits for this fetch).
-    // From a new browser it is the first chunk, which the page's Link header preloads.
-    if (app.doc.chunks[pos.ci].status === "done") first = app.player.start(pos.ci, pos.time, { play: false });
-    // Its answer is at hand (preloaded) or nearly: once the audio element has it, the
-    // browser decodes it on another thread while this one lays the text out.
+    // From a new browser it is the first chunk, which the page brings in its own <audio>
+    // (#first-chunk, loading since the page was parsed): the player adopts that element.
+    if (app.doc.chunks[pos.ci].status === "done") {
+      app.player.adopt($("first-chunk"), pos.ci);
+      first = app.player.start(pos.ci, pos.time, { play: false });
+    }
+    // Its answer is at hand or nearly: once an audio element has it, the browser
+    // decodes it on another thread while this one lays the text out.
     if (first) await Promise.race([app.player.firstSource, sleep(50)]);
   }
   document.title = `${app.doc.title} · preread`;
