@@ -1,9 +1,8 @@
 """The reader's start-up path in headless Chromium against a real ``preread serve``: the
-document comes from the page's ``Link`` preload and its first stored chunk from the page's
-own ``<audio>``, which the player adopts (one request each, made while the scripts load),
-the modules the first audio does not need load after its chunk was asked for, a chunk
-asked for twice while on its way is fetched once, and the service worker is still
-registered."""
+document comes in the page (no request) and its first stored chunk from the page's own
+``<audio>``, which the player adopts (one request, made while the page is parsed), the
+modules the first audio does not need load after its chunk was asked for, a chunk asked
+for twice while on its way is fetched once, and the service worker is still registered."""
 
 from __future__ import annotations
 
@@ -41,12 +40,11 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
             "async () => (await import('/static/js/api.js'))"
             ".chunkUrl(window.prereadReader.doc.documentId, window.prereadReader.doc.chunks[0])"
         )
-        preload = "; rel=preload; as=fetch; crossorigin=anonymous"
-        link = f"</api/documents/{DOC}>{preload}"
-        assert response.headers["link"] == link
-        # the document and the first chunk: once each, the document by its preload (the
-        # script's fetch used it), the chunk by the page's own <audio id="first-chunk">
-        assert requests.count(f"/api/documents/{DOC}") == 1
+        # the document came in the page (no preload, no request), the first chunk once,
+        # by the page's own <audio id="first-chunk">
+        assert "link" not in response.headers
+        assert page.inner_text("#doc-name") == "A Short Walk to the Lighthouse"
+        assert requests.count(f"/api/documents/{DOC}") == 0
         assert requests.count(first) == 1
         kinds = page.evaluate(
             "(first) => performance.getEntriesByType('resource').filter((e) =>"
@@ -54,7 +52,7 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
             ".map((e) => e.initiatorType)",
             first,
         )
-        assert kinds == ["link", "audio"]
+        assert kinds == ["audio"]
         # the player plays the page's own <audio>, which holds the first chunk
         assert page.evaluate(
             "() => window.prereadReader.player.els[0] === document.getElementById('first-chunk')"

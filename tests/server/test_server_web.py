@@ -4,13 +4,14 @@ the pre-generation estimate, cancelling a job while keeping its audio."""
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
 from serverkit import TEXTS, register_document, write_synthetic
 from starlette.testclient import TestClient
 
-from preread.server.web import WEB_DIR
+from preread.server.web import INLINE_MAX, WEB_DIR
 from preread.store import Store
 
 DOC = "ab" * 32
@@ -113,20 +114,27 @@ def test_cancel_without_a_job_is_404_and_keeps_audio(client: TestClient, store: 
     assert store.manifest_path(synthetic.document_id).exists()
 
 
-def test_reader_page_preloads_the_document_and_carries_its_stored_first_chunk(
+def test_reader_page_carries_the_document_and_its_stored_first_chunk(
     client: TestClient, store: Store
 ) -> None:
-    def opened(doc: str) -> tuple[str, str | None]:
-        """(the Link header's one preload, the src of the page's first-chunk <audio>)."""
+    def opened(doc: str) -> tuple[str | None, str | None, object]:
+        """(the Link header's one preload, the src of the page's first-chunk <audio>, the
+        document's JSON from its data block), None for what the page has not."""
         response = client.get(f"/read/{doc}")
-        link = response.headers["link"]
-        assert link.endswith(">; rel=preload; as=fetch; crossorigin=anonymous"), link
+        link = response.headers.get("link")
+        if link is not None:
+            assert link.endswith(">; rel=preload; as=fetch; crossorigin=anonymous"), link
+            link = link.split(">")[0].lstrip("<")
         audio = re.findall(r"<audio\b[^>]*>", response.text)
         assert len(audio) == 1, audio  # the chunk's, or read.html's silence
         found = re.search(r'<audio id="first-chunk" src="([^"]+)" preload="auto">', audio[0])
         if found is None:
             assert 'src="/static/silence.wav"' in audio[0]
-        return link.split(">")[0].lstrip("<"), html.unescape(found[1]) if found else None
+        data = re.findall(r'<script type="application/json" id="doc-data">(.*?)</script>',
+                          response.text, re.S)  # fmt: skip
+        assert len(data) <= 1 and (link is None) == bool(data)  # the one or the other
+        src = html.unescape(found[1]) if found else None
+        return link, src, json.loads(data[0]) if data else None
 
     synthetic = write_synthetic(store, [100, 300], register=True)
     doc = synthetic.document_id
@@ -138,15 +146,16 @@ def test_reader_page_preloads_the_document_and_carries_its_stored_first_chunk(
         f"/api/tts/chunk?documentId={doc}&page={first.page}&blockIndex={first.block_index}"
         f"&v={first.sha256[:16]}"  # the URL js/api.js's chunkUrl builds: the player adopts it
     )
-    assert opened(doc) == (f"/api/documents/{doc}", chunk)
+    shown = client.get(f"/api/documents/{doc}").json()  # what the page carries
+    assert opened(doc) == (None, chunk, shown)
     assert client.get(chunk).status_code == 200
-    # a prefix (resolved by the API), a document with no audio, an unknown one: the
-    # document only, and the silence
-    assert opened(doc[:8]) == (f"/api/documents/{doc[:8]}", None)
+    # a registered document with no audio: its blocks, and the silence
     registered = register_document(store)
-    assert opened(registered) == (f"/api/documents/{registered}", None)
+    assert opened(registered) == (None, None, client.get(f"/api/documents/{registered}").json())
+    # a prefix (resolved by the API), an unknown document: the preload, and the silence
+    assert opened(doc[:8]) == (f"/api/documents/{doc[:8]}", None, None)
     unknown = "cd" * 32
-    assert opened(unknown) == (f"/api/documents/{unknown}", None)
+    assert opened(unknown) == (f"/api/documents/{unknown}", None, None)
     # each page has its own ETag; HEAD says the length GET sends; a revalidation is a 304
     page = client.get(f"/read/{doc}")
     plain = client.get(f"/read/{registered}")
@@ -156,6 +165,23 @@ def test_reader_page_preloads_the_document_and_carries_its_stored_first_chunk(
     assert again.status_code == 304
     stale = client.get(f"/read/{registered}", headers={"If-None-Match": page.headers["etag"]})
     assert stale.status_code == 200
+
+
+def test_the_documents_json_in_the_page_cannot_end_its_data_block(
+    client: TestClient, store: Store
+) -> None:
+    """Text such as ``</script><script>`` stays data (every ``<`` written ``\\u003c``); a
+    document above INLINE_MAX is fetched (the Link preload), not carried."""
+    hostile = "Before </script><script src=/x.js></script> and <!-- after"
+    doc = register_document(store, seed=8, texts=[hostile])
+    page = client.get(f"/read/{doc}").text
+    (data,) = re.findall(r'<script type="application/json" id="doc-data">(.*?)</script>',
+                         page, re.S)  # fmt: skip
+    assert "<" not in data and "\\u003c/script>" in data
+    assert json.loads(data)["blocks"][0]["text"] == hostile
+    big = register_document(store, seed=9, texts=["word " * (INLINE_MAX // 5)])
+    response = client.get(f"/read/{big}")
+    assert "doc-data" not in response.text and response.headers["link"]
 
 
 def test_the_readers_silence_is_a_20_ms_silent_wav(client: TestClient) -> None:

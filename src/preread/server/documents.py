@@ -148,10 +148,17 @@ async def show(request: Request) -> Response:
     state = state_of(request)
     value = check_id_or_prefix(str(request.path_params["document_id"]))
     doc = value if len(value) == 64 else state.library.resolve(value)
-    raw = await anyio.to_thread.run_sync(state.library.manifest_bytes, doc)
-    if raw is not None:
-        return Response(raw, media_type="application/json")
-    registration = await anyio.to_thread.run_sync(state.library.registration, doc)
-    if registration is None:
+    body = await anyio.to_thread.run_sync(document_json, state.library, doc)
+    if body is None:
         raise NotFound(f"no document {doc}")
-    return JSONResponse(registration.to_json())
+    return Response(body, media_type="application/json")
+
+
+def document_json(library: Library, doc: str) -> bytes | None:
+    """What ``GET /api/documents/{doc}`` answers (the reader page carries it too): the
+    manifest, else the registration's blocks; None for an unknown document."""
+    raw = library.manifest_bytes(doc)
+    if raw is not None:
+        return raw
+    registration = library.registration(doc)
+    return None if registration is None else bytes(JSONResponse(registration.to_json()).body)

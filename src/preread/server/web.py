@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from preread.errors import NotFound, PrereadError
 from preread.ids import check_id_or_prefix
+from preread.server.documents import document_json
 from preread.server.ranges import etag_matches
 from preread.server.state import state_of
 
@@ -152,29 +153,44 @@ def _preload(url: str) -> str:
 # that chunk's <audio> in its place (FIRST_CHUNK), which sets the output up just as well.
 SILENCE_TAG = b'<audio src="/static/silence.wav" preload="auto"></audio>'
 FIRST_CHUNK = '<audio id="first-chunk" src="{url}" preload="auto"></audio>'
+# The document's JSON, carried by the page when it is at most INLINE_MAX bytes: a data
+# block (type application/json), which the browser never runs as a script.
+DOC_DATA = b'<script type="application/json" id="doc-data">%s</script>\n</body>'
+INLINE_MAX = 64 * 1024
 
 
 async def reader_page(request: Request) -> Response:
-    """The reader. Its ``Link`` header has the browser fetch the document while it is
-    still loading the scripts. When the document's first chunk is stored, the page
-    itself carries that chunk in an ``<audio id="first-chunk">`` (its URL the one
-    ``chunkUrl`` in js/api.js builds): the browser fetches and decodes it while it
-    parses the page, before any script runs, and the player plays that element."""
+    """The reader, ready for its first audio without a request from its scripts: the
+    page carries the document's JSON (what ``GET /api/documents/{doc}`` answers) when it
+    is small, else its ``Link`` header has the browser fetch it while the scripts load;
+    and when the first chunk is stored, an ``<audio id="first-chunk">`` of it (its URL
+    the one ``chunkUrl`` in js/api.js builds), which the browser fetches and decodes
+    while it parses the page, before any script runs: the player plays that element."""
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
     link = {"Link": _preload(f"/api/documents/{doc}")}
-    first = await _first_chunk(request, doc) if len(doc) == 64 else None
-    if first is None:
+    if len(doc) != 64:  # a prefix: the script's fetch resolves it
         return _serve(request, "read.html", **link)
-    return _answer(request, _with_first_chunk(first), link)
+    data = await run_in_threadpool(document_json, state_of(request).library, doc)
+    first = await _first_chunk(request, doc)
+    if data is not None and len(data) <= INLINE_MAX:
+        link = {}
+    else:
+        data = None
+    if first is None and data is None:
+        return _serve(request, "read.html", **link)
+    return _answer(request, _reader_html(first, data), link)
 
 
-@functools.lru_cache(maxsize=64)
-def _with_first_chunk(url: str) -> Asset:
-    """read.html with the first chunk's <audio> (its own ETag: the page differs by chunk)."""
+def _reader_html(first: str | None, data: bytes | None) -> Asset:
+    """read.html with the first chunk's <audio> and the document's JSON, when given (its
+    own ETag: the page differs by document)."""
     page = assets()["read.html"]
-    tag = FIRST_CHUNK.format(url=html.escape(url)).encode()
-    body = page.body.replace(SILENCE_TAG, tag, 1)
+    body = page.body
+    if first is not None:
+        body = body.replace(SILENCE_TAG, FIRST_CHUNK.format(url=html.escape(first)).encode(), 1)
+    if data is not None:  # "<" escaped: nothing in it can end the data block
+        body = body.replace(b"</body>", DOC_DATA % data.replace(b"<", b"\\u003c"), 1)
     return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
 

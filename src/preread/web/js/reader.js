@@ -289,6 +289,21 @@ async function loadDoc() {
   return normalize(await getJSON(`/api/documents/${idFromPath}`));
 }
 
+// The document as the page brought it (a JSON data block the server adds when the
+// document is small: no request before the first audio); null without one. Read once:
+// later reads fetch it again.
+function docFromPage() {
+  const block = $("doc-data");
+  if (!block) return null;
+  block.remove();
+  try {
+    const raw = JSON.parse(block.textContent);
+    return raw && raw.documentId ? normalize(raw) : null;
+  } catch (_) {
+    return null; // fetched instead
+  }
+}
+
 export async function refreshManifest() {
   try {
     const fresh = await loadDoc();
@@ -391,7 +406,8 @@ async function main() {
   setupTheme();
   $("token-button").addEventListener("click", () => askToken("Enter the server's API token."));
   try {
-    app.doc = await loadDoc(); // already on its way: read.html's Link header preloads it
+    // in the page, or on its way: the page's Link header preloads it
+    app.doc = docFromPage() || (await loadDoc());
     performance.mark("reader: document");
   } catch (err) {
     $("doc-state").textContent = `Cannot open this document: ${err.message}`;
