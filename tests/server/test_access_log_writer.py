@@ -49,3 +49,35 @@ def test_a_server_whose_stdout_nobody_reads_keeps_answering(home: Path) -> None:
         out, _ = stop(process)  # the queued lines are written as the server stops
     lines = [json.loads(x) for x in out.decode().splitlines() if x.startswith("{")]
     assert len(lines) == 600 + 1 and all(x["route"] == "/healthz" for x in lines)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "cache", "client"),
+    [
+        ("/api/tts/chunk", "GET", "HIT", "127.0.0.1"),
+        ('/a "quoted"\\path\u00e9\u2028\x01/\U0001f600', "M\u00e9THOD", None, None),
+        ("/x" * 150, "HEAD", "MISS", "::1"),
+    ],
+)
+def test_a_line_is_what_json_dumps_writes(
+    path: str, method: str, cache: str | None, client: str | None
+) -> None:
+    import io
+    import time
+
+    from preread.server.access_log import AccessRecorder
+    from preread.server.metrics import Metrics
+
+    stream = io.StringIO()
+    writer = LineWriter(stream)
+    AccessRecorder(Metrics(multiprocess=False), True, writer).record_parts(
+        client, path, "rid-1", "/api/{x}", method, 404, 12345, cache, time.perf_counter()
+    )
+    writer.close()
+    text = stream.getvalue()
+    line = json.loads(text)
+    expected = {"ts": line["ts"], "requestId": "rid-1", "method": method, "route": "/api/{x}",
+                "path": path[:200], "status": 404, "durationMs": line["durationMs"],
+                "bytes": 12345, "cache": cache, "client": client}  # fmt: skip
+    assert text == json.dumps(expected, separators=(",", ":")) + "\n"
+    assert isinstance(line["ts"], float) and 0 <= line["durationMs"] < 5000

@@ -43,6 +43,7 @@ _NUMBER = re.compile(rb"0|[1-9][0-9]{0,7}")
 _DECLINED_HEADERS = frozenset({b"range", b"if-range"})
 _FORMS = ({b"documentId", b"index"}, {b"documentId", b"page", b"blockIndex"})
 HEADER_CACHE_LIMIT = 20_000  # chunks whose header block is kept
+NOTE_USE_SECONDS = 1.0  # a document's use is noted (``note_use``) at most this often
 
 
 def _query(raw: bytes) -> dict[bytes, bytes] | None:
@@ -118,6 +119,7 @@ class ChunkFastPath:
         # (document, index) -> (entry, size, headers): valid while the manifest holds
         # that very entry object (a reload or journal record replaces it) and that size
         self._headers: dict[tuple[str, int], tuple[ChunkEntry, int, ChunkHeaders]] = {}
+        self._noted: dict[str, float] = {}  # document -> when its use was last noted
 
     def lookup(
         self, method: str, query: bytes, headers: Iterable[tuple[bytes, bytes]]
@@ -187,7 +189,14 @@ class ChunkFastPath:
         state = self.state
         state.fast_answers[via] += 1
         state.metrics.cache_result("hit")
-        state.note_use(hit.document_id)
+        document_id = hit.document_id
+        noted = self._noted.get(document_id)
+        if noted is None or not 0 <= started - noted < NOTE_USE_SECONDS:
+            # the access mark is written at most once a minute anyway: ask at most once a second
+            if len(self._noted) >= HEADER_CACHE_LIMIT:
+                self._noted.clear()
+            self._noted[document_id] = started
+            state.note_use(document_id)
         self.recorder.record_parts(
             client, PATH, request_id, PATH, method, hit.status, sent, CACHE, started
         )
