@@ -7,6 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 SAMPLE := examples/sample.pdf
+# the EPUB walk compiled by mypyc (optional: build_compiled.py falls back to the .py files)
+READERS := src/preread/readers
+COMPILED := $(READERS)/_compiled.sha256
+COMPILED_SRC := $(addprefix $(READERS)/,tree.py notes.py walk.py epub.py compiled.py)
 
 .PHONY: run test lint bench serve clean install
 
@@ -22,28 +26,33 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP) $(RUN_STAMP)
 
-install: $(STAMP)
+# rebuilt whenever a source is newer; a failed build leaves no digest, so it is retried
+$(COMPILED): $(COMPILED_SRC) build_compiled.py $(STAMP)
+	$(BIN)/python build_compiled.py
+
+install: $(STAMP) $(COMPILED)
 
 run: $(RUN_STAMP)
 	$(BIN)/preread preprocess $(SAMPLE)
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
+test: $(STAMP) $(COMPILED)
+	$(BIN)/ruff check src tests bench examples build_compiled.py
 	$(BIN)/mypy
 	sh tests/browser/install_chromium.sh
 	sh tests/queue/install_postgresql.sh
-	$(BIN)/pytest
+	PREREAD_EXPECT_COMPILED=1 $(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check src tests bench examples build_compiled.py
 	$(BIN)/ruff format --check src
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED)
 	bash bench/run.sh
 
 serve: $(RUN_STAMP)
 	$(BIN)/preread serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info src/*.egg-info \
+		$(COMPILED) $(READERS)/*.so

@@ -10,18 +10,22 @@ Public API::
 Modules: ``sniff`` (what the bytes are), ``document`` (the dispatch), ``epub`` (the
 container, spine, navigation and DRM), ``markup`` (Markdown and HTML), ``text`` (plain
 text), ``tree`` (safe parsing), ``walk`` (a tree → paragraphs, headings, notes),
+``compiled`` (whether those run compiled by mypyc or from source: ``COMPILED``),
 and ``assemble`` (pieces → blocks through ``preread.pdf``'s sentences and packer →
 the ``DocumentText``).
 """
 
 from __future__ import annotations
 
+# first: decides whether the compiled EPUB walk or its sources are imported (see compiled.py)
+from preread.readers.compiled import IN_USE as COMPILED
 from preread.readers.document import MAX_EPUB_BYTES, MAX_TEXT_BYTES, read_document, read_options
 from preread.readers.sniff import ACCEPTED, KINDS, Kind, media_kind, sniff
 from preread.readers.walk import ReadOptions
 
 __all__ = [
     "ACCEPTED",
+    "COMPILED",
     "KINDS",
     "MAX_EPUB_BYTES",
     "MAX_TEXT_BYTES",
