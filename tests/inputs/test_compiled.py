@@ -19,6 +19,7 @@ from preread.readers import COMPILED, compiled
 HERE = Path(__file__).resolve().parent
 
 READ_SAMPLES = f"""
+import pickle
 import sys
 sys.path.insert(0, {str(HERE)!r})
 from epubmaker import epub, xhtml
@@ -45,6 +46,9 @@ for options in (ReadOptions(), ReadOptions(code=True, alt_text=True)):
     print(repr(extract_epub(book, "a.epub", options)))
     print(repr(read_document(book, name="a.epub", options=options)))
     print(repr(read_document(html, name="a.html", options=options)))
+# what is handed to another process (pickled) comes back the same either way
+handed = (ReadOptions(code=True), extract_epub(book, "b", ReadOptions()))
+print(repr(pickle.loads(pickle.dumps(handed))))
 print(repr(read_document(b"# Title\\n\\nA [link](#x) and *text*.[^1]\\n\\n[^1]: A note.\\n",
                          name="a.md")))
 """
@@ -67,7 +71,7 @@ def test_compiled_and_source_read_the_same_text() -> None:
     assert pure[0] == "pure True"
     if os.environ.get("PREREAD_EXPECT_COMPILED") == "1":
         assert default[0] == "compiled False"
-    assert len(pure) == 8 and "A note." in pure[1] and "Quoted." in pure[1]
+    assert len(pure) == 9 and "A note." in pure[1] and "Quoted." in pure[1]
     assert pure[1:] == default[1:]
 
 

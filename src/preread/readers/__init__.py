@@ -17,11 +17,12 @@ the ``DocumentText``).
 
 from __future__ import annotations
 
+from preread.readers.assemble import ReadOptions
+
 # first: decides whether the compiled EPUB walk or its sources are imported (see compiled.py)
 from preread.readers.compiled import IN_USE as COMPILED
 from preread.readers.document import MAX_EPUB_BYTES, MAX_TEXT_BYTES, read_document, read_options
 from preread.readers.sniff import ACCEPTED, KINDS, Kind, media_kind, sniff
-from preread.readers.walk import ReadOptions
 
 __all__ = [
     "ACCEPTED",

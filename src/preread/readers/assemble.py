@@ -34,6 +34,17 @@ _CLOSERS = "\"'”’»)]"
 
 
 @dataclass(frozen=True)
+class ReadOptions:
+    """What is heard beyond the prose. (Here, not in the compiled ``walk``: a plain
+    dataclass, pickled and copied the same whether the walk is compiled or not.)"""
+
+    code: bool = False  # code blocks (``pre``)
+    alt_text: bool = False  # images' alternative text
+    notes: bool = True  # footnotes and endnotes, after the paragraph (else never)
+    toc_titles: bool = False  # a table of contents read as its entries' titles (else skipped)
+
+
+@dataclass(frozen=True)
 class Note:
     label: str  # "1", "*", "" when the reference had no text
     text: str

@@ -6,10 +6,11 @@ time. Python would import an extension before the ``.py`` of the same name, so a
 edited after the build would silently run the old code; ``prefer_source()`` (run when
 this module is imported, which ``preread.readers`` does before any of these modules)
 loads the ``.py`` files instead when the digest no longer matches (one log warning),
-or when ``PREREAD_PURE=1``.
-The ``.py`` files stay the source of truth: without a compiler nothing is built and
-Python imports them as usual. This module imports nothing from preread, so the build
-script can load it on its own.
+or when ``PREREAD_PURE=1``. The ``.py`` files stay the source of truth: without a
+compiler nothing is built and Python imports them as usual. This module imports nothing
+from preread, so the build script can load it on its own. (Compiled, a module's
+``__file__`` may name a directory that does not exist: mypyc derives it from its group
+library's. None of these modules uses it.)
 """
 
 from __future__ import annotations

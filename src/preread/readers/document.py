@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from preread.errors import BadDocument, BadInput, NotFound, PayloadTooLarge
 from preread.model import DocumentText
 from preread.pages import format_pages, parse_pages
+from preread.readers.assemble import ReadOptions
 from preread.readers.sniff import HEAD, Kind, sniff
-from preread.readers.walk import ReadOptions
 from preread.settings import TextSettings
 from preread.units import format_size
 

@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 from preread.errors import BadDocument
 from preread.model import Chapter, DocumentText
-from preread.readers.assemble import Piece, Section, finish
+from preread.readers.assemble import Piece, ReadOptions, Section, finish
 from preread.readers.notes import Notes, toc_titles
 from preread.readers.tree import (
     HEADINGS,
@@ -37,7 +37,7 @@ from preread.readers.tree import (
     semantics,
     text_of,
 )
-from preread.readers.walk import ReadOptions, cut_pieces_of, ids_of, text_below
+from preread.readers.walk import cut_pieces_of, ids_of, text_below
 from preread.settings import TextSettings
 
 MAX_ENTRY = 32 * 2**20

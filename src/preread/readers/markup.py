@@ -14,11 +14,11 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from preread.model import DocumentText
-from preread.readers.assemble import finish, split_at_headings
+from preread.readers.assemble import ReadOptions, finish, split_at_headings
 from preread.readers.notes import Notes
 from preread.readers.sniff import decode_utf8
 from preread.readers.tree import Element, clean, parse_html
-from preread.readers.walk import ReadOptions, ids_of, pieces_of
+from preread.readers.walk import ids_of, pieces_of
 from preread.settings import TextSettings
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<body>.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)

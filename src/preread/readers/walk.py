@@ -17,12 +17,11 @@ serialisation, without a Python step per element inside it.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from html.entities import html5
 
 from lxml import etree
 
-from preread.readers.assemble import Note, Piece, PieceKind, heading_sentence
+from preread.readers.assemble import Note, Piece, PieceKind, ReadOptions, heading_sentence
 from preread.readers.notes import (
     Notes,
     is_note_body,
@@ -44,16 +43,6 @@ from preread.readers.tree import (
     local,
     marks,
 )
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """What is heard beyond the prose."""
-
-    code: bool = False  # code blocks (``pre``)
-    alt_text: bool = False  # images' alternative text
-    notes: bool = True  # footnotes and endnotes, after the paragraph (else never)
-    toc_titles: bool = False  # a table of contents read as its entries' titles (else skipped)
 
 
 def _only_text_below(element: Element, cuts: Collection[Element]) -> bool:
