@@ -29,17 +29,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from preread.manifest import Manifest
+    from preread.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "sample.pdf"
 
 
-def child(fmt: str, hours: float, home: Path, out: Path) -> None:
-    """In a fresh process: the export of a HOURS-long book (or the muxer baseline)."""
-    if fmt == "remux":
-        remux(out, out.with_suffix(".remux.mp4"))
-        return
-    from preread.export import plan, write_export
+def long_book(home: Path, hours: float) -> tuple[Store, str, Manifest]:
+    """The sample's stored manifest repeated into a HOURS-long book of its chunks (a
+    chapter every 20 chunks): (store, document id, the book's manifest, not written)."""
     from preread.ids import document_id_of_bytes
     from preread.model import Chapter
     from preread.store import Store
@@ -58,6 +60,17 @@ def child(fmt: str, hours: float, home: Path, out: Path) -> None:
                 chapters.append(Chapter(f"Chapter {len(chapters) + 1}", r * 3 + c.page))
             chunks.append(dataclasses.replace(c, index=index, page=r * 3 + c.page))
     book = dataclasses.replace(manifest, chunks=chunks, chapters=chapters, pages=rounds * 3)
+    return store, doc, book
+
+
+def child(fmt: str, hours: float, home: Path, out: Path) -> None:
+    """In a fresh process: the export of a HOURS-long book (or the muxer baseline)."""
+    if fmt == "remux":
+        remux(out, out.with_suffix(".remux.mp4"))
+        return
+    from preread.export import plan, write_export
+
+    store, doc, book = long_book(home, hours)
     export = plan(book, store.chunks_dir(doc))
     started = time.perf_counter()
     write_export(export, fmt, out)

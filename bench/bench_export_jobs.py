@@ -23,7 +23,6 @@ load average.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import subprocess
 import sys
@@ -37,31 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "sample.pdf"
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_export import long_book as repeated_book  # noqa: E402
+
 from liveserver import running_server  # noqa: E402
 
 
 def long_book(home: Path, hours: float) -> tuple[str, float]:
     """The sample's manifest replaced by a HOURS-long book of its chunks; (id, seconds)."""
-    from preread.ids import document_id_of_bytes
-    from preread.model import Chapter
-    from preread.store import Store
-
-    store = Store(home)
-    doc = document_id_of_bytes(SAMPLE.read_bytes())
-    manifest = store.read_manifest(doc)
-    assert manifest is not None
-    unit = sum(c.duration or 0 for c in manifest.chunks)
-    rounds = max(1, round(hours * 3600 / unit))
-    chunks, chapters = [], []
-    for r in range(rounds):
-        for c in manifest.chunks:
-            index = len(chunks)
-            if index % 20 == 0:
-                chapters.append(Chapter(f"Chapter {len(chapters) + 1}", r * 3 + c.page))
-            chunks.append(dataclasses.replace(c, index=index, page=r * 3 + c.page))
-    book = dataclasses.replace(manifest, chunks=chunks, chapters=chapters, pages=rounds * 3)
+    store, doc, book = repeated_book(home, hours)
     store.write_manifest(book)
-    return doc, rounds * unit
+    return doc, sum(c.duration or 0 for c in book.chunks)
 
 
 def status_kb(pid: int, field: str) -> float:

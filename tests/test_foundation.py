@@ -144,3 +144,30 @@ def test_manifest_json_round_trip(title: str, chunk_texts: list[str], speed: flo
 def test_manifest_ignores_unknown_fields() -> None:
     data = {"documentId": "b" * 64, "future": 1, "chunks": [], "ttsProvider": "piper"}
     assert Manifest.from_json(data).document_id == "b" * 64
+
+
+def test_stale_temps_of_a_dead_writer_are_removed(tmp_path: Path) -> None:
+    """A temp file (``.NAME.PID.NS.tmp``) whose writer is gone goes; one of a living
+    writer (this process, or another one running) and a finished file stay."""
+    import subprocess
+    import sys
+
+    from preread.chunk_folder import remove_stale_temps
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as running:
+        try:
+            names = {
+                "dead": f".0001.mp3.{int(gone.stdout)}.1.tmp",
+                "self": f".0002.mp3.{os.getpid()}.1.tmp",
+                "running": f".0003.mp3.{running.pid}.1.tmp",
+                "whole": "0004.mp3",
+            }
+            for name in names.values():
+                (tmp_path / name).write_bytes(b"x")
+            remove_stale_temps(tmp_path)
+            left = {p.name for p in tmp_path.iterdir()}
+        finally:
+            running.kill()
+    assert left == {names["self"], names["running"], names["whole"]}

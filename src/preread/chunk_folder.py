@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from preread.errors import BadRange, Conflict
-from preread.fsutil import atomic_link, is_temp_name, sha256_file
+from preread.fsutil import atomic_link, is_temp_name, pid_alive, sha256_file
 from preread.manifest import ChunkEntry, Manifest, manifest_matches
 from preread.model import Block, DocumentText
 from preread.settings import VoiceSettings
@@ -224,15 +224,7 @@ def _writer_is_gone(name: str) -> bool:
     if match is None:
         return False
     pid = int(match.group(1))
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def remove_stale_temps(directory: Path) -> None:

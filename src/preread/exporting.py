@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from preread.errors import BadInput, Conflict, NotFound
 from preread.export import EXPORT_FORMATS, MEDIA_TYPES, ExportPlan, plan, write_export
-from preread.fsutil import fsync_dir
+from preread.fsutil import fsync_dir, pid_alive
 from preread.manifest import ChunkEntry, Manifest
 from preread.store import Store
 
@@ -182,18 +182,8 @@ class Exporting:
                 parts = entry.name.split("-")
                 if len(parts) < 3 or parts[0] != "tmp" or not parts[1].isdigit():
                     continue
-                if int(parts[1]) != os.getpid() and _alive(int(parts[1])):
+                if int(parts[1]) != os.getpid() and pid_alive(int(parts[1])):
                     continue
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed += 1
         return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

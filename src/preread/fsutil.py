@@ -135,6 +135,17 @@ def atomic_link(source: Path, target: Path) -> None:
     fsync_dir(target.parent)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def is_temp_name(name: str) -> bool:
     """Files that ``atomic_write``/``atomic_link`` leave behind only if killed mid-write."""
     return name.startswith(".") and name.endswith(".tmp")

@@ -33,6 +33,7 @@ from typing import Any
 import anyio
 
 from preread.errors import Busy, NotFound, PrereadError
+from preread.fsutil import pid_alive
 from preread.ids import is_full_id
 from preread.library import ExportCancelled, ExportOrder, Library
 
@@ -289,7 +290,7 @@ class ExportJobs:
             job = ExportJob.from_json(json.loads(path.read_bytes()))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if job.active and job.pid != os.getpid() and not _alive(job.pid):
+        if job.active and job.pid != os.getpid() and not pid_alive(job.pid):
             job.state, job.error = "failed", "the server process making it stopped"
         if job.state == "done" and not self.library.export_path(job.id, job.fmt).exists():
             with contextlib.suppress(OSError):
@@ -300,13 +301,3 @@ class ExportJobs:
     def _mark_cancel(self, job_id: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"{job_id}.cancel").touch()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -36,6 +36,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from preread.errors import PrereadError
+from preread.fsutil import pid_alive
 from preread.server.metrics import MULTIPROC_ENV
 from preread.settings import Settings
 
@@ -73,16 +74,6 @@ def watch_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="preread-parent-watch", daemon=True).start()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def remove_stale_metrics(folder: str | None = None) -> list[str]:
