@@ -47,6 +47,17 @@ def declared_charset(data: bytes, name: str, *, meta: bool = True) -> tuple[str,
     if found is None:
         return "utf-8", 0, "utf-8"
     label = found.group(1).decode("ascii").lower()
+    codec = _CODECS.get(label)
+    if codec is None:
+        codec = _codec(label, name)
+        if len(_CODECS) < 256:  # labels a book invents cannot grow this without bound
+            _CODECS[label] = codec
+    return codec, 0, label
+
+
+def _codec(label: str, name: str) -> str:
+    """The Python codec reading what ``label`` declares (a book's every file names the
+    same one: ``declared_charset`` keeps them)."""
     try:
         codec = codecs.lookup(label).name
         _text_encoding(codec)
@@ -56,7 +67,10 @@ def declared_charset(data: bytes, name: str, *, meta: bool = True) -> tuple[str,
         ) from None
     if codec.startswith(("utf-16", "utf-32")):
         codec = "utf-8"  # a declaration readable as ASCII is not UTF-16 (WHATWG says UTF-8)
-    return _WHATWG.get(codec, codec), 0, label
+    return _WHATWG.get(codec, codec)
+
+
+_CODECS: dict[str, str] = {}
 
 
 def decode_markup(data: bytes, name: str, *, meta: bool = True) -> str:

@@ -220,7 +220,7 @@ def _nav_entries(archive: _Archive, package: _Package) -> Iterator[tuple[str, st
 def _is_toc_page(root: Element, path: str, spine_paths: set[str], heard: int) -> bool:
     """Mostly links into other spine files (``heard`` characters in all): a table of
     contents the book did not mark."""
-    links = [a for a in root.iter("{*}a", "a") if a.get("href")]
+    links = [a for a in root.iter("{*}a") if a.get("href")]  # "{*}": any namespace or none
     if len(links) < 3 or sum(len(text_below(a)) for a in links) < 0.6 * max(1, heard):
         return False  # most pages: settled without resolving a link (or collapsing spaces)
     others = spine_paths - {path}

@@ -360,7 +360,7 @@ def _action(tag: str) -> int:
 
 def body_of(root: Element) -> Element:
     """The ``body`` element (the root when there is none)."""
-    return next(root.iter("{*}body", "body"), root)
+    return next(root.iter("{*}body"), root)  # "{*}": XHTML's namespace, or HTML's none
 
 
 def pieces_of(root: Element, options: ReadOptions, notes: Notes) -> list[Piece]:
