@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from html.entities import html5
+from typing import Final
 
 from lxml import etree
 
@@ -33,10 +34,12 @@ from preread.readers.tree import (
     marks,
 )
 
-_LABEL = re.compile(r"^[\[(]?(?:\d{1,4}|[a-z]|[ivxlc]{1,6}|[*†‡§¶#]{1,3})[\])]?$", re.IGNORECASE)
-_LEADING_LABEL = re.compile(r"^[\[(]?(?:\d{1,4}|[*†‡§])[\])]?[.:]?\s+")
-_BACK_ARROWS = re.compile("[\u21a9\u2191\u2934][\ufe0e\ufe0f]?")
-_BLOCKS = BLOCK | ITEMS
+_LABEL: Final = re.compile(
+    r"^[\[(]?(?:\d{1,4}|[a-z]|[ivxlc]{1,6}|[*†‡§¶#]{1,3})[\])]?$", re.IGNORECASE
+)
+_LEADING_LABEL: Final = re.compile(r"^[\[(]?(?:\d{1,4}|[*†‡§])[\])]?[.:]?\s+")
+_BACK_ARROWS: Final = re.compile("[\u21a9\u2191\u2934][\ufe0e\ufe0f]?")
+_BLOCKS: Final = BLOCK | ITEMS
 
 Lookup = Callable[[str], Element | None]
 """An ``href`` (``#fn1``, ``notes.xhtml#n3``) → the element it points to, or None."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import Any, Final
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -21,14 +21,14 @@ from lxml import html as lxml_html
 from preread.errors import BadDocument
 from preread.readers.charset import declared_charset, decode_markup
 
-OPS = "{http://www.idpf.org/2007/ops}type"
-XHTML = "http://www.w3.org/1999/xhtml"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-MAX_DEPTH = 256
+OPS: Final = "{http://www.idpf.org/2007/ops}type"
+XHTML: Final = "http://www.w3.org/1999/xhtml"
+XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
+MAX_DEPTH: Final = 256
 """Nesting deeper than this is refused (libxml2's own limit without XML_PARSE_HUGE)."""
 
 Element = Any  # lxml's _Element; lxml ships no types mypy can use here
-_PARSERS = threading.local()
+_PARSERS: Final = threading.local()
 
 
 def _xml_parser() -> etree.XMLParser:
@@ -133,10 +133,10 @@ def parse_xhtml(data: bytes, name: str) -> Element:
     return root
 
 
-_XML_DECLARATION = re.compile(r"^\s*<\?xml\s[^>]*\?>")
+_XML_DECLARATION: Final = re.compile(r"^\s*<\?xml\s[^>]*\?>")
 
 
-_NAMES: dict[str, str] = {}
+_NAMES: Final[dict[str, str]] = {}
 
 
 def local(element: Element) -> str:
@@ -186,10 +186,10 @@ def _said(value: str, prefix: str) -> frozenset[str]:
     return tokens
 
 
-_SAID: dict[str, frozenset[str]] = {}
-_HIDDEN = frozenset(["!hidden"])
-_NONE: frozenset[str] = frozenset()
-_TYPE_KEYS = frozenset([OPS, "epub:type", "role"])
+_SAID: Final[dict[str, frozenset[str]]] = {}
+_HIDDEN: Final = frozenset(["!hidden"])
+_NONE: Final[frozenset[str]] = frozenset()
+_TYPE_KEYS: Final = frozenset([OPS, "epub:type", "role"])
 
 
 def semantics(element: Element) -> set[str]:
@@ -212,33 +212,35 @@ def _words(text: str) -> frozenset[str]:
 
 
 # What elements are to a listener (by their tag without namespace, lowercase).
-BLOCK = _words(
+BLOCK: Final = _words(
     "address article aside blockquote body caption center details dialog div dl "
     "fieldset figcaption figure footer form header hgroup hr html legend main ol p "
     "section summary table tbody tfoot thead tr ul"
 )
-ITEMS = _words("li dt dd td th")
+ITEMS: Final = _words("li dt dd td th")
 """Blocks whose text ends a sentence, as a heading does (a list item, a table cell)."""
-SKIP = _words(
+SKIP: Final = _words(
     "head script style template nav noscript svg math rt rp object embed iframe audio "
     "video canvas button select textarea input title"
 )
-HEADINGS = {f"h{n}": n for n in range(1, 7)}
-PLAIN = _words(
+HEADINGS: Final = {f"h{n}": n for n in range(1, 7)}
+PLAIN: Final = _words(
     "em strong i b u s small big span cite q abbr acronym dfn code kbd samp var mark "
     "time bdi bdo ins del strike tt font data sub wbr"
 )
 """Inline elements that are only their text (unless their attributes say more)."""
-PLAIN_TAGS = frozenset([*PLAIN, *(f"{{{XHTML}}}{t}" for t in PLAIN)])
+PLAIN_TAGS: Final = frozenset([*PLAIN, *(f"{{{XHTML}}}{t}" for t in PLAIN)])
 """``PLAIN`` as raw tags: HTML's, and XHTML's with their namespace."""
-HARMLESS = frozenset(["id", "class", "lang", "dir", "style", "title", XML_LANG])
+HARMLESS: Final = frozenset(["id", "class", "lang", "dir", "style", "title", XML_LANG])
 """Attributes that change nothing a listener hears (a class naming a footnote aside)."""
-SKIP_MARKS = frozenset(["pagebreak", "toc", "landmarks", "page-list", "loi", "lot", "!hidden"])
-NOTE_MARKS = frozenset(["footnote", "endnote", "rearnote", "note", ".footnote-item"])
-NOTEREF_MARKS = frozenset(["noteref", ".footnote-ref"])
-BACKLINK_MARKS = frozenset(["backlink", ".footnote-backref", ".footnote-back"])
-_DOUBLE_SPACE = re.compile("  ")
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+SKIP_MARKS: Final = frozenset(
+    ["pagebreak", "toc", "landmarks", "page-list", "loi", "lot", "!hidden"]
+)
+NOTE_MARKS: Final = frozenset(["footnote", "endnote", "rearnote", "note", ".footnote-item"])
+NOTEREF_MARKS: Final = frozenset(["noteref", ".footnote-ref"])
+BACKLINK_MARKS: Final = frozenset(["backlink", ".footnote-backref", ".footnote-back"])
+_DOUBLE_SPACE: Final = re.compile("  ")
+_INVISIBLE: Final = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 
 
 def clean(text: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from html.entities import html5
+from typing import Final
 
 from lxml import etree
 
@@ -242,7 +243,7 @@ class _Walker:
                     if element.text:
                         append(element.text)
                 elif (
-                    action in _LEAVES
+                    action in (_HEADING, _IMG, _PRE)  # mypyc: three int comparisons
                     and self.heading is None
                     and not (read and element in read)
                     and not (cuts and element in cuts)
@@ -331,8 +332,17 @@ class _Walker:
         return False
 
 
-_INLINE, _LINK, _SKIP, _IMG, _BR, _PRE, _HEADING, _BLOCK, _ITEM = range(1, 10)  # all true
-_ACTIONS = {
+# what the walk does with an element, by its tag (all true; Final: mypyc inlines them)
+_INLINE: Final = 1
+_LINK: Final = 2
+_SKIP: Final = 3
+_IMG: Final = 4
+_BR: Final = 5
+_PRE: Final = 6
+_HEADING: Final = 7
+_BLOCK: Final = 8
+_ITEM: Final = 9
+_ACTIONS: Final = {
     **dict.fromkeys(BLOCK, _BLOCK),
     **dict.fromkeys(ITEMS, _ITEM),
     **dict.fromkeys(HEADINGS, _HEADING),
@@ -343,9 +353,8 @@ _ACTIONS = {
     "a": _LINK,
     "sup": _LINK,
 }
-_TAG_ACTIONS: dict[str, int] = {}
-_LEAVES = frozenset([_HEADING, _IMG, _PRE])
-_IMAGE_KEYS = HARMLESS | {"src", "alt", "width", "height"}
+_TAG_ACTIONS: Final[dict[str, int]] = {}
+_IMAGE_KEYS: Final = HARMLESS | {"src", "alt", "width", "height"}
 
 
 def _action(tag: str) -> int:
@@ -377,7 +386,7 @@ def cut_pieces_of(
     return walker.run(body_of(root)), walker.starts
 
 
-_WITH_ID = etree.XPath("descendant-or-self::*[@id]")
+_WITH_ID: Final = etree.XPath("descendant-or-self::*[@id]")
 
 
 def ids_of(root: Element) -> dict[str, Element]:
