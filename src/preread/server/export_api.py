@@ -16,7 +16,6 @@ audio is not stored (``missingPages``, the ``pages`` syntax of ``POST
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,13 +23,14 @@ from urllib.parse import quote
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from preread.errors import BadInput
 from preread.library import MissingAudio
 from preread.pages import format_pages
 from preread.server.export_jobs import ExportJobs
 from preread.server.params import document_id, int_value, json_body
+from preread.server.sse import sse_event, sse_response
 from preread.server.state import state_of
 
 EVENT_INTERVAL = 0.25  # seconds between two looks at a job for its event stream
@@ -90,17 +90,12 @@ async def events(request: Request) -> Response:
             now = (body["state"], body["done"], body["bytes"])
             if now != seen or time.monotonic() - shown >= HEARTBEAT:
                 seen, shown = now, time.monotonic()
-                yield f"event: status\ndata: {json.dumps(body)}\n\n".encode()
+                yield sse_event("status", body)
             await asyncio.sleep(EVENT_INTERVAL)
             current = await jobs.job(job_id)
-        end = json.dumps(current.to_json())
-        yield f"event: end\nid: {job_id}-end\ndata: {end}\n\n".encode()
+        yield sse_event("end", current.to_json(), f"{job_id}-end")
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(stream())
 
 
 async def download(request: Request) -> Response:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from preread.errors import BadInput, BadSettings, NotFound
 from preread.server.jobs import Job, JobSpec
@@ -20,6 +19,7 @@ from preread.server.params import (
     json_body,
     optional_str,
 )
+from preread.server.sse import sse_event, sse_response
 from preread.server.state import ServerState, state_of
 from preread.settings import FORMATS, VoiceSettings
 
@@ -161,17 +161,12 @@ async def events(request: Request) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         async for _ in state.jobs.watch(doc):
             body = await anyio.to_thread.run_sync(status_object, state, doc, None)
-            yield f"event: status\ndata: {json.dumps(body)}\n\n".encode()
+            yield sse_event("status", body)
             await asyncio.sleep(EVENT_MIN_INTERVAL)  # at most a few events a second
         body = await anyio.to_thread.run_sync(status_object, state, doc, None)
-        end_id = _end_id(state, doc)
-        yield f"event: end\nid: {end_id}\ndata: {json.dumps(body)}\n\n".encode()
+        yield sse_event("end", body, _end_id(state, doc))
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse_response(stream())
 
 
 async def delete(request: Request) -> Response:
