@@ -4,12 +4,13 @@
 httptools_impl.HttpToolsProtocol``), given to uvicorn as ``Config(http=...)`` by
 ``preread serve``. When a request's headers are complete and it is a plain
 ``GET``/``HEAD /api/tts/chunk?...`` that ``preread.server.fastpath`` answers, with the
-chunk's bytes in the page cache (read with ``RWF_NOWAIT``: the event loop never waits
-for the disk), the protocol writes status line, headers and body to the connection in
-one ``writev`` — no ASGI scope, task, ``send`` messages or Starlette — and counts,
-marks and logs it as the fast path does. The response is the one the ASGI paths give,
-byte for byte (uvicorn's ``date`` header first, ``connection: close`` when the
-connection ends), except for the date itself.
+chunk's bytes in the page cache (the event loop never waits for the disk), the
+protocol writes status line and headers, then the file with ``sendfile`` (checked
+first with ``cachestat``; where the kernel cannot tell, the bytes read with
+``RWF_NOWAIT`` and written with the head in one ``writev``) — no ASGI scope, task,
+``send`` messages or Starlette — and counts, marks and logs it as the fast path does.
+The response is the one the ASGI paths give, byte for byte (uvicorn's ``date`` header
+first, ``connection: close`` when the connection ends), except for the date itself.
 
 Everything else goes through uvicorn's ASGI cycle untouched: other routes and
 methods, what the fast path declines, a chunk not in the page cache, a request
