@@ -15,6 +15,10 @@ mtime, set again when one is served, at most once a minute) under
 private temp folder (``exports/tmp-{pid}-…``), fsynced, then hard-linked into place
 (never replacing a file): cancelled or failed, it leaves nothing; a crash leaves only
 the temp folder, removed by the next ``clear_export_leftovers`` once its process is gone.
+
+With a shared tier (a bucket), chunks made elsewhere (done in the manifest, absent from
+this disk) do not make a request fail: the export brings them from the bucket first,
+never synthesizing; only pages no instance has made are ``MissingAudio``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from preread.manifest import ChunkEntry, Manifest
 from preread.store import Store
 
 if TYPE_CHECKING:
+    from preread.blobs import BlobStore
+    from preread.shared import SharedTier
     from preread.voice import ResolvedVoice
 
 __all__ = ["EXPORT_FORMATS", "ExportCancelled", "ExportOrder", "Exporting", "MissingAudio"]
@@ -78,10 +84,21 @@ class ExportOrder:
         return len(self.plan.entries)
 
 
+def _made_somewhere(entry: ChunkEntry) -> bool:
+    """Whether some instance made this chunk (its blob can be in the shared tier)."""
+    return entry.status == "done" and bool(entry.sha256) and "/" not in entry.file_name
+
+
 class Exporting:
     store: Store
+    shared: SharedTier | None
+    blobs: BlobStore
 
-    if TYPE_CHECKING:  # provided by ``Library`` and ``Upkeep``
+    if TYPE_CHECKING:  # provided by ``Library``, ``MissingChunks`` and ``Upkeep``
+
+        def restore_chunk(
+            self, document_id: str, *, index: int | None, page: int | None, block: int | None
+        ) -> bool: ...
 
         def manifest(self, document_id: str) -> Manifest | None: ...
 
@@ -102,7 +119,10 @@ class Exporting:
         if chapter is not None and not 1 <= chapter <= count:
             raise NotFound(f"no chapter {chapter}: this document has {count} (from its outline)")
         export = plan(manifest, self.store.chunks_dir(document_id), chapter)
-        missing = export.missing_pages()
+        absent = export.missing()
+        if self.shared is not None:  # made elsewhere: brought from the bucket by the job
+            absent = [e for e in absent if not _made_somewhere(e)]
+        missing = sorted({e.page for e in absent})
         if missing:
             raise MissingAudio(
                 f"{len(missing)} {manifest.unit}(s) have no stored audio: pre-generate them",
@@ -155,6 +175,7 @@ class Exporting:
             if on_progress is not None:
                 on_progress(done[0], done[1])
 
+        self._bring_from_shared(order, cancel)
         final = self.export_path(order.key, order.fmt)
         self.store.exports_dir.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f"tmp-{os.getpid()}-", dir=self.store.exports_dir))
@@ -172,6 +193,29 @@ class Exporting:
             shutil.rmtree(folder, ignore_errors=True)
         os.utime(final)
         return final
+
+    def _bring_from_shared(self, order: ExportOrder, cancel: threading.Event | None) -> None:
+        """Chunks of ``order`` not on this disk, brought from the shared tier (its blobs
+        eight at a time, then linked as chunks); ``MissingAudio`` for any it lacks."""
+        wanted = order.plan.missing()
+        if not wanted:
+            return
+        unit = order.plan.manifest.unit
+        if self.shared is not None:
+            voice = self.voice_of(order.plan.manifest)
+            self.shared.fetch_done(self.blobs, order.document_id, voice)
+            for entry in wanted:
+                if cancel is not None and cancel.is_set():
+                    raise ExportCancelled(order.key)
+                self.restore_chunk(order.document_id, index=entry.index, page=None, block=None)
+        pages = order.plan.missing_pages()
+        if pages:
+            raise MissingAudio(
+                f"{len(pages)} {unit}(s) have no audio on this disk or in the shared bucket:"
+                " pre-generate them",
+                unit,
+                pages,
+            )
 
     def clear_export_leftovers(self) -> int:
         """Remove temp folders of exports whose process is gone (killed mid-export); for
