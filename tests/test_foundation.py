@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,21 @@ def test_atomic_write_leaves_no_temp(tmp_path: Path) -> None:
     atomic_write(target, b"two")
     assert target.read_bytes() == b"two"
     assert os.listdir(target.parent) == ["file.bin"]
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_atomic_write_fails_whole(tmp_path: Path, durable: bool) -> None:
+    target = tmp_path / "file.bin"
+    atomic_write(target, b"old", durable=durable)
+
+    def pieces() -> Iterator[bytes]:
+        yield b"new"
+        raise OSError("no space left")
+
+    with pytest.raises(OSError, match="no space"):
+        atomic_write(target, pieces(), durable=durable)
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["file.bin"]  # the temp file removed
 
 
 def test_file_lock_excludes_second_holder(tmp_path: Path) -> None:

@@ -35,10 +35,13 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` whole or not at all: temp file, fsync, rename, fsync dir.
 
     ``data`` may be pieces, written as they come (a big file never held whole).
+    ``durable=False``: no fsync (a status other processes read, not data: after a
+    crash the old file or none is fine); still whole or not at all, and the temp
+    file is removed when the write fails.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,14 +53,16 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
             else:
                 for piece in data:
                     handle.write(piece)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def create_exclusive(path: Path, data: bytes) -> bool:

@@ -4,6 +4,7 @@ event loop, and a job cancelled while it is being written leaves no file to resu
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from serverkit import register_document
 
 import preread.server.jobs as jobs_module
-from preread.jobqueue import JobSpec
+from preread.jobqueue import Job, JobSpec
 from preread.library import Library
 from preread.server.jobs import InProcessQueue
 from preread.settings import Settings
@@ -20,29 +21,38 @@ from preread.tts.fake import FakeProvider
 
 
 class RecordingWrite:
-    """The real ``atomic_write``, noting the thread it ran on; ``hold`` keeps it
-    waiting until released (to cancel a job while its request is being saved)."""
+    """The real ``atomic_write``, noting the thread each write of the request file
+    (``name``) ran on; ``hold`` keeps that write waiting until released (to cancel a
+    job while its request is being saved). The job's state file (``{doc}.state.json``,
+    no fsync, written where the state changes, the loop included) goes through the
+    same function: noted by name in ``others``, never held."""
 
-    def __init__(self, hold: bool = False) -> None:
+    def __init__(self, name: str, hold: bool = False) -> None:
+        self.name = name
         self.threads: list[int] = []
+        self.others: list[str] = []
         self.entered = threading.Event()
         self.release = threading.Event()
         if not hold:
             self.release.set()
         self.real = jobs_module.atomic_write
 
-    def __call__(self, path: Path, data: bytes) -> None:
-        self.threads.append(threading.get_ident())
-        self.entered.set()
-        self.release.wait(10)
-        self.real(path, data)
+    def __call__(self, path: Path, data: bytes, *, durable: bool = True) -> None:
+        if path.name == self.name:
+            assert durable  # the request is data: fsynced
+            self.threads.append(threading.get_ident())
+            self.entered.set()
+            self.release.wait(10)
+        else:
+            self.others.append(path.name)
+        self.real(path, data, durable=durable)
 
 
 def test_the_request_file_is_written_off_the_event_loop(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = register_document(store)
-    write = RecordingWrite()
+    write = RecordingWrite(f"{doc}.json")
     monkeypatch.setattr(jobs_module, "atomic_write", write)
     queue = InProcessQueue(Library(settings, provider=FakeProvider()))
 
@@ -55,13 +65,14 @@ def test_the_request_file_is_written_off_the_event_loop(
 
     loop_thread = asyncio.run(scenario())
     assert write.threads and loop_thread not in write.threads
+    assert f"{doc}.state.json" in write.others  # state writes pass by, told apart by name
 
 
 def test_a_job_cancelled_while_its_request_is_saved_leaves_nothing_to_resume(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = register_document(store)
-    write = RecordingWrite(hold=True)
+    write = RecordingWrite(f"{doc}.json", hold=True)
     monkeypatch.setattr(jobs_module, "atomic_write", write)
     library = Library(settings, provider=FakeProvider())
     queue = InProcessQueue(library)
@@ -79,3 +90,19 @@ def test_a_job_cancelled_while_its_request_is_saved_leaves_nothing_to_resume(
 
     assert asyncio.run(scenario()) == "cancelled"
     assert not (library.jobs_dir / f"{doc}.json").exists()
+
+
+def test_a_state_file_that_cannot_be_replaced_leaves_no_temp_file(
+    settings: Settings, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = register_document(store)
+    queue = InProcessQueue(Library(settings, provider=FakeProvider()))
+    job = Job(JobSpec(doc, settings.voice))
+    queue._write_state(job)
+    state = queue.jobs_dir / f"{doc}.state.json"
+    assert json.loads(state.read_bytes())["jobId"] == job.id
+    state.unlink()
+    state.mkdir()  # the rename onto it fails after the temp file is written
+    queue._write_state(job)  # reported, never raised: a status, not the job
+    assert "cannot write the job's state" in capsys.readouterr().err
+    assert sorted(p.name for p in queue.jobs_dir.iterdir()) == [state.name]

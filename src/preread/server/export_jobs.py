@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import Any
 import anyio
 
 from preread.errors import Busy, NotFound, PrereadError
-from preread.fsutil import pid_alive
+from preread.fsutil import atomic_write, pid_alive
 from preread.ids import is_full_id
 from preread.library import ExportCancelled, ExportOrder, Library
 
@@ -274,13 +273,9 @@ class ExportJobs:
     def _write_state(self, job: ExportJob) -> None:
         """Replaced whole (no fsync: a status, not data)."""
         job.written = time.monotonic()
-        path = self.folder / f"{job.id}.json"
+        data = json.dumps(job.to_json(saved=True)).encode()
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.folder)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(job.to_json(saved=True)).encode())
-            os.replace(tmp, path)
+            atomic_write(self.folder / f"{job.id}.json", data, durable=False)
         except OSError as exc:  # a full disk must not fail the export: others show less
             print(f"preread: cannot write the export's state: {exc}", file=sys.stderr)
 

@@ -27,9 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -182,13 +180,8 @@ class InProcessQueue(JobQueue):
                 "spec": job.spec.to_json(),
             }
         ).encode()
-        path = self._state_path(job.spec.document_id)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
+            atomic_write(self._state_path(job.spec.document_id), data, durable=False)
         except OSError as exc:  # a full disk must not fail the job: others show less
             print(f"preread: cannot write the job's state: {exc}", file=sys.stderr)
 
