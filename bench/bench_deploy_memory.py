@@ -4,8 +4,10 @@
 
 Baseline: a process that imports the server's libraries (Starlette, uvicorn) and preread
 and does nothing. Then the same plus the embedded Piper voice synthesizing one 450-char
-block (what a live chunk generation costs), a few blocks in a row (does it grow?), and
-two blocks at once (two generations overlapping). Then the real thing: a ``preread
+block (what a live chunk generation costs) on the one-thread ONNX session, the same
+block alone on the two-thread session (a synthesis running alone with a core idle: both
+sessions loaded, the second one's cost), a few blocks in a row (does it grow?), and two
+blocks at once (two generations overlapping). Then the real thing: a ``preread
 serve`` process (Piper provider, empty store), idle after 200 ``/healthz``, after one live
 ``POST /v1/audio/speech`` and after two at once. Figures are noisy when other work
 shares the CPUs; memory much less so than time.
@@ -34,7 +36,7 @@ BLOCK = (
     "however many listeners ask for it at the same time, and then it is kept on disk for "
     "every next listener who asks."
 )
-MODES = ("baseline", "one", "sequential", "concurrent")
+MODES = ("baseline", "one", "solo", "sequential", "concurrent")
 
 
 def peak_mb() -> float:
@@ -56,6 +58,10 @@ def child(mode: str) -> None:
     started = time.perf_counter()
     if mode != "baseline":
         provider = PiperProvider()
+        # "one": the one-thread session only (as with PREREAD_SYNTH_WORKERS=1, and every
+        # synthesis before the two-thread one); the others: an idle core whatever the
+        # machine's load, so a synthesis alone takes the two-thread session (worst case)
+        provider.spare_core = lambda: mode != "one"
         voice = provider.resolve(VoiceSettings())
 
         def run(blocks: int) -> None:
@@ -63,7 +69,7 @@ def child(mode: str) -> None:
                 for _chunk in provider.synthesize(sentences, voice):
                     pass
 
-        if mode == "one":
+        if mode in ("one", "solo"):
             run(1)
         elif mode == "sequential":
             run(5)
@@ -152,7 +158,8 @@ def main() -> None:
     print(f"{'process':<44} {'peak RSS':>9} {'vs VM':>7} {'time':>7}")
     labels = {
         "baseline": "baseline: starlette, uvicorn, preread.tts",
-        "one": "1 live Piper block (voice load included)",
+        "one": "1 live Piper block, 1-thread session",
+        "solo": "1 block alone, 2-thread session (+1-thread)",
         "sequential": "5 Piper blocks in a row",
         "concurrent": "2 threads, 3 Piper blocks each, at once",
     }

@@ -15,13 +15,17 @@ Goal: preprocess ≤ 1.15 × the bare engine (default). Prints chars/s and the
 real-time factor (wall seconds per second of audio). Other processes share the 2
 cores, so figures are noisy; ``--repeat`` runs each twice, best kept.
 
-    .venv/bin/python bench/bench_preprocess.py [--pages 20] [--repeat 1]
+With ``--against REV`` (a git revision, e.g. ``main``): that revision's ``src/`` runs
+the same ``preprocess`` after this tree's, each time (throughput A/B in one run).
+
+    .venv/bin/python bench/bench_preprocess.py [--pages 20] [--repeat 1] [--against REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -99,8 +103,10 @@ def bare_parallel(texts: list[str]) -> tuple[float, float]:
     return time.perf_counter() - started, sum(totals) / voice.config.sample_rate
 
 
-def preprocess(pdf: Path) -> tuple[float, dict[str, object]]:
+def preprocess(pdf: Path, src: Path | None = None) -> tuple[float, dict[str, object]]:
+    """``preread preprocess`` in a fresh process; ``src``: another tree's ``src/`` to run."""
     preread = str(Path(sys.executable).parent / "preread")
+    env = {**os.environ, **({"PYTHONPATH": str(src)} if src is not None else {})}
     with tempfile.TemporaryDirectory() as home:
         started = time.perf_counter()
         done = subprocess.run(
@@ -108,6 +114,7 @@ def preprocess(pdf: Path) -> tuple[float, dict[str, object]]:
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         )
         return time.perf_counter() - started, json.loads(done.stdout)
 
@@ -116,12 +123,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--against", metavar="REV", help="also run this git revision's preprocess, in turn"
+    )
     args = parser.parse_args()
 
     from preread.pdf import read_document
 
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "bench.pdf"
+        old_src = None
+        if args.against:
+            from bench_serve import export_src
+
+            old_src = export_src(args.against, Path(tmp))
         make_pdf(pdf, args.pages)
         document = read_document(pdf)
         texts = [b.text for b in document.blocks]
@@ -138,6 +153,11 @@ def main() -> None:
             audio = float(summary["duration"])  # type: ignore[arg-type]
             if "preprocess" not in best or wall < best["preprocess"][0]:
                 best["preprocess"] = (wall, audio)
+            if old_src is not None:
+                name = f"pre. {args.against}"[:15]
+                wall, old = preprocess(pdf, old_src)
+                if name not in best or wall < best[name][0]:
+                    best[name] = (wall, float(old["duration"]))  # type: ignore[arg-type]
         print(f"{'run':<16}{'wall s':>9}{'audio s':>10}{'chars/s':>10}{'RTF':>8}{'ratio':>8}")
         base = best["bare-default"][0]
         for name, (wall, audio) in best.items():

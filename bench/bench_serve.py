@@ -234,10 +234,11 @@ def start_preread(
     workers: int = 1,
     unread_pipe: bool = False,
     src: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``preread serve`` with its output to ``log`` (or stdout to a pipe never read);
     ``src``: another tree's ``src/`` folder to run (``--against``)."""
-    env = {**os.environ, "PREREAD_PROVIDER": provider}
+    env = {**os.environ, "PREREAD_PROVIDER": provider, **(extra_env or {})}
     if src is not None:
         env["PYTHONPATH"] = str(src)
     command = [sys.executable, "-c", LAUNCH, "--home", str(home), "serve", "--port", str(port)]

@@ -49,7 +49,7 @@ def test_concurrent_callers_never_exceed_the_bound(
     monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     engine = CountingEngine()
-    monkeypatch.setattr(piper_module, "load_voice", lambda models_dir=None: engine)
+    monkeypatch.setattr(piper_module, "load_voice", lambda models_dir=None, threads=1: engine)
     provider = PiperProvider(workers=workers)
     voice = provider.resolve(VoiceSettings())
 
