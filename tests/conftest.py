@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +17,21 @@ from preread.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLE_PDF = ROOT / "examples" / "sample.pdf"
+
+if sys.version_info < (3, 13):
+    # CPython 3.11 and 3.12 keep ``ast.parse``'s recursion counter in state shared by
+    # every thread (gh-106905): two threads building ASTs at once (the GIL changes hands
+    # when a garbage collection inside one runs a finalizer) make one of them raise
+    # ``SystemError: AST constructor recursion depth mismatch``. The test process parses
+    # in more than one thread (hypothesis pretty-prints by parsing reprs; libraries
+    # ``literal_eval``): once seen in the OpenAPI fuzz test. One AST at a time here.
+    _parse, _ast_lock = ast.parse, threading.RLock()
+
+    def _one_ast_at_a_time(*args: Any, **kwargs: Any) -> Any:
+        with _ast_lock:
+            return _parse(*args, **kwargs)
+
+    ast.parse = _one_ast_at_a_time
 
 
 @pytest.fixture(autouse=True)
