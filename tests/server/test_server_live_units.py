@@ -97,3 +97,28 @@ def test_a_failure_before_any_audio_is_raised_to_every_listener() -> None:
         assert live.in_flight == 0
 
     run_generator(make, body)
+
+
+def test_the_first_quarter_second_leaves_first_and_the_stream_is_unchanged() -> None:
+    first, second = tone(2.5), tone(1.0)
+    entry = ChunkEntry(0, 1, 0, "x", "0001__page-001__block-000.mp3", status="done")
+
+    def make(
+        doc: str, index: int, voice: ResolvedVoice, on_audio: Callable[[AudioChunk], None]
+    ) -> ChunkEntry:
+        on_audio(AudioChunk("one", first, 22050))
+        on_audio(AudioChunk("two", second, 22050))
+        return entry
+
+    async def body(live: LiveGenerator) -> list[bytes]:
+        flight = live.start("a" * 64, 0, VOICE)
+        return [piece async for piece in flight.stream()]
+
+    pieces = run_generator(make, body)
+    assert isinstance(pieces, list)
+    whole = LiveMp3Encoder()
+    first_sentence = whole.feed(first, 22050)
+    expected = first_sentence + whole.feed(second, 22050) + whole.close()
+    assert b"".join(pieces) == expected  # the same stream, byte for byte
+    # what left first is the first quarter second's frames, not the whole sentence's
+    assert 0 < len(pieces[0]) < len(first_sentence) / 4
