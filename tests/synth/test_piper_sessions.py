@@ -8,6 +8,8 @@ identity and content key, and a stored blob reused, never replaced.
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ from preread.model import Block, DocumentText
 from preread.preprocess import run_preprocess
 from preread.settings import VoiceSettings
 from preread.store import Store
-from preread.tts.piper import PiperProvider, load_voice, spare_core
+from preread.tts import piper as piper_module
+from preread.tts.piper import PIPER_MODEL, PiperProvider, load_voice, spare_core
 from preread.tts.piper_words import word_samples
 
 SENTENCE = "The keeper climbed the stairs to light the lamp."
@@ -43,6 +46,7 @@ def threads(voice: Any) -> int:
 def test_a_synthesis_alone_runs_on_two_threads_and_one_beside_another_on_one(
     models: Path,
 ) -> None:
+    load_voice(models, 2)  # loaded (below: its loading in the background)
     provider = PiperProvider(workers=2, models_dir=models)
     provider.spare_core = lambda: True  # an idle core (the machine's own view: below)
     voice = provider.resolve(VoiceSettings())
@@ -58,6 +62,28 @@ def test_a_synthesis_alone_runs_on_two_threads_and_one_beside_another_on_one(
     provider.spare_core = lambda: False  # every core busy with other work: one thread
     list(provider.synthesize([SENTENCE], voice))
     assert provider.syntheses == Counter({2: 2, 1: 2})
+
+
+@pytest.mark.slow
+@two_cores
+def test_the_two_thread_session_loads_in_the_background(models: Path, tmp_path: Path) -> None:
+    load_voice(models, 1)  # the patched model made in the module's folder
+    fresh = tmp_path / "models"
+    fresh.mkdir()
+    shutil.copy(models / f"{PIPER_MODEL}.aligned.onnx", fresh)  # a new folder: no sessions
+    provider = PiperProvider(workers=2, models_dir=fresh)
+    provider.spare_core = lambda: True
+    voice = provider.resolve(VoiceSettings())
+    (first,) = provider.synthesize([SENTENCE], voice)  # alone, nothing loaded: one thread
+    assert provider.syntheses == Counter({1: 1}) and first.words
+    loaders = [t for t in threading.enumerate() if t.name == "preread-piper-load"]
+    assert loaders  # started by that synthesis
+    for thread in loaders:
+        thread.join(120)  # a wait for the loading thread, not a timing
+    assert (fresh, 2) in piper_module._voices  # loaded by it, not by anyone asking
+    assert threads(load_voice(fresh, 2)) == 2
+    (second,) = provider.synthesize([SENTENCE], voice)
+    assert provider.syntheses == Counter({1: 1, 2: 1}) and second.words
 
 
 @pytest.mark.slow
@@ -105,6 +131,7 @@ def document(name: str, text: str) -> DocumentText:
 @pytest.mark.slow
 @two_cores
 def test_the_chunk_is_the_same_whichever_session_spoke_it(store: Store, models: Path) -> None:
+    load_voice(models, 2)  # loaded: the first sentence alone takes it
     provider = PiperProvider(workers=2, models_dir=models)
     provider.spare_core = lambda: True
     settings = VoiceSettings()

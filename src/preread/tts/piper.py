@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -127,7 +128,8 @@ def load_voice(models_dir: Path | None = None, threads: int = 1) -> Any:
     calls in parallel (the preprocess runner does). A call running alone is quicker
     on two threads (the first sentence of a block ≈ 0.4 → 0.25 s): the provider asks
     for ``SOLO_THREADS`` then, a second session of the same model file (so the same
-    audio and word times), made the first time it is asked for (≈ 1 s).
+    audio and word times), loaded in the background (``load_voice_soon``) the first
+    time it is wanted, so no synthesis waits the ≈ 1 s it takes.
     """
     key = (models_dir, threads)
     voice = _voices.get(key)
@@ -154,6 +156,30 @@ def load_voice(models_dir: Path | None = None, threads: int = 1) -> Any:
     return voice
 
 
+_soon: set[tuple[Path | None, int]] = set()  # voices asked of load_voice_soon
+_soon_lock = threading.Lock()
+
+
+def load_voice_soon(models_dir: Path | None, threads: int) -> Any | None:
+    """The voice if loaded, else None and, once, a background thread loading it."""
+    voice = _voices.get((models_dir, threads))
+    if voice is not None:
+        return voice
+    with _soon_lock:
+        if (models_dir, threads) in _soon:
+            return None
+        _soon.add((models_dir, threads))
+
+    def load() -> None:
+        try:
+            load_voice(models_dir, threads)
+        except Exception as exc:  # memory, a broken model: one thread it stays
+            print(f"preread: no {threads}-thread Piper session: {exc!r}", file=sys.stderr)
+
+    threading.Thread(target=load, name="preread-piper-load", daemon=True).start()
+    return None
+
+
 class PiperProvider(Provider):
     """``workers``: syntheses at once (default one per core, at most 8).
 
@@ -165,8 +191,9 @@ class PiperProvider(Provider):
     (``SOLO_THREADS``) when no other synthesis of this provider is running as it
     starts and a core is idle (``spare_core``): a live chunk asked for while
     nothing else is synthesized gets its first sentence in about two thirds of the
-    time. Only with ``workers`` ≥ 2 on ≥ 2 cores (one worker: the memory of a
-    second session is not spent).
+    time. That session loads in the background the first time it is wanted (the
+    sentence asking runs on one thread). Only with ``workers`` ≥ 2 on ≥ 2 cores
+    (one worker: the memory of a second session is not spent).
     """
 
     name = "piper"
@@ -189,11 +216,14 @@ class PiperProvider(Provider):
         with self._slots:
             with self._count:
                 alone = self._running == 0 and self.solo_threads > 1
-                threads = self.solo_threads if alone and self.spare_core() else 1
+                solo = None
+                if alone and self.spare_core():  # (not loaded yet: one thread this time)
+                    solo = load_voice_soon(self.models_dir, self.solo_threads)
+                threads = self.solo_threads if solo is not None else 1
                 self._running += 1
                 self.syntheses[threads] += 1
             try:
-                yield load_voice(self.models_dir, threads)
+                yield solo or load_voice(self.models_dir, threads)
             finally:
                 with self._count:
                     self._running -= 1
