@@ -213,14 +213,13 @@ new MutationObserver((_, observer) => {
 """
 
 
-def open_and_play(page: Any, base: str, trace: bool = False) -> tuple[float, float]:
+def open_and_play(page: Any, base: str, auto: bool, trace: bool = False) -> tuple[float, float]:
     """(first audio, Play usable), ms from navigation start. In a context with
-    CLICK_WHEN_PLAYABLE, first audio is the first `playing` event itself; else (the old
-    measure) the bench clicks when it sees Play usable and the time between the two is
+    CLICK_WHEN_PLAYABLE (auto), first audio is the first `playing` event itself; else (the
+    old measure) the bench clicks when it sees Play usable and the time between the two is
     taken out: playable + (playing - click)."""
     page.goto(f"{base}/read/{DOC}")
     wait_js(page, "document.body.dataset.playable")
-    auto = bool(page.evaluate("() => window.prereadReader.player.stats.requestedAt !== null"))
     if not auto:
         page.click("#play")
     wait_js(page, "window.prereadReader.player.stats.firstAudioAt !== null")
@@ -249,9 +248,9 @@ def first_audio(browser: Any, base: str, trace: bool = False) -> dict[str, float
             context.add_init_script(CLICK_WHEN_PLAYABLE)
         page = context.new_page()
         found["cold" + suffix], found["ready" + suffix] = open_and_play(
-            page, base, trace and not suffix
+            page, base, not suffix, trace and not suffix
         )
-        found["warm" + suffix], _ = open_and_play(page, base)
+        found["warm" + suffix], _ = open_and_play(page, base, not suffix)
         context.close()
     context = browser.new_context()
     page = context.new_page()

@@ -1,14 +1,18 @@
 """The reader's start-up path in headless Chromium against a real ``preread serve``: the
-document comes in the page (no request) and its first stored chunk from the page's own
-``<audio>``, which the player adopts (one request, made while the page is parsed), the
-modules the first audio does not need load after its chunk was asked for, a chunk asked
-for twice while on its way is fetched once, and the service worker is still registered."""
+document comes in the page (no request) and its first stored chunk from the ``<audio>``
+js/boot.js loads from the page's head, which the player adopts (one request); Play works
+before the modules run (boot.js plays that element, the player takes it over playing);
+with the remembered position elsewhere the first chunk is not downloaded; the modules
+the first audio does not need load after its chunk was asked for, a chunk asked for
+twice while on its way is fetched once, and the service worker is still registered."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from readerkit import wait_js
 
@@ -53,10 +57,8 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
             first,
         )
         assert kinds == ["audio"]
-        # the player plays the page's own <audio>, which holds the first chunk
-        assert page.evaluate(
-            "() => window.prereadReader.player.els[0] === document.getElementById('first-chunk')"
-        )
+        # the player plays boot.js's <audio>, which holds the first chunk
+        assert page.evaluate("() => window.prereadReader.player.els[0] === window.prereadBoot.el")
         assert page.evaluate("() => window.prereadReader.player.slots[0].ci") == 0  # it is in
         chunks = [i for i, url in enumerate(requests) if url.startswith("/api/tts/chunk")]
         # the pre-generate dialog, offline copies and downloads load after the first chunk
@@ -78,3 +80,59 @@ def test_start_up_requests(browser: Any, tmp_path: Path) -> None:
         asked = [url for url in requests[before:] if where in url]
         assert len(asked) == 1, requests[before:]
         context.close()
+
+        play_before_the_modules_run(browser, base)
+        position_elsewhere(browser, base, httpx.get(f"{base}/api/documents/{DOC}").json())
+
+
+def play_before_the_modules_run(browser: Any, base: str) -> None:
+    """reader.js held back: Play (from the first frame that shows it) plays the first
+    chunk through boot.js; once the modules run, the player has it, playing."""
+    context = browser.new_context()
+    page = context.new_page()
+    held: list[Any] = []
+    page.route("**/static/js/reader.js", lambda route: held.append(route))
+    page.goto(f"{base}/read/{DOC}", wait_until="commit")
+    wait_js(page, "document.body && document.body.dataset.playable", 10)
+    assert held and page.evaluate("() => window.prereadReader") is None  # no module yet
+    page.click("#play")
+    wait_js(
+        page, "window.prereadBoot.playingAt !== null && window.prereadBoot.el.currentTime > 0", 10
+    )
+    assert page.get_attribute("#play", "aria-label") == "Pause"
+    held[0].continue_()
+    page.wait_for_selector("body[data-ready]")
+    assert page.evaluate(
+        "() => { const p = window.prereadReader.player, b = window.prereadBoot;"
+        " return p.playing && p.els[0] === b.el && p.ci === 0 && p.wantPlay"
+        " && p.stats.requestedAt === b.requestedAt && p.stats.firstAudioAt === b.playingAt; }"
+    )
+    wait_js(page, "window.prereadReader.si > 0 || window.prereadReader.player.ci > 0", 15)
+    page.click("#play")  # the player's Play now: it pauses
+    wait_js(page, "!window.prereadReader.player.playing", 10)
+    assert page.get_attribute("#play", "aria-label") == "Play"
+    context.close()
+
+
+def position_elsewhere(browser: Any, base: str, doc: dict[str, Any]) -> None:
+    """Remembered at chunk 3: chunk 0 is not downloaded; chunk 3 is, once, and plays."""
+    chunks = doc["chunks"]
+    at = {"page": chunks[3]["page"], "blockIndex": chunks[3]["blockIndex"], "sentence": 0,
+          "time": 0, "at": 0}  # fmt: skip
+    context = browser.new_context()
+    context.add_init_script(f"localStorage.setItem('preread.pos.{DOC}', '{json.dumps(at)}')")
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url.replace(base, "")))
+    page.goto(f"{base}/read/{DOC}")
+    page.wait_for_selector("body[data-ready]")
+    page.click("#play")
+    wait_js(page, "window.prereadReader.player.playing", 10)
+    assert page.evaluate("() => window.prereadReader.player.ci") == 3
+    asked = [url for url in requests if url.startswith("/api/tts/chunk")]
+    first = f"page={chunks[0]['page']}&blockIndex={chunks[0]['blockIndex']}&"
+    third = f"page={chunks[3]['page']}&blockIndex={chunks[3]['blockIndex']}&"
+    assert not [url for url in asked if first in url], asked
+    assert len([url for url in asked if third in url]) == 1, asked
+    assert "/static/silence.wav" in requests  # the audio output set up early all the same
+    context.close()

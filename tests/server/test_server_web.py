@@ -118,18 +118,27 @@ def test_reader_page_carries_the_document_and_its_stored_first_chunk(
     client: TestClient, store: Store
 ) -> None:
     def opened(doc: str) -> tuple[str | None, str | None, object]:
-        """(the Link header's one preload, the src of the page's first-chunk <audio>, the
-        document's JSON from its data block), None for what the page has not."""
+        """(the Link header's one preload, the first chunk's URL the page names for
+        js/boot.js, the document's JSON from its data block), None for what the page has
+        not."""
         response = client.get(f"/read/{doc}")
         link = response.headers.get("link")
         if link is not None:
             assert link.endswith(">; rel=preload; as=fetch; crossorigin=anonymous"), link
             link = link.split(">")[0].lstrip("<")
-        audio = re.findall(r"<audio\b[^>]*>", response.text)
-        assert len(audio) == 1, audio  # the chunk's, or read.html's silence
-        found = re.search(r'<audio id="first-chunk" src="([^"]+)" preload="auto">', audio[0])
-        if found is None:
-            assert 'src="/static/silence.wav"' in audio[0]
+        assert "<audio" not in response.text  # (boot.js makes the one it plays)
+        metas = re.findall(r'<meta name="preread-first-chunk"[^>]*>', response.text)
+        assert len(metas) <= 1, metas
+        found = (
+            re.fullmatch(r'<meta name="preread-first-chunk" content="([^"]+)">', metas[0])
+            if metas
+            else None
+        )
+        # before boot.js, the page's first script, in the head
+        head = response.text.split("</head>")[0]
+        boot = head.index('<script src="/static/js/boot.js"></script>')
+        assert head.index("<script") == boot and head.index('rel="stylesheet"') > boot
+        assert found is None or response.text.index(found[0]) < boot
         data = re.findall(r'<script type="application/json" id="doc-data">(.*?)</script>',
                           response.text, re.S)  # fmt: skip
         assert len(data) <= 1 and (link is None) == bool(data)  # the one or the other
@@ -149,10 +158,10 @@ def test_reader_page_carries_the_document_and_its_stored_first_chunk(
     shown = client.get(f"/api/documents/{doc}").json()  # what the page carries
     assert opened(doc) == (None, chunk, shown)
     assert client.get(chunk).status_code == 200
-    # a registered document with no audio: its blocks, and the silence
+    # a registered document with no audio: its blocks, no first chunk
     registered = register_document(store)
     assert opened(registered) == (None, None, client.get(f"/api/documents/{registered}").json())
-    # a prefix (resolved by the API), an unknown document: the preload, and the silence
+    # a prefix (resolved by the API), an unknown document: the preload, no first chunk
     assert opened(doc[:8]) == (f"/api/documents/{doc[:8]}", None, None)
     unknown = "cd" * 32
     assert opened(unknown) == (f"/api/documents/{unknown}", None, None)
@@ -185,7 +194,8 @@ def test_the_documents_json_in_the_page_cannot_end_its_data_block(
 
 
 def test_the_readers_silence_is_a_20_ms_silent_wav(client: TestClient) -> None:
-    """read.html's early <audio> (built by the server, not a file in the repository)."""
+    """js/boot.js's early <audio> when it does not load the first chunk (built by the
+    server, not a file in the repository)."""
     import io
     import wave
 

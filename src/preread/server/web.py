@@ -75,7 +75,7 @@ TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-SILENCE = "silence.wav"  # read.html's 20 ms <audio>: sets the audio output up early
+SILENCE = "silence.wav"  # js/boot.js's 20 ms <audio>: sets the audio output up early
 
 
 def silence_wav(milliseconds: int = 20, rate: int = 8000) -> bytes:
@@ -149,10 +149,10 @@ def _preload(url: str) -> str:
     return f"<{url}>; rel=preload; as=fetch; crossorigin=anonymous"
 
 
-# read.html's silent <audio>; a reader page whose document has a stored first chunk gets
-# that chunk's <audio> in its place (FIRST_CHUNK), which sets the output up just as well.
-SILENCE_TAG = b'<audio src="/static/silence.wav" preload="auto"></audio>'
-FIRST_CHUNK = '<audio id="first-chunk" src="{url}" preload="auto"></audio>'
+# A reader page whose document has a stored first chunk names it in its head, where
+# js/boot.js (the page's first script) finds it and starts loading it at once.
+BOOT_TAG = b'<script src="/static/js/boot.js"></script>'
+FIRST_CHUNK = '<meta name="preread-first-chunk" content="{url}">\n'
 # The document's JSON, carried by the page when it is at most INLINE_MAX bytes: a data
 # block (type application/json), which the browser never runs as a script.
 DOC_DATA = b'<script type="application/json" id="doc-data">%s</script>\n</body>'
@@ -163,9 +163,10 @@ async def reader_page(request: Request) -> Response:
     """The reader, ready for its first audio without a request from its scripts: the
     page carries the document's JSON (what ``GET /api/documents/{doc}`` answers) when it
     is small, else its ``Link`` header has the browser fetch it while the scripts load;
-    and when the first chunk is stored, an ``<audio id="first-chunk">`` of it (its URL
-    the one ``chunkUrl`` in js/api.js builds), which the browser fetches and decodes
-    while it parses the page, before any script runs: the player plays that element."""
+    and when the first chunk is stored, its URL (the one ``chunkUrl`` in js/api.js
+    builds) in a ``<meta name="preread-first-chunk">`` before the page's first script,
+    js/boot.js, which loads it into an ``<audio>`` before the body is parsed (unless the
+    remembered position is elsewhere): the player plays that element."""
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
     link = {"Link": _preload(f"/api/documents/{doc}")}
@@ -183,12 +184,13 @@ async def reader_page(request: Request) -> Response:
 
 
 def _reader_html(first: str | None, data: bytes | None) -> Asset:
-    """read.html with the first chunk's <audio> and the document's JSON, when given (its
-    own ETag: the page differs by document)."""
+    """read.html with the first chunk's URL and the document's JSON, when given (its own
+    ETag: the page differs by document)."""
     page = assets()["read.html"]
     body = page.body
     if first is not None:
-        body = body.replace(SILENCE_TAG, FIRST_CHUNK.format(url=html.escape(first)).encode(), 1)
+        meta = FIRST_CHUNK.format(url=html.escape(first)).encode()
+        body = body.replace(BOOT_TAG, meta + BOOT_TAG, 1)
     if data is not None:  # "<" escaped: nothing in it can end the data block
         body = body.replace(b"</body>", DOC_DATA % data.replace(b"<", b"\\u003c"), 1)
     return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')

@@ -12,6 +12,7 @@ export const SHELL_FILES = [
   "/static/icon.svg",
   "/static/silence.wav",
   "/static/js/api.js",
+  "/static/js/boot.js",
   "/static/js/downloads.js",
   "/static/js/library.js",
   "/static/js/offline.js",

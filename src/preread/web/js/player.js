@@ -82,22 +82,48 @@ export class Player extends EventTarget {
     return job.promise;
   }
 
-  // The page's own <audio> (read.html's first stored chunk, which the browser has been
-  // fetching and decoding since it parsed the page, before any script ran) becomes slot
-  // 0's element, holding chunk ci: a start() of that chunk adopts its load. False (and
-  // nothing changed) when the element holds another chunk's URL or there is none.
+  // The page's own <audio> (js/boot.js's: the first stored chunk, which the browser has
+  // been fetching and decoding since the page's head was parsed) becomes slot 0's element,
+  // holding chunk ci, as it is (Play may have started it: see takeOver): a start() of that
+  // chunk adopts its load. Resolves when it can play; null (and nothing changed) when the
+  // element holds another chunk's URL or there is none.
   adopt(el, ci) {
     const chunk = this.doc.chunks[ci];
-    if (!el || !chunk || chunk.status !== "done" || this.slots[0] || this.loads.size) return false;
-    if (el.src !== new URL(chunkUrl(this.doc.documentId, chunk), location.href).href) return false;
+    if (!el || !chunk || chunk.status !== "done" || this.slots[0] || this.loads.size) return null;
+    if (el.src !== new URL(chunkUrl(this.doc.documentId, chunk), location.href).href) return null;
     this.els[0] = this.#element(0, el);
-    el.playbackRate = this.rate;
+    this.cur = 0;
+    this.ci = ci;
+    this.setRate(el.playbackRate || 1); // (js/boot.js set the remembered rate)
     this.slots[0] = { ci, live: false, url: el.src, ready: false };
     const job = { ci, slot: 0, gen: this.gen };
     this.loads.add(job);
     job.promise = this.#adopted(job, el).finally(() => this.loads.delete(job));
     this.sourced();
-    return true;
+    return job.promise;
+  }
+
+  // From here on the player answers Play, not js/boot.js: what Play did there (the
+  // adopted element playing or paused, when Play was pressed, its first `playing` if it
+  // came before the player listened) becomes the player's state.
+  takeOver(boot) {
+    if (this.stats.requestedAt === null && boot.requestedAt != null) this.stats.requestedAt = boot.requestedAt;
+    if (this.stats.firstAudioAt === null && boot.playingAt != null) { // (before the player listened)
+      this.stats.firstAudioAt = boot.playingAt;
+      this.heard();
+    }
+    this.wantPlay = !this.el.paused;
+    if (this.wantPlay && this.stats.firstAudioAt !== null) this.#watch();
+    if (this.wantPlay) {
+      const gen = this.gen;
+      const job = this.#inFlight(this.ci, this.cur);
+      Promise.resolve(job ? job.promise : true).then((ok) => {
+        if (!ok || gen !== this.gen || !this.wantPlay) return;
+        if (this.el.paused) this.#play(); // (fetched again when the page's load failed)
+        this.#prefetch(gen);
+      }, () => {});
+    }
+    this.#emit("state");
   }
 
   async #adopted(job, el) {

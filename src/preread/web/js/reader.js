@@ -417,32 +417,44 @@ async function main() {
     return;
   }
   const pos = app.doc.chunks.length ? restorePosition() : null;
+  // js/boot.js: Play until now (and when the first paint was on screen)
+  const boot = window.prereadBoot || { release() {}, painted: Promise.resolve() };
   let first = null;
   if (pos) {
     app.player = new Player(app.doc);
     // The chunk at the remembered position is fetched first, while the text is laid
     // out, so Play sounds at once (a click before it arrives waits for this fetch).
-    // From a new browser it is the first chunk, which the page brings in its own <audio>
-    // (#first-chunk, loading since the page was parsed): the player adopts that element.
+    // When it is the first chunk, js/boot.js has been loading it since the page's head
+    // was parsed (and Play may have started it): the player adopts that element as it is.
     if (app.doc.chunks[pos.ci].status === "done") {
-      app.player.adopt($("first-chunk"), pos.ci);
-      first = app.player.start(pos.ci, pos.time, { play: false });
+      first = app.player.adopt(boot.el, pos.ci) || app.player.start(pos.ci, pos.time, { play: false });
     }
     // Its answer is at hand or nearly: once an audio element has it, the browser
     // decodes it on another thread while this one lays the text out.
     if (first) await Promise.race([app.player.firstSource, sleep(50)]);
+    // boot.js answers Play from the first frame that shows it: the text waits for that
+    // frame (which then lays out the bar and the player alone) and, when Play was
+    // pressed, for the first sound (the audio pipeline needs this thread between its
+    // steps; laying the text out then would hold it up).
+    if (app.player.els[0] === boot.el) {
+      await Promise.race([boot.shown, sleep(500)]); // (no frames in a background tab)
+      if (boot.requestedAt != null && boot.playingAt == null) await Promise.race([app.player.firstSound, sleep(400)]);
+    }
   }
+  if (boot.el && !(app.player && app.player.els[0] === boot.el)) boot.el.pause(); // not adopted
   document.title = `${app.doc.title} · preread`;
   $("doc-name").textContent = app.doc.title;
   ({ spans: app.spans, pageEls: app.pageEls } = render($("text"), app.doc));
   indexWords();
-  if (!pos) { $("doc-state").textContent = "This document has no text to read."; registerServiceWorker(); return; }
+  if (!pos) { boot.release(); $("doc-state").textContent = "This document has no text to read."; registerServiceWorker(); return; }
   $("jump-page").max = app.doc.pages;
   if (app.doc.chapters.length) {
     $("chapter-field").hidden = false;
     $("chapter").replaceChildren(...app.doc.chapters.map((c, i) => h("option", { value: i }, `${c.title} (p. ${c.page})`)));
   }
+  boot.release(); // the player answers Play from here on
   setupControls();
+  app.player.takeOver(boot);
   setupMediaSession();
   highlight(pos.ci, pos.si, -1, { scroll: false });
   updateWhere(); // (highlight() does only on a move: the start, 0/0, is none)
@@ -452,7 +464,9 @@ async function main() {
   app.restored = pos;
   describeState();
   requestAnimationFrame(tick);
-  app.playableAt = performance.now(); // Play works from here on
+  if (boot.playableAt == null) await Promise.race([boot.painted, sleep(1000)]); // (seen)
+  app.playableAt = boot.playableAt ?? performance.now(); // Play works from here on, or did
+  boot.playableAt = app.playableAt;
   document.body.dataset.playable = "true";
   // The rest waits until the first chunk can play (and, when Play was pressed, sounds):
   // before that it would only compete with it for the page's one thread.
