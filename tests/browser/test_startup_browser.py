@@ -2,7 +2,7 @@
 document comes in the page (no request) and its first stored chunk from the ``<audio>``
 js/boot.js loads from the page's head, which the player adopts (one request); Play works
 before the modules run (boot.js plays that element, the player takes it over playing);
-with the remembered position elsewhere the first chunk is not downloaded; the modules
+with the remembered position elsewhere that chunk is loaded so, not the first; the modules
 the first audio does not need load after its chunk was asked for, a chunk asked for
 twice while on its way is fetched once, and the service worker is still registered."""
 
@@ -115,24 +115,45 @@ def play_before_the_modules_run(browser: Any, base: str) -> None:
 
 
 def position_elsewhere(browser: Any, base: str, doc: dict[str, Any]) -> None:
-    """Remembered at chunk 3: chunk 0 is not downloaded; chunk 3 is, once, and plays."""
+    """Paused in chunk 3: the reader remembers it (localStorage, and a cookie the server
+    reads); opened again in a new browser with both, chunk 0 is not downloaded, chunk 3
+    is, once, by boot.js's <audio>, and plays from where it stopped."""
     chunks = doc["chunks"]
-    at = {"page": chunks[3]["page"], "blockIndex": chunks[3]["blockIndex"], "sentence": 0,
-          "time": 0, "at": 0}  # fmt: skip
     context = browser.new_context()
-    context.add_init_script(f"localStorage.setItem('preread.pos.{DOC}', '{json.dumps(at)}')")
+    page = context.new_page()
+    page.goto(f"{base}/read/{DOC}")
+    page.wait_for_selector("body[data-ready]")
+    page.evaluate("() => window.prereadReader.player.start(3, 0.5)")
+    wait_js(page, "window.prereadReader.player.playing && window.prereadReader.player.time > 0.5")
+    page.click("#play")  # pause: the position is saved
+    wait_js(page, "!window.prereadReader.player.playing")
+    (cookie,) = [c for c in context.cookies() if c["name"] == "preread-at"]
+    assert cookie["path"] == f"/read/{DOC}" and cookie["sameSite"] == "Strict"
+    page_no, block, time = cookie["value"].split(".", 2)
+    assert (int(page_no), int(block)) == (chunks[3]["page"], chunks[3]["blockIndex"])
+    assert float(time) > 0.5
+    stored = page.evaluate(f"() => localStorage.getItem('preread.pos.{DOC}')")
+    context.close()
+
+    context = browser.new_context()  # (no HTTP cache: every request is seen)
+    context.add_cookies([cookie])
+    context.add_init_script(f"localStorage.setItem('preread.pos.{DOC}', {json.dumps(stored)})")
     page = context.new_page()
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url.replace(base, "")))
     page.goto(f"{base}/read/{DOC}")
     page.wait_for_selector("body[data-ready]")
+    assert page.evaluate(
+        "() => window.prereadReader.player.els[0] === window.prereadBoot.el"
+        " && window.prereadReader.player.ci === 3"
+    )
     page.click("#play")
     wait_js(page, "window.prereadReader.player.playing", 10)
     assert page.evaluate("() => window.prereadReader.player.ci") == 3
+    assert page.evaluate("() => window.prereadReader.player.time") >= float(time) - 0.05
     asked = [url for url in requests if url.startswith("/api/tts/chunk")]
-    first = f"page={chunks[0]['page']}&blockIndex={chunks[0]['blockIndex']}&"
-    third = f"page={chunks[3]['page']}&blockIndex={chunks[3]['blockIndex']}&"
+    first = f"&page={chunks[0]['page']}&blockIndex={chunks[0]['blockIndex']}&"
+    third = f"&page={chunks[3]['page']}&blockIndex={chunks[3]['blockIndex']}&"
     assert not [url for url in asked if first in url], asked
     assert len([url for url in asked if third in url]) == 1, asked
-    assert "/static/silence.wav" in requests  # the audio output set up early all the same
     context.close()

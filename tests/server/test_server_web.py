@@ -117,23 +117,26 @@ def test_cancel_without_a_job_is_404_and_keeps_audio(client: TestClient, store: 
 def test_reader_page_carries_the_document_and_its_stored_first_chunk(
     client: TestClient, store: Store
 ) -> None:
-    def opened(doc: str) -> tuple[str | None, str | None, object]:
-        """(the Link header's one preload, the first chunk's URL the page names for
-        js/boot.js, the document's JSON from its data block), None for what the page has
-        not."""
+    def opened(
+        doc: str, at: str | None = None
+    ) -> tuple[str | None, tuple[str, float] | None, object]:
+        """(the Link header's one preload, the URL and time of the chunk the page names
+        for js/boot.js, the document's JSON from its data block), None for what the page
+        has not; ``at``: the position cookie js/reader.js sets."""
+        client.cookies.clear()
+        if at is not None:
+            client.cookies.set("preread-at", at)
         response = client.get(f"/read/{doc}")
+        client.cookies.clear()
         link = response.headers.get("link")
         if link is not None:
             assert link.endswith(">; rel=preload; as=fetch; crossorigin=anonymous"), link
             link = link.split(">")[0].lstrip("<")
         assert "<audio" not in response.text  # (boot.js makes the one it plays)
-        metas = re.findall(r'<meta name="preread-first-chunk"[^>]*>', response.text)
+        metas = re.findall(r'<meta name="preread-start"[^>]*>', response.text)
         assert len(metas) <= 1, metas
-        found = (
-            re.fullmatch(r'<meta name="preread-first-chunk" content="([^"]+)">', metas[0])
-            if metas
-            else None
-        )
+        start = r'<meta name="preread-start" content="([^"]+)" data-time="([0-9.]+)">'
+        found = re.fullmatch(start, metas[0]) if metas else None
         # before boot.js, the page's first script, in the head
         head = response.text.split("</head>")[0]
         boot = head.index('<script src="/static/js/boot.js"></script>')
@@ -142,7 +145,7 @@ def test_reader_page_carries_the_document_and_its_stored_first_chunk(
         data = re.findall(r'<script type="application/json" id="doc-data">(.*?)</script>',
                           response.text, re.S)  # fmt: skip
         assert len(data) <= 1 and (link is None) == bool(data)  # the one or the other
-        src = html.unescape(found[1]) if found else None
+        src = (html.unescape(found[1]), float(found[2])) if found else None
         return link, src, json.loads(data[0]) if data else None
 
     synthetic = write_synthetic(store, [100, 300], register=True)
@@ -156,8 +159,21 @@ def test_reader_page_carries_the_document_and_its_stored_first_chunk(
         f"&v={first.sha256[:16]}"  # the URL js/api.js's chunkUrl builds: the player adopts it
     )
     shown = client.get(f"/api/documents/{doc}").json()  # what the page carries
-    assert opened(doc) == (None, chunk, shown)
+    assert opened(doc) == (None, (chunk, 0.0), shown)
     assert client.get(chunk).status_code == 200
+    # the remembered position (the cookie): its chunk, and the time into it
+    second = manifest.chunks[1]
+    assert second.status == "done" and second.sha256
+    there = f"page={second.page}&blockIndex={second.block_index}&v={second.sha256[:16]}"
+    at = f"{second.page}.{second.block_index}"
+    assert opened(doc, f"{at}.12.5") == (
+        None,
+        (f"/api/tts/chunk?documentId={doc}&{there}", 12.5),
+        shown,
+    )
+    # a position no chunk has, or anything else: the first chunk, from its start
+    for cookie in ("99.99.3.0", f"{at}", f"{at}.1e9", '1.0.0"><script>x()</script>', ""):
+        assert opened(doc, cookie) == (None, (chunk, 0.0), shown), cookie
     # a registered document with no audio: its blocks, no first chunk
     registered = register_document(store)
     assert opened(registered) == (None, None, client.get(f"/api/documents/{registered}").json())

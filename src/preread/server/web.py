@@ -13,6 +13,7 @@ import functools
 import hashlib
 import html
 import io
+import re
 import wave
 from dataclasses import dataclass
 from importlib import resources
@@ -149,10 +150,17 @@ def _preload(url: str) -> str:
     return f"<{url}>; rel=preload; as=fetch; crossorigin=anonymous"
 
 
-# A reader page whose document has a stored first chunk names it in its head, where
-# js/boot.js (the page's first script) finds it and starts loading it at once.
+# A reader page names, in its head, the stored chunk its first audio plays (the first, or
+# the one at the remembered position), where js/boot.js (the page's first script) finds
+# it and starts loading it at once; with the time into it to start at.
 BOOT_TAG = b'<script src="/static/js/boot.js"></script>'
-FIRST_CHUNK = '<meta name="preread-first-chunk" content="{url}">\n'
+START = '<meta name="preread-start" content="{url}" data-time="{time}">\n'
+# The remembered position, for the server: js/reader.js keeps it in localStorage, which a
+# script reads only at a cost (a synchronous load of the origin's storage, tens of ms on a
+# busy machine, before the chunk could be asked for), and in this cookie, scoped to the
+# document's page: "PAGE.BLOCKINDEX.SECONDS".
+POSITION_COOKIE = "preread-at"
+_POSITION = re.compile(r"(\d{1,7})\.(\d{1,7})\.(\d{1,6}(?:\.\d{1,3})?)")
 # The document's JSON, carried by the page when it is at most INLINE_MAX bytes: a data
 # block (type application/json), which the browser never runs as a script.
 DOC_DATA = b'<script type="application/json" id="doc-data">%s</script>\n</body>'
@@ -163,17 +171,17 @@ async def reader_page(request: Request) -> Response:
     """The reader, ready for its first audio without a request from its scripts: the
     page carries the document's JSON (what ``GET /api/documents/{doc}`` answers) when it
     is small, else its ``Link`` header has the browser fetch it while the scripts load;
-    and when the first chunk is stored, its URL (the one ``chunkUrl`` in js/api.js
-    builds) in a ``<meta name="preread-first-chunk">`` before the page's first script,
-    js/boot.js, which loads it into an ``<audio>`` before the body is parsed (unless the
-    remembered position is elsewhere): the player plays that element."""
+    and when the chunk at the remembered position (POSITION_COOKIE; else the first) is
+    stored, its URL (the one ``chunkUrl`` in js/api.js builds) in a ``<meta
+    name="preread-start">`` before the page's first script, js/boot.js, which loads it
+    into an ``<audio>`` before the body is parsed: the player plays that element."""
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
     link = {"Link": _preload(f"/api/documents/{doc}")}
     if len(doc) != 64:  # a prefix: the script's fetch resolves it
         return _serve(request, "read.html", **link)
     data = await run_in_threadpool(document_json, state_of(request).library, doc)
-    first = await _first_chunk(request, doc)
+    first = await _start_chunk(request, doc)
     if data is not None and len(data) <= INLINE_MAX:
         link = {}
     else:
@@ -183,21 +191,24 @@ async def reader_page(request: Request) -> Response:
     return _answer(request, _reader_html(first, data), link)
 
 
-def _reader_html(first: str | None, data: bytes | None) -> Asset:
-    """read.html with the first chunk's URL and the document's JSON, when given (its own
-    ETag: the page differs by document)."""
+def _reader_html(first: tuple[str, float] | None, data: bytes | None) -> Asset:
+    """read.html with the starting chunk's URL and time and the document's JSON, when
+    given (its own ETag: the page differs by document and position)."""
     page = assets()["read.html"]
     body = page.body
     if first is not None:
-        meta = FIRST_CHUNK.format(url=html.escape(first)).encode()
+        url, time = first
+        meta = START.format(url=html.escape(url), time=f"{time:g}").encode()
         body = body.replace(BOOT_TAG, meta + BOOT_TAG, 1)
     if data is not None:  # "<" escaped: nothing in it can end the data block
         body = body.replace(b"</body>", DOC_DATA % data.replace(b"<", b"\\u003c"), 1)
     return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
 
-async def _first_chunk(request: Request, doc: str) -> str | None:
-    """The URL of the document's first chunk when it is stored; None otherwise."""
+async def _start_chunk(request: Request, doc: str) -> tuple[str, float] | None:
+    """(URL, seconds into it) of the chunk the document's first audio plays, when it is
+    stored: the one at the remembered position (the cookie), else the first; None
+    otherwise (the reader then fetches what it plays)."""
     state = state_of(request)
     cached = state.manifests.fresh(doc)  # two stats: on the loop
     if cached is None:
@@ -207,11 +218,18 @@ async def _first_chunk(request: Request, doc: str) -> str | None:
             return None
     if cached is None or not cached.manifest.chunks:
         return None
-    first = cached.manifest.chunks[0]
-    if first.status != "done" or not first.sha256:
+    chunk, time = cached.manifest.chunks[0], 0.0
+    found = _POSITION.fullmatch(request.cookies.get(POSITION_COOKIE, ""))
+    if found is not None:
+        page, block = int(found[1]), int(found[2])
+        for entry in cached.manifest.chunks:  # (a position no chunk has: the first)
+            if entry.page == page and entry.block_index == block:
+                chunk, time = entry, float(found[3])
+                break
+    if chunk.status != "done" or not chunk.sha256:
         return None
-    query = f"documentId={doc}&page={first.page}&blockIndex={first.block_index}"
-    return f"/api/tts/chunk?{query}&v={first.sha256[:16]}"
+    query = f"documentId={doc}&page={chunk.page}&blockIndex={chunk.block_index}"
+    return f"/api/tts/chunk?{query}&v={chunk.sha256[:16]}", time
 
 
 async def service_worker(request: Request) -> Response:

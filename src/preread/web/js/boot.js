@@ -2,57 +2,48 @@
 // the page's head (before the stylesheet, so it does not wait for it): it runs before the
 // body is parsed.
 //
-// When the server says the document's first chunk is stored (<meta name=
-// "preread-first-chunk">) and the remembered position is in that chunk (or there is none),
-// it starts loading that chunk into an <audio> at once: the browser fetches and decodes it
-// while the rest of the page arrives. From the first frame that shows the Play button
-// (the stylesheet applied) until the reader module takes over (window.prereadBoot.release),
-// Play and the space bar play that element; the player (js/player.js) then adopts it,
-// playing or not. With the position elsewhere, chunk 0 is not downloaded: 20 ms of
-// silence is loaded instead, so the audio output is set up early all the same.
+// When the server names a stored chunk to start with (<meta name="preread-start">: the
+// first chunk, or the one at the remembered position, which the server knows from a
+// cookie js/reader.js sets: localStorage would cost a synchronous load of the origin's
+// storage here, before the chunk is asked for), it starts loading that chunk into an
+// <audio> at once: the browser fetches and decodes it while the rest of the page
+// arrives. From the first paint that shows the Play button until the reader module takes
+// over (window.prereadBoot.release), Play and the space bar play that element; the
+// player (js/player.js) then adopts it, playing or not. Without one, 20 ms of silence is
+// loaded instead, so the audio output is set up early all the same.
 "use strict";
 
 (() => {
   performance.mark("boot: script runs"); // (the timeline bench/bench_web.py --trace prints)
   const boot = {
-    el: null, // the first chunk's <audio>, when this script loads it
+    el: null, // the starting chunk's <audio>, when this script loads it
     warm: null, // else the silence's
-    ci: 0,
     time: 0, // where the remembered position is in that chunk (seconds)
     requestedAt: null, // performance.now() when Play was pressed here
     playingAt: null, // the element's first `playing`
     playableAt: null, // when Play worked (this script's or the module's)
     shown: null, // resolves once Play was shown and this script answers it
-    // resolves when the page's first contentful paint is on screen (the bar and the
-    // player): Play is never said to work before a person can see it
-    painted: new Promise((resolve) => {
-      try {
-        const observer = new PerformanceObserver((list) => {
-          if (!list.getEntries().some((e) => e.name === "first-contentful-paint")) return;
-          observer.disconnect();
-          resolve();
-        });
-        observer.observe({ type: "paint", buffered: true });
-      } catch (_) {
-        resolve(); // (no paint timing here: the module's own checks decide)
-      }
-    }),
+    // resolves when the page's first contentful paint (the bar and the player) is in the
+    // page's timeline: Play is never said to work before a person can see it
+    painted: null,
+    seen: () => false, // checks (a frame, the observer and the module ask)
     release: () => {},
   };
   window.prereadBoot = boot;
+  boot.painted = new Promise((resolve) => {
+    const types = (window.PerformanceObserver && PerformanceObserver.supportedEntryTypes) || [];
+    boot.seen = () => {
+      if (types.includes("paint") && !performance.getEntriesByName("first-contentful-paint").length) return false;
+      resolve(); // (without paint timing: the first frame)
+      return true;
+    };
+    if (types.includes("paint")) new PerformanceObserver(() => boot.seen()).observe({ type: "paint", buffered: true });
+    const frame = () => { if (!boot.seen()) requestAnimationFrame(frame); };
+    requestAnimationFrame(frame);
+  });
 
-  const meta = document.querySelector('meta[name="preread-first-chunk"]');
-  const url = meta ? new URL(meta.content, location.href) : null;
-  let saved = null;
-  if (url) {
-    try {
-      saved = JSON.parse(localStorage.getItem("preread.pos." + url.searchParams.get("documentId")) || "null");
-    } catch (_) { /* no storage, or bad JSON: from the start */ }
-  }
-  const here = saved === null || (
-    String(saved.page) === url.searchParams.get("page") &&
-    String(saved.blockIndex) === url.searchParams.get("blockIndex"));
-  if (!url || !here) {
+  const meta = document.querySelector('meta[name="preread-start"]');
+  if (!meta) {
     boot.warm = new Audio();
     boot.warm.preload = "auto";
     boot.warm.src = "/static/silence.wav";
@@ -62,12 +53,11 @@
   const el = new Audio();
   el.id = "first-chunk";
   el.preload = "auto";
-  el.src = url.href;
+  el.src = new URL(meta.content, location.href).href;
   performance.mark("boot: first chunk asked for");
   boot.el = el;
-  boot.time = saved && saved.time > 0 ? saved.time : 0;
-  if (boot.time) el.currentTime = boot.time; // (where it starts once loaded)
-  el.playbackRate = Number(localStorage.getItem("preread.rate")) || 1;
+  boot.time = Number(meta.dataset.time) || 0;
+  if (boot.time > 0) el.currentTime = boot.time; // (where it starts once loaded)
   el.addEventListener("playing", () => {
     if (boot.playingAt === null) boot.playingAt = performance.now();
   });

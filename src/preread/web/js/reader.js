@@ -100,6 +100,13 @@ function savePosition(force = false) {
   localStorage.setItem(POS_KEY(app.doc.documentId), JSON.stringify({
     page: chunk.page, blockIndex: chunk.blockIndex, sentence: app.si, time: Math.max(0, t), at: Date.now(),
   }));
+  // for the server, which then names this block's chunk to js/boot.js (set when the block
+  // changes or playback stops, not at every save)
+  const at = `${chunk.page}.${chunk.blockIndex}`;
+  if (force || at !== app.cookieAt) {
+    app.cookieAt = at;
+    document.cookie = `preread-at=${at}.${Math.max(0, t).toFixed(1)}; path=${location.pathname}; max-age=31536000; samesite=strict`;
+  }
 }
 
 function restorePosition() {
@@ -407,6 +414,7 @@ async function main() {
   $("token-button").addEventListener("click", () => askToken("Enter the server's API token."));
   try {
     // in the page, or on its way: the page's Link header preloads it
+    if (window.prereadBoot) window.prereadBoot.seen(); // (the first paint may be on screen)
     app.doc = docFromPage() || (await loadDoc());
     performance.mark("reader: document");
   } catch (err) {
@@ -418,16 +426,20 @@ async function main() {
   }
   const pos = app.doc.chunks.length ? restorePosition() : null;
   // js/boot.js: Play until now (and when the first paint was on screen)
-  const boot = window.prereadBoot || { release() {}, painted: Promise.resolve() };
+  const boot = window.prereadBoot || { release() {}, seen() {}, painted: Promise.resolve() };
   let first = null;
   if (pos) {
     app.player = new Player(app.doc);
     // The chunk at the remembered position is fetched first, while the text is laid
     // out, so Play sounds at once (a click before it arrives waits for this fetch).
-    // When it is the first chunk, js/boot.js has been loading it since the page's head
-    // was parsed (and Play may have started it): the player adopts that element as it is.
+    // Usually js/boot.js has been loading it since the page's head was parsed (the server
+    // named it: the first chunk, or the remembered one) and Play may have started it: the
+    // player adopts that element as it is.
     if (app.doc.chunks[pos.ci].status === "done") {
-      first = app.player.adopt(boot.el, pos.ci) || app.player.start(pos.ci, pos.time, { play: false });
+      first = app.player.adopt(boot.el, pos.ci);
+      // (the server's cookie and this browser's storage may disagree on the time)
+      if (first && boot.requestedAt == null && Math.abs(boot.el.currentTime - pos.time) > 0.5) boot.el.currentTime = pos.time;
+      if (!first) first = app.player.start(pos.ci, pos.time, { play: false });
     }
     // Its answer is at hand or nearly: once an audio element has it, the browser
     // decodes it on another thread while this one lays the text out.
