@@ -17,7 +17,7 @@ import openai
 import pytest
 import soundfile as sf
 
-from liveserver import running_server
+from liveserver import running_server, wait
 from preread.blobs import BlobStore, blob_key
 from preread.manifest import SentenceTime
 from preread.model import Block, DocumentText
@@ -185,8 +185,9 @@ def test_a_client_gone_midstream_leaves_no_partial_entry(server: tuple[str, Path
     voice = FakeProvider().resolve(VoiceSettings(provider="fake"))
     key = blob_key(text, voice)
     blobs = BlobStore(Store(home))
-    info = blobs.read(key, "mp3")
-    assert info is not None and blobs.verify(info)
+    # a whole answer is stored when the server closes it, just after its last byte left
+    info = wait("the answer to be stored", lambda: blobs.read(key, "mp3"), timeout=20)
+    assert blobs.verify(info)
     assert blobs.audio_path(key, "mp3").read_bytes() == data
     assert not [p for p in Store(home).blobs_dir.rglob("*") if p.name.endswith(".tmp")]
 
