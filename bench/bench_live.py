@@ -117,6 +117,10 @@ def main() -> int:
                     for label, port, _ in servers[shift:] + servers[:shift]:
                         times[label].append(get(port, round_ + 1))
             peaks = {label: peak_mb(process.pid) for label, _, process in servers}
+            sessions = {}  # Piper's sentences by ONNX threads, where the server tells
+            for label, port, _ in servers:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+                sessions[label] = health["providers"]["piper"].get("sentencesByThreads", "-")
         finally:
             for _, _, process in servers:
                 stop(process)
@@ -130,6 +134,8 @@ def main() -> int:
         whole = statistics.median(t for _, t in runs)
         print(f"{label:<58}{statistics.median(firsts):>8.3f} ({each}){whole:>9.2f}"
               f"{peaks[label]:>9.0f}")  # fmt: skip
+    for label, counts in sessions.items():
+        print(f"{label}: sentences by ONNX threads {counts}")
     busy = sum(n > 1 for n in runnable)
     print(f"runnable tasks as requests left (this one included): {' '.join(map(str, runnable))}"
           f" ({busy} of {len(runnable)} above 1: another task running, so a 2-core server"

@@ -119,15 +119,20 @@ class Engines:
         return [first, *(n for n in self.settings.fallback_providers if n != first)]
 
     def health(self) -> dict[str, dict[str, Any]]:
-        """Each configured provider's breaker: ``{name: {breaker, reason?}}``."""
+        """Each configured provider's breaker: ``{name: {breaker, reason?}}``; Piper's
+        sentences synthesized so far by ONNX threads (``sentencesByThreads``)."""
         with self._lock:
             breakers = dict(self._breakers)
+            providers = dict(self._providers)
         out: dict[str, dict[str, Any]] = {}
         for name in self.chain_names:
             found = breakers.get(name)
             item: dict[str, Any] = {"breaker": "closed" if found is None else found.state}
             if found is not None and item["breaker"] != "closed" and found.reason:
                 item["reason"] = found.reason
+            by_threads = getattr(providers.get(name), "syntheses", None)  # Piper's sessions
+            if by_threads:
+                item["sentencesByThreads"] = {str(k): n for k, n in sorted(by_threads.items())}
             out[name] = item
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 import soundfile as sf
@@ -50,8 +51,14 @@ def test_assembled_piper_speech_never_loads_the_voice(home: Path) -> None:
         cut = (ship.words[2][1] + ship.words[3][0]) / 2
         assert abs(len(samples) / rate - (ship.end - cut)) <= 0.050
         assert not _voice_loaded(process.pid)
+        piper = httpx.get(f"{base}/healthz", timeout=10).json()["providers"]["piper"]
+        assert "sentencesByThreads" not in piper  # nothing synthesized yet
         raw = client.audio.speech.with_raw_response.create(
             model="tts-1", voice="alloy", input="A gull landed on the rail."
         )
         assert raw.headers["x-cache"] == "MISS"
         assert _voice_loaded(process.pid)
+        # the sentence (and the voice's level, measured once): counted by ONNX session
+        piper = httpx.get(f"{base}/healthz", timeout=10).json()["providers"]["piper"]
+        by_threads = piper["sentencesByThreads"]
+        assert set(by_threads) <= {"1", "2"} and sum(by_threads.values()) >= 1

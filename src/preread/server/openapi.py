@@ -116,7 +116,15 @@ HEALTH = {
     "providers": {
         "type": "object",
         "additionalProperties": _obj(
-            {"breaker": {"enum": ["closed", "open", "half-open"]}}, {"reason": STR}
+            {"breaker": {"enum": ["closed", "open", "half-open"]}},
+            {
+                "reason": STR,
+                "sentencesByThreads": {
+                    "type": "object",
+                    "description": "Piper: sentences synthesized, by ONNX threads",
+                    "additionalProperties": INT,
+                },
+            },
         ),
     }
 }
