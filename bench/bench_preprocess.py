@@ -81,7 +81,7 @@ def bare_parallel(texts: list[str]) -> tuple[float, float]:
     from preread.tts import piper as preread_piper
 
     started = time.perf_counter()
-    preread_piper._voice = None  # load afresh, timed
+    preread_piper._voices.clear()  # load afresh, timed
     voice = preread_piper.load_voice()
     pending = iter(texts)
     lock = threading.Lock()
