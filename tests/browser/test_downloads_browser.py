@@ -2,13 +2,15 @@
 the chapter at the reading position is exported as a job (a progress bar that reaches
 100 %) and downloads as an M4B whose chapter mark mutagen reads; asked again, the kept
 file downloads at once; with a page's audio gone, the buttons give way to what is
-missing and a button that opens the pre-generate dialog."""
+missing and a button that opens the pre-generate dialog; an export cancelled from the
+reader while it runs keeps no file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mutagen.mp4 import MP4
 
@@ -72,5 +74,53 @@ def test_download_a_chapter_as_m4b_and_see_what_is_missing(
         page.click("#pg-close")
         page.click('#downloads button:has-text("Pre-generate the rest")')
         assert page.is_visible("#pregen")
+        assert errors == []
+        context.close()
+
+
+PARAGRAPH = (
+    "The keeper walked along the cliffs and watched the grey sea roll towards the rocks"
+    " below. Gulls circled over the tower while the light turned slowly."
+)
+# one paragraph said again and again: synthesized once, a long export all the same
+BOOK = "\n".join(f"# Part {n}\n\n" + f"{PARAGRAPH}\n\n" * 8 for n in (1, 2)).encode()
+
+
+def test_cancel_an_export_keeps_no_file(browser: Any, tmp_path: Path) -> None:
+    """The whole book as M4B, cancelled from the reader while it runs: the row says so,
+    the job is cancelled, nothing downloads and no file (nor temp file) is kept."""
+    home = tmp_path / "home"
+    home.mkdir()
+    book = tmp_path / "book.md"
+    book.write_bytes(BOOK)
+    doc = document_id_of_bytes(BOOK)
+    assert main(["--home", str(home), "preprocess", str(book), "--provider", "fake", "-q"]) == 0
+    with running_server(home) as (base, _process):
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        errors: list[str] = []
+        downloads: list[Any] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("download", lambda d: downloads.append(d))
+        page.goto(f"{base}/read/{doc}")
+        page.wait_for_selector("body[data-ready]")
+        started = page.expect_response(
+            lambda r: r.url == f"{base}/api/exports" and r.request.method == "POST"
+        )
+        with started as answer:
+            page.click('#downloads a[aria-label="Download the document as M4B"]')
+        job_id = answer.value.json()["jobId"]
+        job = page.locator("#downloads .export-job")
+        job.locator("text=/Exporting the document as M4B: \\d+ %/").wait_for()
+        page.click("#downloads .export-cancel")
+        job.locator("text=Export cancelled.").wait_for()
+        assert job.locator(".export-cancel").count() == 0
+        assert httpx.get(f"{base}/api/exports/{job_id}").json()["state"] == "cancelled"
+        assert httpx.get(f"{base}/api/exports/{job_id}/file").status_code == 404
+        page.wait_for_timeout(300)  # (a download the page would start has started by now)
+        assert downloads == []
+        assert not list(home.glob("blobs/*/*.m4b"))
+        assert not [p.name for p in (home / "exports").glob("tmp-*")]
+        assert not [p.name for p in home.rglob("*.tmp")]
         assert errors == []
         context.close()

@@ -421,6 +421,10 @@ async function main() {
     $("doc-state").textContent = `Cannot open this document: ${err.message}`;
     $("doc-state").classList.add("error");
     for (const b of document.querySelectorAll(".player button, .reader-tools button")) b.disabled = true;
+    if (window.prereadBoot) { // (its Play has nothing to play here)
+      window.prereadBoot.release();
+      if (window.prereadBoot.el) window.prereadBoot.el.pause();
+    }
     registerServiceWorker();
     return;
   }
