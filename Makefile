@@ -10,7 +10,7 @@ SAMPLE := examples/sample.pdf
 # the EPUB walk compiled by mypyc (optional: build_compiled.py falls back to the .py files)
 READERS := src/preread/readers
 COMPILED := $(READERS)/_compiled.sha256
-COMPILED_SRC := $(addprefix $(READERS)/,tree.py notes.py walk.py epub.py compiled.py)
+COMPILED_SRC := $(addprefix $(READERS)/,tree.py notes.py walk.py archive.py epub.py compiled.py)
 
 .PHONY: run test lint bench serve clean install
 

@@ -271,3 +271,46 @@ def test_a_zip_bomb_entry_is_refused_after_a_bounded_read() -> None:
     assert len(book) < 200_000
     with pytest.raises(BadDocument, match=r"OEBPS/bomb\.xhtml inflates to more than preread"):
         read_document(book, name="bomb.epub")
+
+
+def test_the_collector_is_paused_while_extracting_and_restored_after() -> None:
+    import gc
+    import threading
+
+    from preread.readers.epub import extract_epub
+
+    book, collections, inside = epub3(), [], [False]
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and inside[0]:
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        for _ in range(50):  # enough objects for several collections, were it not paused
+            inside[0] = True
+            extract_epub(book, "book.epub", ReadOptions())
+            inside[0] = False
+        assert collections == [] and gc.isenabled()
+        with pytest.raises(BadDocument):
+            extract_epub(b"PK\x03\x04 not a zip", "bad.epub", ReadOptions())
+        assert gc.isenabled()
+        gc.disable()  # a caller's choice is kept
+        extract_epub(book, "book.epub", ReadOptions())
+        assert not gc.isenabled()
+        gc.enable()
+        results: list[str] = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(extract_epub(book, "b", ReadOptions()).title)
+            )
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == ["The Lighthouse"] * 4 and gc.isenabled()
+    finally:
+        gc.callbacks.remove(count)
+        gc.enable()

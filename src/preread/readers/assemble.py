@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from preread.errors import BadDocument
 from preread.ids import document_id_of_bytes
@@ -44,14 +44,15 @@ class ReadOptions:
     toc_titles: bool = False  # a table of contents read as its entries' titles (else skipped)
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     label: str  # "1", "*", "" when the reference had no text
     text: str
 
 
-@dataclass(slots=True)
-class Piece:
+class Piece(NamedTuple):
+    """A paragraph, a heading or a code block, with the notes read after it. (Named
+    tuples: the compiled walk makes thousands, with ``tuple.__new__``, in C.)"""
+
     text: str
     kind: PieceKind = "text"
     level: int = 0  # 1–6 for a heading

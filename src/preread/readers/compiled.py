@@ -26,7 +26,7 @@ from typing import Literal
 
 PACKAGE = "preread.readers"
 # dependency order: each module only imports those before it (and uncompiled ones)
-MODULES = ("tree", "notes", "walk", "epub")
+MODULES = ("tree", "notes", "walk", "archive", "epub")
 DIGEST_FILE = "_compiled.sha256"
 HERE = Path(__file__).resolve().parent
 

@@ -6,25 +6,26 @@ chapter starts inside it (``ch1.xhtml#s2``: a new section from the block where `
 starts), so every chapter starts a section; the navigation document (EPUB 3), or else
 the NCX (EPUB 2), gives the chapters, else the headings do. The
 navigation document and other table-of-contents pages are not read. Every entry is
-read with a bound on its inflated size, so a zip bomb costs at most ``MAX_ENTRY`` bytes.
+read with a bound on its inflated size (``archive``). A spine document is parsed when
+the walk reaches it (or a note is looked up in it), so it is walked while in cache.
 """
 
 from __future__ import annotations
 
 import bisect
-import io
+import gc
 import itertools
 import posixpath
-import zipfile
-import zlib
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from urllib.parse import unquote
 
 from preread.errors import BadDocument
 from preread.model import Chapter, DocumentText
+from preread.readers.archive import Archive, check_drm, check_kind
 from preread.readers.assemble import Piece, ReadOptions, Section, finish
 from preread.readers.notes import Notes, toc_titles
 from preread.readers.tree import (
@@ -33,106 +34,15 @@ from preread.readers.tree import (
     clean,
     local,
     parse_xhtml,
-    parse_xml,
     semantics,
     text_of,
 )
 from preread.readers.walk import cut_pieces_of, ids_of, text_below
 from preread.settings import TextSettings
 
-MAX_ENTRY = 32 * 2**20
-"""Inflated bytes read from one entry of the archive, at most."""
-MAX_TOTAL = 64 * 2**20
-"""Inflated bytes read from the whole archive, at most (only the package, navigation and
-spine documents are read, never images; a long novel is 2–5 MB)."""
 MAX_DEPTH = 2
 """Navigation levels kept as chapters, as for PDF outlines."""
-_FONT_OBFUSCATION = frozenset(
-    ["http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC"]
-)
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    ValueError,
-    OSError,
-    RuntimeError,
-    NotImplementedError,
-)
 _DOCUMENT_TYPES = frozenset(["application/xhtml+xml", "text/html", "application/xml"])
-
-
-class _Archive:
-    """The zip, read entry by entry with bounds."""
-
-    def __init__(self, data: bytes, name: str) -> None:
-        self.name = name
-        self.total = 0
-        try:
-            self.zip = zipfile.ZipFile(io.BytesIO(data))
-            self.names = set(self.zip.namelist())
-        except _ZIP_ERRORS as exc:
-            raise BadDocument(
-                f"{name} is a damaged zip archive, not a readable EPUB: {exc}"
-            ) from None
-
-    def read(self, path: str) -> bytes:
-        try:
-            info = self.zip.getinfo(path)
-        except KeyError:
-            raise BadDocument(f"{self.name}: {path} is missing from the archive") from None
-        if info.file_size > MAX_ENTRY or self.total + info.file_size > MAX_TOTAL:
-            raise BadDocument(f"{self.name}: {path} inflates to more than preread reads")
-        try:
-            with self.zip.open(info) as handle:
-                data = handle.read(MAX_ENTRY + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
-            raise BadDocument(
-                f"{self.name}: {path} cannot be read from the archive: {exc}"
-            ) from None
-        except (RuntimeError, NotImplementedError) as exc:  # encrypted or unknown compression
-            raise BadDocument(
-                f"{self.name}: {path} cannot be read from the archive: {exc}"
-            ) from None
-        self.total += len(data)
-        if len(data) > MAX_ENTRY or self.total > MAX_TOTAL:
-            raise BadDocument(f"{self.name}: {path} inflates to more than preread reads")
-        return data
-
-    def xml(self, path: str) -> Element:
-        return parse_xml(self.read(path), f"{self.name}: {path}")
-
-
-def _check_kind(archive: _Archive) -> None:
-    if "META-INF/container.xml" in archive.names:
-        return
-    names = archive.names
-    if "word/document.xml" in names:
-        what = "a Word document"
-    elif "content.xml" in names and "mimetype" in names:
-        what = "an OpenDocument file"
-    elif "mimetype" in names and archive.read("mimetype").strip() == b"application/epub+zip":
-        raise BadDocument(f"{archive.name} is an EPUB without META-INF/container.xml")
-    else:
-        what = "a zip archive"
-    raise BadDocument(f"{archive.name} is {what}, not an EPUB (no META-INF/container.xml)")
-
-
-def _check_drm(archive: _Archive) -> None:
-    for marker in ("META-INF/rights.xml", "META-INF/sinf.xml"):
-        if marker in archive.names:
-            raise BadDocument(f"{archive.name} is DRM-protected ({marker}); preread cannot read it")
-    if "META-INF/encryption.xml" not in archive.names:
-        return
-    root = archive.xml("META-INF/encryption.xml")
-    for data in root.iter("{*}EncryptedData"):
-        method = next(data.iter("{*}EncryptionMethod"), None)
-        algorithm = method.get("Algorithm", "") if method is not None else ""
-        if algorithm not in _FONT_OBFUSCATION:  # obfuscated fonts are not DRM
-            raise BadDocument(
-                f"{archive.name} is DRM-protected (META-INF/encryption.xml encrypts its "
-                "content); preread cannot read it"
-            )
 
 
 def _resolve(base: str, href: str) -> tuple[str, str]:
@@ -149,7 +59,7 @@ def _join(base: str, path: str) -> str:
 class _Package:
     """The OPF: manifest, spine, title and where the navigation lives."""
 
-    def __init__(self, archive: _Archive) -> None:
+    def __init__(self, archive: Archive) -> None:
         container = archive.xml("META-INF/container.xml")
         rootfile = next((r for r in container.iter("{*}rootfile") if r.get("full-path")), None)
         if rootfile is None:
@@ -194,7 +104,7 @@ class _Package:
         }
 
 
-def _nav_entries(archive: _Archive, package: _Package) -> Iterator[tuple[str, str, str]]:
+def _nav_entries(archive: Archive, package: _Package) -> Iterator[tuple[str, str, str]]:
     """(title, archive path, fragment) of the table of contents, down to ``MAX_DEPTH``
     levels."""
     if package.nav and package.nav in archive.names:
@@ -284,21 +194,61 @@ class Extracted(NamedTuple):
     chapters: list[Chapter]
 
 
+_GC_LOCK: Final = threading.Lock()
+_gc_pauses = 0  # extractions running with the collector paused (threads, re-entry)
+_gc_was_enabled = False
+
+
+def _pause_gc() -> None:
+    global _gc_pauses, _gc_was_enabled
+    with _GC_LOCK:
+        if not _gc_pauses:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+
+
+def _resume_gc() -> None:
+    global _gc_pauses
+    with _GC_LOCK:
+        _gc_pauses -= 1
+        if not _gc_pauses and _gc_was_enabled:
+            gc.enable()
+
+
 def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
     """The book's title, sections of pieces, and chapters: everything before sentences
     and blocks. A section is a spine item, split where the navigation says a chapter
     starts inside it (``file.xhtml#id``). ``BadDocument`` when it is not an EPUB, is
-    DRM-protected, or lacks a file its spine names."""
-    archive = _Archive(data, name)
-    _check_kind(archive)
-    _check_drm(archive)
+    DRM-protected, or lacks a file its spine names.
+
+    Python's cyclic garbage collector is paused meanwhile (the walk makes thousands of
+    objects and no cycles; the collections they set off cost more than a tenth of the
+    extraction), and resumed as it was when the last extraction running ends."""
+    _pause_gc()
+    try:
+        return _extract(data, name, options)
+    finally:
+        _resume_gc()
+
+
+def _extract(data: bytes, name: str, options: ReadOptions) -> Extracted:
+    archive = Archive(data, name)
+    check_kind(archive)
+    check_drm(archive)
     package = _Package(archive)
-    roots: dict[str, Element | None] = {}
-    for path, media in package.spine:
-        if path in roots:
-            continue
-        document = media in _DOCUMENT_TYPES or path.lower().endswith((".xhtml", ".html", ".htm"))
-        roots[path] = parse_xhtml(archive.read(path), f"{name}: {path}") if document else None
+    documents = {
+        path: media in _DOCUMENT_TYPES or path.lower().endswith((".xhtml", ".html", ".htm"))
+        for path, media in package.spine
+    }
+    roots: dict[str, Element | None] = {}  # parsed when first needed: walked while in cache
+
+    def root_of(path: str) -> Element | None:
+        if path not in roots:
+            document = documents[path]
+            roots[path] = parse_xhtml(archive.read(path), f"{name}: {path}") if document else None
+        return roots[path]
+
     entries = list(_nav_entries(archive, package))
     fragments: dict[str, set[str]] = {}
     for _, path, fragment in entries:
@@ -306,12 +256,12 @@ def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
             fragments.setdefault(path, set()).add(fragment)
     ids: dict[str, dict[str, Element]] = {}
     read: set[Element] = set()
-    spine_paths = set(roots)
+    spine_paths = set(documents)
     skipped = {package.nav, *package.toc_pages}
     sections: list[Section] = []
     pages: Pages = {}
     for path, _ in package.spine:
-        root = roots[path]
+        root = root_of(path)
         pages.setdefault((path, ""), len(sections) + 1)
         if root is None:
             sections.append(Section())
@@ -322,10 +272,13 @@ def extract_epub(data: bytes, name: str, options: ReadOptions) -> Extracted:
 
         def lookup(href: str, base: str = path) -> Element | None:
             target, fragment = _resolve(base, href)
-            if target not in roots or roots[target] is None or not fragment:
+            if not fragment or target not in documents:
+                return None
+            found = root_of(target)
+            if found is None:
                 return None
             if target not in ids:
-                ids[target] = ids_of(roots[target])
+                ids[target] = ids_of(found)
             return ids[target].get(fragment)
 
         starts: dict[Element, list[str]] = {}

@@ -17,7 +17,7 @@ from typing import Final
 
 from lxml import etree
 
-from preread.readers.assemble import Piece, heading_sentence
+from preread.readers.assemble import Note, Piece, PieceKind, heading_sentence
 from preread.readers.tree import (
     BACKLINK_MARKS,
     BLOCK,
@@ -105,12 +105,28 @@ def references_below(element: Element, cuts: Collection[Element]) -> list[Elemen
     return found
 
 
+def piece(
+    text: str, kind: PieceKind = "text", level: int = 0, notes: tuple[Note, ...] = ()
+) -> Piece:
+    """``Piece(...)`` without running the named tuple's ``__new__`` in the interpreter
+    (compiled, the walk makes its thousands of pieces in C)."""
+    return _NEW(Piece, (text, kind, level, notes))
+
+
+def note(label: str, text: str) -> Note:
+    """``Note(label, text)``, as ``piece``."""
+    return _NEW(Note, (label, text))
+
+
+_NEW: Final = tuple.__new__
+
+
 def toc_titles(element: Element) -> list[Piece]:
     """A table of contents as heard with ``PREREAD_TOC=titles``: each entry's title, a
     sentence of its own (of the ``nav`` typed ``toc`` when ``element`` holds one)."""
     navs = [n for n in element.iter("{*}nav", "nav") if "toc" in marks(n)] or [element]
     titles = (clean("".join(a.itertext())) for nav in navs for a in nav.iter("{*}a", "a"))
-    return [Piece(heading_sentence(t)) for t in titles if t]
+    return [piece(heading_sentence(t)) for t in titles if t]
 
 
 class Notes:

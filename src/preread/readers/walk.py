@@ -26,8 +26,10 @@ from preread.readers.assemble import Note, Piece, PieceKind, ReadOptions, headin
 from preread.readers.notes import (
     Notes,
     is_note_body,
+    note,
     note_text,
     noteref_href,
+    piece,
     references_below,
     toc_titles,
 )
@@ -96,10 +98,10 @@ class _Walker:
         elif self.items and kind == "text":
             text = heading_sentence(text)
         if self.pending:
-            self.pieces.append(Piece(text, kind, level, tuple(self.pending)))
+            self.pieces.append(piece(text, kind, level, tuple(self.pending)))
             self.pending.clear()
         else:
-            self.pieces.append(Piece(text, kind, level))
+            self.pieces.append(piece(text, kind, level))
 
     def _special(self, element: Element, found: frozenset[str]) -> bool:
         """Whether an element with telling attributes (or a superscript link) was dealt
@@ -114,13 +116,13 @@ class _Walker:
             body = self.notes.take(href)
             if body is not None and self.options.notes:
                 label = text_below(element).strip().strip("[]()")
-                self.pending.append(Note(label if len(label) <= 8 else "", note_text(body)))
+                self.pending.append(note(label if len(label) <= 8 else "", note_text(body)))
             return True
         if is_note_body(element, found):  # a note nothing referred to: read where it stands
             self.notes.read.add(element)
             if self.options.notes:
                 self.flush()
-                self.pieces.append(Piece("", notes=(Note("", note_text(element)),)))
+                self.pieces.append(piece("", notes=(note("", note_text(element)),)))
             return True
         return False
 
@@ -146,7 +148,7 @@ class _Walker:
             alt = element.get("alt")
             if self.options.alt_text and alt and clean(alt):
                 self.flush()  # a sentence of its own
-                self.pieces.append(Piece(clean(alt)))
+                self.pieces.append(piece(clean(alt)))
             return False
         if action == _BR:
             self.buffer.append(" ")
@@ -159,7 +161,7 @@ class _Walker:
             if self.options.code:
                 code = "".join(element.itertext())
                 if code.strip():
-                    self.pieces.append(Piece(code, "code"))
+                    self.pieces.append(piece(code, "code"))
             return False
         if self.buffer or self.pending:
             self.flush()
@@ -232,7 +234,7 @@ class _Walker:
                     if text:
                         text = clean(text)
                         if text:
-                            pieces.append(Piece(text))
+                            pieces.append(piece(text))
                 elif (
                     action == _INLINE
                     and not len(element)
@@ -256,7 +258,7 @@ class _Walker:
                         if text:
                             text = clean(text)
                             if text:
-                                pieces.append(Piece(text, "heading", HEADINGS[local(element)]))
+                                pieces.append(piece(text, "heading", HEADINGS[local(element)]))
                     elif action == _PRE and (self.buffer or self.pending):
                         self.flush()
                 elif self._entered(element, action, read):
@@ -318,7 +320,7 @@ class _Walker:
                 if text:
                     text = clean(text)
                     if text:
-                        self.pieces.append(Piece(text))
+                        self.pieces.append(piece(text))
                 return False
         elif action > _LINK and not self._opened(element, action):
             return False
