@@ -239,7 +239,6 @@ SKIP_MARKS: Final = frozenset(
 NOTE_MARKS: Final = frozenset(["footnote", "endnote", "rearnote", "note", ".footnote-item"])
 NOTEREF_MARKS: Final = frozenset(["noteref", ".footnote-ref"])
 BACKLINK_MARKS: Final = frozenset(["backlink", ".footnote-backref", ".footnote-back"])
-_DOUBLE_SPACE: Final = re.compile("  ")
 _INVISIBLE: Final = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 
 
@@ -258,7 +257,7 @@ def clean(text: str) -> str:
             and "\x1f" not in text
             and text[:1] != " "
             and text[-1:] != " "
-            and _DOUBLE_SPACE.search(text) is None  # sre's literal search: quicker than `in`
+            and "  " not in text  # CPython's search skips two characters a letter: 2× sre's
         ):
             return text
         return " ".join(text.split())
