@@ -1,6 +1,6 @@
 """Characters/s extracting a 1 MB EPUB against bare zipfile + lxml text, same file, same run.
 
-    .venv/bin/python bench/bench_inputs.py [--rounds N] [--size BYTES]
+    .venv/bin/python bench/bench_inputs.py [--rounds N] [--size BYTES] [--against SRC]
 
 The book is generated here (deterministic): EPUB 3, a navigation document, ~40 chapters
 of paragraphs with headings, emphasis, note references to an endnotes file, images and
@@ -24,13 +24,22 @@ the same machine load:
 The best round of each is compared, by wall time and by this process's CPU time (the
 machine may be shared: CPU time is what the code costs, wall time what a user waits);
 the goal is extract ≤ 1.25× bare.
+
+``--against SRC`` (the ``src`` directory of another checkout, e.g. ``git archive main``
+unpacked, compiled with its ``build_compiled.py`` or not) times that code too, in a
+child process (``PYTHONPATH=SRC``), a round of its bare and extract after each round
+here: before and after a change, on the same machine load. Both sides also give the
+median of their per-round ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
+import statistics
+import subprocess
 import sys
 import time
 import zipfile
@@ -194,14 +203,72 @@ def with_ebooklib(data: bytes) -> int:
     return chars
 
 
+def _timed(run: Callable[[bytes], Any], data: bytes) -> tuple[float, float, Any]:
+    started, started_cpu = time.perf_counter(), time.process_time()
+    result = run(data)
+    return time.perf_counter() - started, time.process_time() - started_cpu, result
+
+
+def _serve(size: int) -> None:
+    """``--serve``: the other side of ``--against``: per line read, a round of bare and
+    extract; their wall and CPU times written."""
+    from preread.readers import COMPILED
+
+    data = build_book(size)
+    print(f"{COMPILED} {Path(__import__('preread').__file__).parent}", flush=True)
+    for _ in sys.stdin:
+        times: list[float] = []
+        for run in (bare, extract):
+            wall, cpu, result = _timed(run, data)
+            times += [wall, cpu]
+            del result
+        print(*times, flush=True)
+
+
+class _Against:
+    """A child process running another checkout's code (``--against``)."""
+
+    def __init__(self, src: str, size: int) -> None:
+        environment = {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+        command = [sys.executable, __file__, "--serve", "--size", str(size)]
+        self.child = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment
+        )
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.stdin, self.stdout = self.child.stdin, self.child.stdout
+        self.what = self.stdout.readline().strip()
+        self.rounds: list[list[float]] = []  # bare wall, bare CPU, extract wall, extract CPU
+
+    def round(self) -> None:
+        self.stdin.write("round\n")
+        self.stdin.flush()
+        self.rounds.append([float(t) for t in self.stdout.readline().split()])
+
+    def report(self) -> None:
+        self.stdin.close()
+        self.child.wait()
+        best = [min(r[i] for r in self.rounds) for i in range(4)]
+        print(f"against {self.what}, same rounds:")
+        print(f"  bare {best[0] * 1000:.1f} ms wall / {best[1] * 1000:.1f} ms CPU, extract "
+              f"{best[2] * 1000:.1f} / {best[3] * 1000:.1f} ms: {best[2] / best[0]:.2f}× wall, "
+              f"{best[3] / best[1]:.2f}× CPU; median per round "
+              f"{statistics.median(r[2] / r[0] for r in self.rounds):.2f}× wall, "
+              f"{statistics.median(r[3] / r[1] for r in self.rounds):.2f}× CPU")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--extract-only", action="store_true", help="skip read_document")
+    parser.add_argument("--against", metavar="SRC", help="another checkout's src, timed too")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        return _serve(args.size)
     data = build_book(args.size)
     tokenizer()  # Punkt's parameters, loaded once per process
+    against = _Against(args.against, args.size) if args.against else None
     runs: dict[str, Callable[[bytes], Any]] = {
         "bare zipfile + lxml": bare,
         "preread extract": extract,
@@ -219,16 +286,25 @@ def main() -> None:
     wall = {name: float("inf") for name in runs}
     cpu = {name: float("inf") for name in runs}
     chars = dict.fromkeys(runs, 0)
+    paired: list[tuple[float, float]] = []  # this round's extract / bare, wall and CPU
     for round_ in range(args.rounds):
+        times: dict[str, tuple[float, float]] = {}
         for name, run in runs.items():
             if name == "preread read_document" and round_:
                 continue
-            started, started_cpu = time.perf_counter(), time.process_time()
-            result = run(data)
-            cpu[name] = min(cpu[name], time.process_time() - started_cpu)
-            wall[name] = min(wall[name], time.perf_counter() - started)
+            spent_wall, spent_cpu, result = _timed(run, data)
+            times[name] = spent_wall, spent_cpu
+            cpu[name] = min(cpu[name], spent_cpu)
+            wall[name] = min(wall[name], spent_wall)
             chars[name] = COUNTS.get(name, int)(result)  # counted (and freed) outside the timing
             del result
+        (bare_wall, bare_cpu), (extract_wall, extract_cpu) = (
+            times["bare zipfile + lxml"],
+            times["preread extract"],
+        )
+        paired.append((extract_wall / bare_wall, extract_cpu / bare_cpu))
+        if against:
+            against.round()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         chapters = sum(1 for n in archive.namelist() if n.startswith("OEBPS/ch"))
     print(f"book: {len(data):,} bytes zipped, {chapters} chapters, best of {args.rounds} rounds")
@@ -240,10 +316,16 @@ def main() -> None:
             f"{chars[name]:>10,} {chars[name] / cpu[name]:>14,.0f}  "
             f"{wall[name] / wall[base]:5.2f} wall, {cpu[name] / cpu[base]:5.2f} CPU"
         )
-    for what, best in (("wall", wall), ("CPU", cpu)):
+    for index, (what, best) in enumerate((("wall", wall), ("CPU", cpu))):
         ratio = best["preread extract"] / best[base]
         verdict = "met" if ratio <= 1.25 else "NOT met"
-        print(f"extract / bare ({what} time) = {ratio:.2f}× (goal ≤ 1.25×): {verdict}")
+        median = statistics.median(p[index] for p in paired)
+        print(
+            f"extract / bare ({what} time) = {ratio:.2f}× (goal ≤ 1.25×): {verdict}; "
+            f"median per round {median:.2f}×"
+        )
+    if against:
+        against.report()
 
 
 if __name__ == "__main__":
