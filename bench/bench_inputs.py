@@ -26,10 +26,12 @@ machine may be shared: CPU time is what the code costs, wall time what a user wa
 the goal is extract ≤ 1.25× bare.
 
 ``--against SRC`` (the ``src`` directory of another checkout, e.g. ``git archive main``
-unpacked, compiled with its ``build_compiled.py`` or not) times that code too, in a
-child process (``PYTHONPATH=SRC``), a round of its bare and extract after each round
-here: before and after a change, on the same machine load. Both sides also give the
-median of their per-round ratios.
+unpacked, compiled with its ``build_compiled.py`` or not) times that code and this one
+alike, each in a child process of its own (``PYTHONPATH``), a round of bare and extract
+from each after each round here: before and after a change, on the same machine load
+and in the same position (a process's first run after another's is slower: the table's
+own bare runs after the children are not comparable with a run without them). Each
+side also gives the median of its per-round ratios.
 """
 
 from __future__ import annotations
@@ -248,7 +250,7 @@ class _Against:
         self.stdin.close()
         self.child.wait()
         best = [min(r[i] for r in self.rounds) for i in range(4)]
-        print(f"against {self.what}, same rounds:")
+        print(f"child process, {self.what}, same rounds:")
         print(f"  bare {best[0] * 1000:.1f} ms wall / {best[1] * 1000:.1f} ms CPU, extract "
               f"{best[2] * 1000:.1f} / {best[3] * 1000:.1f} ms: {best[2] / best[0]:.2f}× wall, "
               f"{best[3] / best[1]:.2f}× CPU; median per round "
@@ -268,7 +270,12 @@ def main() -> None:
         return _serve(args.size)
     data = build_book(args.size)
     tokenizer()  # Punkt's parameters, loaded once per process
-    against = _Against(args.against, args.size) if args.against else None
+    sides = (
+        [_Against(str(Path(__file__).resolve().parents[1] / "src"), args.size),
+         _Against(args.against, args.size)]
+        if args.against
+        else []
+    )  # fmt: skip
     runs: dict[str, Callable[[bytes], Any]] = {
         "bare zipfile + lxml": bare,
         "preread extract": extract,
@@ -303,8 +310,8 @@ def main() -> None:
             times["preread extract"],
         )
         paired.append((extract_wall / bare_wall, extract_cpu / bare_cpu))
-        if against:
-            against.round()
+        for side in sides:
+            side.round()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         chapters = sum(1 for n in archive.namelist() if n.startswith("OEBPS/ch"))
     print(f"book: {len(data):,} bytes zipped, {chapters} chapters, best of {args.rounds} rounds")
@@ -324,8 +331,8 @@ def main() -> None:
             f"extract / bare ({what} time) = {ratio:.2f}× (goal ≤ 1.25×): {verdict}; "
             f"median per round {median:.2f}×"
         )
-    if against:
-        against.report()
+    for side in sides:
+        side.report()
 
 
 if __name__ == "__main__":
