@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from preread.blobs import BlobStore, blob_key
 from preread.errors import BadInput, Conflict, NotFound
 from preread.export import EXPORT_FORMATS, MEDIA_TYPES, ExportPlan, plan, write_export
 from preread.fsutil import fsync_dir, pid_alive
@@ -43,7 +44,6 @@ from preread.manifest import ChunkEntry, Manifest
 from preread.store import Store
 
 if TYPE_CHECKING:
-    from preread.blobs import BlobStore
     from preread.shared import SharedTier
     from preread.voice import ResolvedVoice
 
@@ -94,11 +94,7 @@ class Exporting:
     shared: SharedTier | None
     blobs: BlobStore
 
-    if TYPE_CHECKING:  # provided by ``Library``, ``MissingChunks`` and ``Upkeep``
-
-        def restore_chunk(
-            self, document_id: str, *, index: int | None, page: int | None, block: int | None
-        ) -> bool: ...
+    if TYPE_CHECKING:  # provided by ``Library`` and ``Upkeep``
 
         def manifest(self, document_id: str) -> Manifest | None: ...
 
@@ -195,19 +191,24 @@ class Exporting:
         return final
 
     def _bring_from_shared(self, order: ExportOrder, cancel: threading.Event | None) -> None:
-        """Chunks of ``order`` not on this disk, brought from the shared tier (its blobs
-        eight at a time, then linked as chunks); ``MissingAudio`` for any it lacks."""
+        """Chunks of ``order`` not on this disk, brought from the shared tier: only their
+        blobs, eight at a time, each linked as its chunk file when it holds the very
+        audio the manifest records (the manifest is not read again, nor changed);
+        ``MissingAudio`` for any the tier lacks."""
         wanted = order.plan.missing()
         if not wanted:
             return
         unit = order.plan.manifest.unit
         if self.shared is not None:
             voice = self.voice_of(order.plan.manifest)
-            self.shared.fetch_done(self.blobs, order.document_id, voice)
+            keys = {entry.index: blob_key(entry.text, voice) for entry in wanted}
+            self.shared.fetch_blobs(self.blobs, keys.values(), voice.format)
             for entry in wanted:
                 if cancel is not None and cancel.is_set():
                     raise ExportCancelled(order.key)
-                self.restore_chunk(order.document_id, index=entry.index, page=None, block=None)
+                info = self.blobs.read(keys[entry.index], voice.format)
+                if info is not None and info.sha256 == entry.sha256:
+                    self.blobs.link(info, order.plan.path(entry))
         pages = order.plan.missing_pages()
         if pages:
             raise MissingAudio(

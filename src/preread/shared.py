@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from preread.blobs import BlobInfo, BlobStore, blob_key
@@ -166,9 +167,14 @@ class SharedTier(TierLink):
             for e in remote.chunks
             if e.status == "done" and e.spoken_by is None  # not a fallback's audio
         }
-        missing = [k for k in sorted(keys) if blobs.read(k, voice.format) is None]
+        return self.fetch_blobs(blobs, keys, voice.format)
+
+    def fetch_blobs(self, blobs: BlobStore, keys: Iterable[str], fmt: str) -> int:
+        """Bring the blobs among ``keys`` the local store lacks from the tier, eight at a
+        time; how many were fetched."""
+        missing = [k for k in sorted(set(keys)) if blobs.read(k, fmt) is None]
         with ThreadPoolExecutor(8, thread_name_prefix="preread-fetch") as pool:
-            found = list(pool.map(lambda key: self.fetch_blob(key, voice.format), missing))
+            found = list(pool.map(lambda key: self.fetch_blob(key, fmt), missing))
         return sum(1 for info in found if info is not None)
 
     def push_done(self, manifest: Manifest, voice: ResolvedVoice) -> None:
