@@ -58,11 +58,7 @@ class Archive:
         try:
             with self.zip.open(info) as handle:
                 data = handle.read(MAX_ENTRY + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
-            raise BadDocument(
-                f"{self.name}: {path} cannot be read from the archive: {exc}"
-            ) from None
-        except (RuntimeError, NotImplementedError) as exc:  # encrypted or unknown compression
+        except _ZIP_ERRORS as exc:  # damaged, encrypted, or an unknown compression
             raise BadDocument(
                 f"{self.name}: {path} cannot be read from the archive: {exc}"
             ) from None

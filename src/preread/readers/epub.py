@@ -109,10 +109,10 @@ def _nav_entries(archive: Archive, package: _Package) -> Iterator[tuple[str, str
     levels."""
     if package.nav and package.nav in archive.names:
         root = parse_xhtml(archive.read(package.nav), f"{archive.name}: {package.nav}")
-        for nav in root.iter("{*}nav", "nav"):
+        for nav in root.iter("{*}nav"):
             if "toc" not in semantics(nav):
                 continue
-            for link in nav.iter("{*}a", "a"):
+            for link in nav.iter("{*}a"):
                 depth = sum(1 for a in link.iterancestors() if local(a) in ("ol", "ul"))
                 if depth <= MAX_DEPTH and link.get("href"):
                     yield text_of(link), *_resolve(package.nav, link.get("href"))

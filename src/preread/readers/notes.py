@@ -52,7 +52,7 @@ def is_note_body(element: Element, found: frozenset[str] | None = None) -> bool:
 def _href(element: Element) -> str | None:
     href = element.get("href")
     if href is None:
-        link = next(element.iter("{*}a", "a"), None)
+        link = next(element.iter("{*}a"), None)
         href = link.get("href") if link is not None else None
     return href if href and "#" in href else None
 
@@ -124,8 +124,8 @@ _NEW: Final = tuple.__new__
 def toc_titles(element: Element) -> list[Piece]:
     """A table of contents as heard with ``PREREAD_TOC=titles``: each entry's title, a
     sentence of its own (of the ``nav`` typed ``toc`` when ``element`` holds one)."""
-    navs = [n for n in element.iter("{*}nav", "nav") if "toc" in marks(n)] or [element]
-    titles = (clean("".join(a.itertext())) for nav in navs for a in nav.iter("{*}a", "a"))
+    navs = [n for n in element.iter("{*}nav") if "toc" in marks(n)] or [element]
+    titles = (clean("".join(a.itertext())) for nav in navs for a in nav.iter("{*}a"))
     return [piece(heading_sentence(t)) for t in titles if t]
 
 
