@@ -3,7 +3,9 @@
 ``Engines(settings, provider=None)``: ``provider_for(name)`` builds each provider on
 first need and keeps it; ``resolve`` turns settings into the exact voice;
 ``voice_of(manifest)`` is the one rule for which voice a manifest's audio was made
-with, and ``matches`` whether that is the voice asked for. ``maker(name)`` is the
+with, ``spoken_voice(manifest, entry)`` which voice spoke one of its chunks (a
+fallback's, a language's: its blob's content key), and ``matches`` whether that is
+the voice asked for. ``maker(name)`` is the
 chunk maker of a provider, one per library: its single flight (one synthesis of a
 given content at a time) covers every caller of the library, and every process whose
 library shares the store (a file lock per content key, ``preread.flights``).
@@ -19,15 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from preread.errors import PrereadError
 from preread.flights import Flights
 from preread.generate import ChunkMaker
 from preread.latency import SynthesisLog
-from preread.manifest import Manifest, manifest_matches
+from preread.manifest import ChunkEntry, Manifest, manifest_matches
 from preread.settings import Settings, VoiceSettings
 from preread.store import Store
 from preread.tts.base import Provider
 from preread.tts.breaker import Breaker
-from preread.tts.chain import Chain
+from preread.tts.chain import Chain, spoken_by
 from preread.tts.languages import LanguageVoices
 from preread.voice import ResolvedVoice
 
@@ -82,6 +85,28 @@ class Engines:
         """The voice the manifest's audio was made with, as its provider resolves it (so
         the content key has what the manifest does not record, e.g. an endpoint)."""
         return replace(self.resolve(manifest.voice_settings()), level=manifest.level)
+
+    def spoken_voice(self, manifest: Manifest, entry: ChunkEntry) -> ResolvedVoice:
+        """The voice that spoke ``entry``, as its blob's content key hashes it: the
+        manifest's, or the one its ``spokenBy`` names, as the maker resolved it (a
+        language's voice as the settings map its language; a fallback's by its provider,
+        at the document's speed, format and level, so an endpoint is in the key too)."""
+        voice = self.voice_of(manifest)
+        if entry.spoken_by is None:
+            return voice
+        if entry.spoken_kind != "fallback" and entry.language:
+            route = self.languages.route(entry.language, voice)
+            if route is not None and spoken_by(route.voice) == entry.spoken_by:
+                return route.voice
+        provider, model, name = entry.spoken_by
+        try:
+            settings = VoiceSettings(
+                provider, model or None, name or None, voice.speed, voice.format
+            )
+            found = self.provider_for(provider).resolve(settings)
+        except PrereadError:  # not a provider this instance can build: the names alone
+            found = ResolvedVoice(provider, model, name, voice.speed, voice.format)
+        return replace(found, level=voice.level)
 
     @staticmethod
     def matches(manifest: Manifest, voice: ResolvedVoice) -> bool:

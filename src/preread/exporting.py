@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from preread.blobs import BlobStore, blob_key
+from preread.blobs import BlobStore
 from preread.errors import BadInput, Conflict, NotFound
 from preread.export import EXPORT_FORMATS, MEDIA_TYPES, ExportPlan, plan, write_export
 from preread.fsutil import fsync_dir, pid_alive
@@ -99,6 +99,8 @@ class Exporting:
         def manifest(self, document_id: str) -> Manifest | None: ...
 
         def voice_of(self, manifest: Manifest) -> ResolvedVoice: ...
+
+        def spoken_key(self, manifest: Manifest, entry: ChunkEntry) -> str: ...
 
         def note_written(self, nbytes: int) -> None: ...
 
@@ -192,24 +194,26 @@ class Exporting:
 
     def _bring_from_shared(self, order: ExportOrder, cancel: threading.Event | None) -> None:
         """Chunks of ``order`` not on this disk, brought from the shared tier: only their
-        blobs, eight at a time, each linked as its chunk file when it holds the very
-        audio the manifest records (the manifest is not read again, nor changed);
-        ``MissingAudio`` for any the tier lacks."""
+        blobs (each under the key of the voice that spoke it, a fallback's too), eight at
+        a time, each linked as its chunk file when it holds the very audio the manifest
+        records (the manifest is not read again, nor changed); ``MissingAudio`` for any
+        the tier lacks."""
         wanted = order.plan.missing()
         if not wanted:
             return
-        unit = order.plan.manifest.unit
+        manifest = order.plan.manifest
         if self.shared is not None:
-            voice = self.voice_of(order.plan.manifest)
-            keys = {entry.index: blob_key(entry.text, voice) for entry in wanted}
-            self.shared.fetch_blobs(self.blobs, keys.values(), voice.format)
+            keys = {entry.index: self.spoken_key(manifest, entry) for entry in wanted}
+            shas = {keys[entry.index]: entry.sha256 for entry in wanted}
+            self.shared.fetch_blobs(self.blobs, shas, manifest.format)
             for entry in wanted:
                 if cancel is not None and cancel.is_set():
                     raise ExportCancelled(order.key)
-                info = self.blobs.read(keys[entry.index], voice.format)
+                info = self.blobs.read(keys[entry.index], manifest.format)
                 if info is not None and info.sha256 == entry.sha256:
                     self.blobs.link(info, order.plan.path(entry))
         pages = order.plan.missing_pages()
+        unit = manifest.unit
         if pages:
             raise MissingAudio(
                 f"{len(pages)} {unit}(s) have no audio on this disk or in the shared bucket:"

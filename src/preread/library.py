@@ -118,6 +118,10 @@ class Library(MissingChunks, Speaking, Upkeep, Exporting):
     def matches(self, manifest: Manifest, voice: ResolvedVoice) -> bool:
         return self.engines.matches(manifest, voice)
 
+    def spoken_key(self, manifest: Manifest, entry: ChunkEntry) -> str:
+        """The content key of a chunk's blob: its text in the voice that spoke it."""
+        return blob_key(entry.text, self.engines.spoken_voice(manifest, entry))
+
     # -- documents ----------------------------------------------------------------------------
     @property
     def home(self) -> Path:
@@ -280,7 +284,8 @@ class Library(MissingChunks, Speaking, Upkeep, Exporting):
         ``upgrade``: also make again those a fallback voice spoke, with the primary."""
         voice = voice or self.settings.voice
         if self.shared is not None:
-            self.shared.fetch_done(self.blobs, document.document_id, self.resolve_voice(voice))
+            resolved = self.resolve_voice(voice)
+            self.shared.fetch_done(self.blobs, document.document_id, resolved, self.spoken_key)
         summary = run_preprocess(
             self.store, self.provider_for(voice.provider), document, voice, source=source,
             pages=pages, force=force, wait=wait, on_progress=on_progress, cancel=cancel,
@@ -295,7 +300,7 @@ class Library(MissingChunks, Speaking, Upkeep, Exporting):
         if self.shared is not None:
             manifest = self.store.read_manifest(document.document_id)
             if manifest is not None:
-                self.shared.push_done(manifest, self.voice_of(manifest))
+                self.shared.push_done(manifest, self.spoken_key)
             self._share_document(document.document_id)
         return summary
 
@@ -309,14 +314,13 @@ class Library(MissingChunks, Speaking, Upkeep, Exporting):
         manifest = self.store.read_manifest(document_id)
         if manifest is None:
             return 0
-        voice = self.voice_of(manifest)
         new = 0
         for entry in manifest.chunks:
-            if entry.status == "done" and entry.spoken_by is None:
-                key = blob_key(entry.text, voice)
+            if entry.status == "done":
+                key = self.spoken_key(manifest, entry)  # a fallback's blob: its own key
                 if key not in shared:
                     shared.add(key)
-                    self.shared.push_blob(key, voice.format)
+                    self.shared.push_blob(key, manifest.format)
                     new += 1
         if new:
             self._share_document(document_id, registration=False)

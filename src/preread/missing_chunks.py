@@ -45,6 +45,8 @@ class MissingChunks:
 
         def voice_of(self, manifest: Manifest) -> ResolvedVoice: ...
 
+        def spoken_key(self, manifest: Manifest, entry: ChunkEntry) -> str: ...
+
         def registration(self, document_id: str) -> DocumentText | None: ...
 
         def registered(self, document_id: str) -> DocumentText | None: ...
@@ -118,6 +120,7 @@ class MissingChunks:
         """
         new_key = None
         claimed = False
+        manifest: Manifest | None = None
         if self.shared is not None:
             manifest = self.store.read_manifest(document_id)
             wanted = manifest.chunk(index) if manifest is not None else None
@@ -130,10 +133,14 @@ class MissingChunks:
                 ):
                     new_key = None  # another instance made it: linked from its blob
         maker = self.engines.maker(voice.provider)
+        entry: ChunkEntry | None = None
         try:
             entry = maker.make(document_id, index, voice, on_audio=on_audio)
         finally:
             if self.shared is not None and new_key is not None:
+                if manifest is not None and entry is not None and entry.spoken_by is not None:
+                    key = self.spoken_key(manifest, entry)  # a fallback's: its own key
+                    self.shared.push_blob(key, voice.format)
                 if claimed:
                     self.shared.release(new_key, voice.format)
                 else:
@@ -149,7 +156,9 @@ class MissingChunks:
     ) -> bool:
         """Put a missing chunk file back from the shared tier's blob, never synthesizing.
 
-        True when the chunk is now on the local disk (served like any stored chunk).
+        A done chunk is linked to the blob of the voice that spoke it (a fallback's
+        too) when that blob holds the audio the manifest records. True when the chunk is
+        now on the local disk (served like any stored chunk).
         """
         if self.shared is None:
             return False
@@ -158,11 +167,38 @@ class MissingChunks:
             entry = find_entry(manifest, index=index, page=page, block=block) if manifest else None
             if manifest is None or entry is None:
                 return False
-            voice = self.voice_of(manifest)
-            if self.shared.fetch_missing(self.blobs, entry.text, voice) is not None:
-                return False  # neither tier has it
-            self.engines.maker(voice.provider).make(document_id, entry.index, voice)
+            if entry.status == "done" and entry.sha256:
+                restored = self._link_done(manifest, entry)
+            else:  # not made yet here: the blob of its text in the document's voice
+                voice = self.voice_of(manifest)
+                if self.shared.fetch_missing(self.blobs, entry.text, voice) is not None:
+                    return False  # neither tier has it
+                self.engines.maker(voice.provider).make(document_id, entry.index, voice)
+                restored = True
         except PrereadError:
             return False
-        self.note_use(document_id)
+        if restored:
+            self.note_use(document_id)
+        return restored
+
+    def _link_done(self, manifest: Manifest, entry: ChunkEntry) -> bool:
+        """Link a done chunk's file to its blob, brought from the shared tier when this
+        disk lacks it; only when the blob holds the audio the manifest records (a local
+        blob of other bytes is kept, not served for it)."""
+        assert self.shared is not None
+        key = self.spoken_key(manifest, entry)
+        info = self.blobs.read(key, manifest.format)
+        if info is None:
+            info = self.shared.fetch_blob(key, manifest.format, entry.sha256)
+        if info is None or info.sha256 != entry.sha256:
+            return False
+        document_id = manifest.document_id
+        with self.store.manifest_lock(document_id):  # not while a run changes the manifest
+            now = self.store.read_manifest(document_id)
+            current = now.chunk(entry.index) if now is not None else None
+            if current is None or current.sha256 != entry.sha256:
+                return False
+            if current.file_name != entry.file_name:
+                return False
+            self.blobs.link(info, self.store.chunks_dir(document_id) / entry.file_name)
         return True

@@ -24,12 +24,12 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from preread.blobs import BlobInfo, BlobStore, blob_key
 from preread.fsutil import atomic_write, create_exclusive
-from preread.manifest import Manifest, manifest_matches
+from preread.manifest import ChunkEntry, Manifest, manifest_matches
 from preread.model import DocumentText
 from preread.tier_link import TierLink, merged_manifest
 from preread.tiers import TierUnavailable
@@ -52,8 +52,12 @@ class SharedTier(TierLink):
         self._enqueue(self._name(self.store.manifest_path(document_id)), True)
 
     # -- reads --------------------------------------------------------------------------------
-    def fetch_blob(self, key: str, fmt: str) -> BlobInfo | None:
-        """Bring blob ``key`` from the tier into the local store; its info, or None."""
+    def fetch_blob(self, key: str, fmt: str, sha256: str | None = None) -> BlobInfo | None:
+        """Bring blob ``key`` from the tier into the local store; its info, or None.
+
+        ``sha256``: only that audio (a manifest's record of a chunk): the tier's blob of
+        other bytes is not stored. A stored blob is never replaced (its info is returned).
+        """
         audio_name, sidecar_name = self.blob_names(key, fmt)
         raw = self._get(sidecar_name)
         if raw is None:
@@ -62,7 +66,7 @@ class SharedTier(TierLink):
             info = BlobInfo.from_json(json.loads(raw))
         except (ValueError, KeyError, TypeError):
             return None
-        if info.key != key or info.format != fmt:
+        if info.key != key or info.format != fmt or sha256 not in (None, info.sha256):
             return None
         data = self._get(audio_name)
         if data is None or len(data) != info.bytes:
@@ -97,6 +101,10 @@ class SharedTier(TierLink):
 
     def remote_manifest(self, document_id: str) -> Manifest | None:
         """The tier's copy of the manifest (not stored locally)."""
+        found = self._remote_manifest(document_id)
+        return None if found is None else found[0]
+
+    def _remote_manifest(self, document_id: str) -> tuple[Manifest, bytes] | None:
         raw = self._get(self._name(self.store.manifest_path(document_id)))
         if raw is None:
             return None
@@ -104,19 +112,20 @@ class SharedTier(TierLink):
             manifest = Manifest.loads(raw)
         except (ValueError, KeyError, TypeError):
             return None
-        return manifest if manifest.document_id == document_id else None
+        return (manifest, raw) if manifest.document_id == document_id else None
 
     # -- a document's audio ---------------------------------------------------------------------
     def adopt_manifest(self, document_id: str) -> Manifest | None:
-        """The tier's manifest, written locally while the disk still has none."""
-        remote = self.remote_manifest(document_id)
-        if remote is None:
+        """The tier's manifest, written locally (its very bytes) while the disk has none."""
+        found = self._remote_manifest(document_id)
+        if found is None:
             return None
+        remote, raw = found
         with self.store.manifest_lock(document_id):
             local = self.store.read_manifest(document_id)
             if local is not None:
                 return local
-            self.store.write_manifest(remote)
+            self.store.write_manifest(remote, raw)
             self.store.chunks_dir(document_id).mkdir(parents=True, exist_ok=True)
         return remote
 
@@ -156,32 +165,37 @@ class SharedTier(TierLink):
             return None
         return key if self.fetch_blob(key, voice.format) is None else None
 
-    def fetch_done(self, blobs: BlobStore, document_id: str, voice: ResolvedVoice) -> int:
+    def fetch_done(
+        self,
+        blobs: BlobStore,
+        document_id: str,
+        voice: ResolvedVoice,
+        key_of: Callable[[Manifest, ChunkEntry], str],
+    ) -> int:
         """Before pre-generating: fetch the blobs the tier's manifest lists as done (for
-        the same voice), eight at a time; how many were fetched."""
+        the same voice), each under ``key_of``'s key (the voice that spoke it, a
+        fallback's too) and only as the manifest records it, eight at a time; how many
+        were fetched."""
         remote = self.remote_manifest(document_id)
         if remote is None or not manifest_matches(remote, voice):
             return 0
-        keys = {
-            blob_key(e.text, voice)
-            for e in remote.chunks
-            if e.status == "done" and e.spoken_by is None  # not a fallback's audio
-        }
-        return self.fetch_blobs(blobs, keys, voice.format)
+        done = [e for e in remote.chunks if e.status == "done"]
+        return self.fetch_blobs(blobs, {key_of(remote, e): e.sha256 for e in done}, voice.format)
 
-    def fetch_blobs(self, blobs: BlobStore, keys: Iterable[str], fmt: str) -> int:
-        """Bring the blobs among ``keys`` the local store lacks from the tier, eight at a
-        time; how many were fetched."""
-        missing = [k for k in sorted(set(keys)) if blobs.read(k, fmt) is None]
+    def fetch_blobs(self, blobs: BlobStore, wanted: Mapping[str, str | None], fmt: str) -> int:
+        """Bring the blobs among ``wanted`` (key: its audio's SHA-256, None for any) the
+        local store lacks from the tier, eight at a time; how many were fetched."""
+        missing = [k for k in sorted(wanted) if blobs.read(k, fmt) is None]
         with ThreadPoolExecutor(8, thread_name_prefix="preread-fetch") as pool:
-            found = list(pool.map(lambda key: self.fetch_blob(key, fmt), missing))
+            found = list(pool.map(lambda key: self.fetch_blob(key, fmt, wanted[key]), missing))
         return sum(1 for info in found if info is not None)
 
-    def push_done(self, manifest: Manifest, voice: ResolvedVoice) -> None:
-        """Queue the blob of every done chunk (the tier keeps one copy of each)."""
+    def push_done(self, manifest: Manifest, key_of: Callable[[Manifest, ChunkEntry], str]) -> None:
+        """Queue the blob of every done chunk (the tier keeps one copy of each), under
+        ``key_of``'s key: the voice that spoke it, a fallback's too."""
         for entry in manifest.chunks:
-            if entry.status == "done" and entry.spoken_by is None:  # not a fallback's audio
-                self.push_blob(blob_key(entry.text, voice), voice.format)
+            if entry.status == "done":
+                self.push_blob(key_of(manifest, entry), manifest.format)
 
     def forget_document(self, document_id: str, *, registration: bool) -> None:
         """Remove a deleted document's manifest (and registration) from the tier, so no

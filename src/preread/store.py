@@ -145,12 +145,13 @@ class Store:
             raise NotFound(f"document {document_id} has no audio in the store")
         return manifest
 
-    def write_manifest(self, manifest: Manifest) -> None:
-        """Write whole or not at all; the journal is then stale and removed.
+    def write_manifest(self, manifest: Manifest, data: bytes | None = None) -> None:
+        """Write whole or not at all; the journal is then stale and removed. ``data``:
+        ``manifest``'s bytes as another store wrote them (a shared tier's), kept as is.
 
         Callers that read-modify-write hold ``manifest_lock`` (``update_manifest``).
         """
-        data = manifest.dumps()
+        data = manifest.dumps() if data is None else data
         path = self.journal_path(manifest.document_id)
         if journal.names(path, journal.digest(data)):
             journal.remove(path)  # it would apply to these very bytes: drop it first
