@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from serverkit import TEXTS, register_document, write_synthetic
@@ -221,3 +222,54 @@ def test_the_readers_silence_is_a_20_ms_silent_wav(client: TestClient) -> None:
         frames = wav.readframes(wav.getnframes())
         assert wav.getnframes() / wav.getframerate() == 0.02
     assert frames and not any(frames)
+
+
+def test_a_reader_page_is_kept_per_manifest_state_and_start(
+    client: TestClient, store: Store
+) -> None:
+    """Asked again, a reader page is the very answer it was (bytes and headers; the same
+    when rendered anew), from memory; the manifest rewritten, a result in its journal,
+    or another position in the cookie is another page; PAGES_KEPT pages at most."""
+    from preread.server import web
+
+    doc = write_synthetic(store, [100, 300, 200], seed=21, register=True).document_id
+
+    def page(at: str | None = None) -> tuple[bytes, dict[str, str]]:
+        client.cookies.clear()
+        if at is not None:
+            client.cookies.set("preread-at", at)
+        response = client.get(f"/read/{doc}")
+        client.cookies.clear()
+        assert response.status_code == 200
+        headers = dict(response.headers)
+        del headers["x-request-id"]  # (each request's own)
+        return response.content, headers
+
+    def carried(answer: tuple[bytes, dict[str, str]]) -> list[str]:
+        (data,) = re.findall(rb'<script type="application/json" id="doc-data">(.*?)</script>',
+                             answer[0], re.S)  # fmt: skip
+        return [c["status"] for c in json.loads(data)["chunks"]]
+
+    kept = len(web._pages)
+    first = page()
+    assert len(web._pages) == kept + 1 and carried(first) == ["done"] * 3
+    assert page() == first and len(web._pages) == kept + 1  # from memory
+    web._pages.clear()
+    assert page() == first  # rendered anew: the same answer
+    manifest = store.read_manifest(doc)
+    assert manifest is not None
+    done = replace(manifest.chunks[2])
+    manifest.chunks[2].reset()
+    store.write_manifest(manifest)
+    rewritten = page()
+    assert carried(rewritten) == ["done", "done", "pending"]
+    assert rewritten[1]["etag"] != first[1]["etag"]
+    store.progress_journal(doc, lambda _: True).append([done])  # as a running job records
+    journaled = page()
+    assert carried(journaled) == ["done"] * 3 and journaled != rewritten
+    there = page("1.1.2.5")  # the second block's chunk, 2.5 s into it
+    assert there != journaled and b'data-time="2.5"' in there[0]
+    assert page("1.1.2.5") == there and page() == journaled
+    for seconds in range(web.PAGES_KEPT + 3):
+        page(f"1.1.{seconds}")
+    assert len(web._pages) == web.PAGES_KEPT

@@ -211,10 +211,10 @@ class ManifestCache:
                 records[0] if records else None, cached.digest
             )
             records = records[1:]
-        cached.journal_offset += used
         if cached.journal_valid and records:
             cached.apply(records)
             cached.journal_applied += len(records)
+        cached.journal_offset += used  # after them: who sees this offset sees its records
         return True
 
     def forget(self, document_id: str) -> None:

@@ -15,6 +15,7 @@ import html
 import io
 import re
 import wave
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from preread.errors import NotFound, PrereadError
 from preread.ids import check_id_or_prefix
 from preread.server.documents import document_json
+from preread.server.manifests import CachedManifest
 from preread.server.ranges import etag_matches
 from preread.server.state import state_of
 
@@ -167,6 +169,14 @@ DOC_DATA = b'<script type="application/json" id="doc-data">%s</script>\n</body>'
 INLINE_MAX = 64 * 1024
 
 
+# Rendered reader pages, the last PAGES_KEPT (each at most read.html + INLINE_MAX bytes),
+# keyed by what makes one: the document's manifest as read (its chunk folder, the file's
+# stamp, the journal read so far) and the chunk and time it starts at (from the cookie).
+PAGES_KEPT = 32
+PageKey = tuple[str, tuple[int, int, int], int | None, int, tuple[str, float] | None]
+_pages: OrderedDict[PageKey, tuple[Asset, dict[str, str]]] = OrderedDict()
+
+
 async def reader_page(request: Request) -> Response:
     """The reader, ready for its first audio without a request from its scripts: the
     page carries the document's JSON (what ``GET /api/documents/{doc}`` answers) when it
@@ -174,21 +184,40 @@ async def reader_page(request: Request) -> Response:
     and when the chunk at the remembered position (POSITION_COOKIE; else the first) is
     stored, its URL (the one ``chunkUrl`` in js/api.js builds) in a ``<meta
     name="preread-start">`` before the page's first script, js/boot.js, which loads it
-    into an ``<audio>`` before the body is parsed: the player plays that element."""
+    into an ``<audio>`` before the body is parsed: the player plays that element.
+
+    A document with a manifest has its page rendered once per manifest state and start
+    (``_pages``): asked again, it is answered from memory, its manifest not read."""
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
     link = {"Link": _preload(f"/api/documents/{doc}")}
     if len(doc) != 64:  # a prefix: the script's fetch resolves it
         return _serve(request, "read.html", **link)
-    data = await run_in_threadpool(document_json, state_of(request).library, doc)
-    first = await _start_chunk(request, doc)
+    state = state_of(request)
+    cached = await _manifest(request, doc)
+    first = key = None
+    if cached is not None:
+        first = _start_chunk(request, doc, cached)
+        key = (cached.chunks_dir, cached.stamp, cached.journal_inode, cached.journal_offset, first)
+        kept = _pages.get(key)
+        if kept is not None:
+            _pages.move_to_end(key)
+            return _answer(request, *kept)
+    # (read after the manifest's state was: never older than the key it is kept under)
+    data = await run_in_threadpool(document_json, state.library, doc)
+    if cached is None and data is not None:  # adopted from a shared tier just now
+        cached = await _manifest(request, doc)
+        first = None if cached is None else _start_chunk(request, doc, cached)
     if data is not None and len(data) <= INLINE_MAX:
         link = {}
     else:
         data = None
-    if first is None and data is None:
-        return _serve(request, "read.html", **link)
-    return _answer(request, _reader_html(first, data), link)
+    page = assets()["read.html"] if first is None and data is None else _reader_html(first, data)
+    if key is not None:
+        _pages[key] = (page, link)
+        while len(_pages) > PAGES_KEPT:
+            _pages.popitem(last=False)
+    return _answer(request, page, link)
 
 
 def _reader_html(first: tuple[str, float] | None, data: bytes | None) -> Asset:
@@ -205,10 +234,8 @@ def _reader_html(first: tuple[str, float] | None, data: bytes | None) -> Asset:
     return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
 
-async def _start_chunk(request: Request, doc: str) -> tuple[str, float] | None:
-    """(URL, seconds into it) of the chunk the document's first audio plays, when it is
-    stored: the one at the remembered position (the cookie), else the first; None
-    otherwise (the reader then fetches what it plays)."""
+async def _manifest(request: Request, doc: str) -> CachedManifest | None:
+    """The document's manifest as the chunk GETs see it (None: none, or unreadable)."""
     state = state_of(request)
     cached = state.manifests.fresh(doc)  # two stats: on the loop
     if cached is None:
@@ -216,16 +243,21 @@ async def _start_chunk(request: Request, doc: str) -> tuple[str, float] | None:
             cached = await run_in_threadpool(state.manifests.get, doc)
         except PrereadError:
             return None
-    if cached is None or not cached.manifest.chunks:
+    return cached
+
+
+def _start_chunk(request: Request, doc: str, cached: CachedManifest) -> tuple[str, float] | None:
+    """(URL, seconds into it) of the chunk the document's first audio plays, when it is
+    stored: the one at the remembered position (the cookie), else the first; None
+    otherwise (the reader then fetches what it plays)."""
+    if not cached.manifest.chunks:
         return None
     chunk, time = cached.manifest.chunks[0], 0.0
     found = _POSITION.fullmatch(request.cookies.get(POSITION_COOKIE, ""))
-    if found is not None:
-        page, block = int(found[1]), int(found[2])
-        for entry in cached.manifest.chunks:  # (a position no chunk has: the first)
-            if entry.page == page and entry.block_index == block:
-                chunk, time = entry, float(found[3])
-                break
+    if found is not None:  # (a position no chunk has: the first)
+        entry = cached.by_position.get((int(found[1]), int(found[2])))
+        if entry is not None:
+            chunk, time = entry, float(found[3])
     if chunk.status != "done" or not chunk.sha256:
         return None
     query = f"documentId={doc}&page={chunk.page}&blockIndex={chunk.block_index}"
