@@ -40,7 +40,20 @@ def test_themes_follow_the_system_and_the_toggle(sample_server: Served, browser:
     page.emulate_media(color_scheme="light")
     page.click("#theme")
     assert background(page) == DARK_BG
-    page.evaluate("localStorage.removeItem('preread.theme')")  # no choice: the system's
+    # the server puts the choice in its pages (a cookie): it holds before any script runs
+    context.add_init_script(
+        "document.addEventListener('DOMContentLoaded', () => {"
+        " window.parsedBackground = getComputedStyle(document.body).backgroundColor; })"
+    )
+    for path in ("/", f"/read/{DOC}"):
+        page.goto(sample_server.base + path)
+        assert page.evaluate("window.parsedBackground") == DARK_BG, path
+    page.wait_for_selector("body[data-ready]")
+    # no choice (the site's data cleared): the system's
+    page.evaluate(
+        "localStorage.removeItem('preread.theme');"
+        " document.cookie = 'preread-theme=; path=/; max-age=0'"
+    )
     page.reload()
     page.wait_for_selector("body[data-ready]")
     assert background(page) == LIGHT_BG
@@ -62,11 +75,13 @@ def focus_order(page: Any, last: str) -> list[str]:
     order: list[str] = []
     while len(order) < 40 and (not order or order[-1] != last):
         page.keyboard.press("Tab")
-        order.append(page.evaluate(
-            "(() => { const e = document.activeElement;"
-            " if (e.closest('#downloads')) return 'download';"
-            " return e.id || e.getAttribute('aria-label') || e.textContent.trim(); })()"
-        ))
+        order.append(
+            page.evaluate(
+                "(() => { const e = document.activeElement;"
+                " if (e.closest('#downloads')) return 'download';"
+                " return e.id || e.getAttribute('aria-label') || e.textContent.trim(); })()"
+            )
+        )
     return order
 
 

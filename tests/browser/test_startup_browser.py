@@ -89,12 +89,15 @@ def play_before_the_modules_run(browser: Any, base: str) -> None:
     """reader.js held back: Play (from the first frame that shows it) plays the first
     chunk through boot.js; once the modules run, the player has it, playing."""
     context = browser.new_context()
+    # the rate chosen before (js/reader.js's cookie): Play plays at it from the start
+    context.add_cookies([{"name": "preread-rate", "value": "1.5", "url": base}])
     page = context.new_page()
     held: list[Any] = []
     page.route("**/static/js/reader.js", lambda route: held.append(route))
     page.goto(f"{base}/read/{DOC}", wait_until="commit")
     wait_js(page, "document.body && document.body.dataset.playable", 10)
     assert held and page.evaluate("() => window.prereadReader") is None  # no module yet
+    assert page.evaluate("() => window.prereadBoot.el.playbackRate") == 1.5
     page.click("#play")
     wait_js(
         page, "window.prereadBoot.playingAt !== null && window.prereadBoot.el.currentTime > 0", 10
@@ -107,6 +110,8 @@ def play_before_the_modules_run(browser: Any, base: str) -> None:
         " return p.playing && p.els[0] === b.el && p.ci === 0 && p.wantPlay"
         " && p.stats.requestedAt === b.requestedAt && p.stats.firstAudioAt === b.playingAt; }"
     )
+    assert page.input_value("#rate") == "1.5"  # and the player keeps it
+    assert page.evaluate("() => window.prereadReader.player.el.playbackRate") == 1.5
     wait_js(page, "window.prereadReader.si > 0 || window.prereadReader.player.ci > 0", 15)
     page.click("#play")  # the player's Play now: it pauses
     wait_js(page, "!window.prereadReader.player.playing", 10)

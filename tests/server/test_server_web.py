@@ -193,6 +193,42 @@ def test_reader_page_carries_the_document_and_its_stored_first_chunk(
     assert stale.status_code == 200
 
 
+def test_pages_carry_the_chosen_theme_and_rate(client: TestClient, store: Store) -> None:
+    """The theme cookie (js/api.js) is in both pages' <html> and the rate cookie
+    (js/reader.js) on the reader's first chunk, for js/boot.js; anything else is ignored,
+    and each variant has its own ETag."""
+    doc = write_synthetic(store, [100, 300], register=True).document_id
+
+    def opened(path: str, **cookies: str) -> tuple[str, str]:
+        client.cookies.clear()
+        for name, value in cookies.items():
+            client.cookies.set(name, value)
+        response = client.get(path)
+        client.cookies.clear()
+        assert response.status_code == 200
+        (tag,) = re.findall(r"<html[^>]*>", response.text)
+        metas = re.findall(r'<meta name="preread-start"[^>]*>', response.text)
+        return tag + "".join(re.findall(r' data-rate="[^"]*"', "".join(metas))), response.headers[
+            "etag"
+        ]
+
+    for path in ("/", f"/read/{doc}", f"/read/{doc[:8]}"):
+        plain, plain_etag = opened(path)
+        assert plain == '<html lang="en">'
+        dark, dark_etag = opened(path, **{"preread-theme": "dark"})
+        assert dark == '<html lang="en" data-theme="dark">' and dark_etag != plain_etag
+        assert (
+            opened(path, **{"preread-theme": "light"})[0] == '<html lang="en" data-theme="light">'
+        )
+        for bad in ("blue", 'dark"><script>x()</script>', ""):
+            assert opened(path, **{"preread-theme": bad}) == (plain, plain_etag), bad
+    both = opened(f"/read/{doc}", **{"preread-theme": "dark", "preread-rate": "1.5"})[0]
+    assert both == '<html lang="en" data-theme="dark"> data-rate="1.5"'
+    assert opened(f"/read/{doc}", **{"preread-rate": "0.75"})[0].endswith(' data-rate="0.75"')
+    for bad in ("9", "0.1", "1e3", "-1", "1.5x", '1"><script>'):
+        assert opened(f"/read/{doc}", **{"preread-rate": bad})[0] == '<html lang="en">', bad
+
+
 def test_the_documents_json_in_the_page_cannot_end_its_data_block(
     client: TestClient, store: Store
 ) -> None:

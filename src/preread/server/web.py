@@ -144,8 +144,46 @@ class StaticAssets:
         await response(scope, receive, send)
 
 
+# A person's choices the server puts in its pages, so that they hold from the first paint
+# (before any script could read localStorage): the theme (js/api.js sets this cookie,
+# path "/") and the playback rate (js/reader.js), which js/boot.js gives the first chunk's
+# <audio> so Play pressed before the modules run plays at that rate.
+THEME_COOKIE = "preread-theme"
+RATE_COOKIE = "preread-rate"
+_THEMES = ("light", "dark")
+_RATE = re.compile(r"[0-4](?:\.\d{1,2})?")
+HTML_TAG = b'<html lang="en">'
+
+
+def _theme(request: Request) -> str | None:
+    theme = request.cookies.get(THEME_COOKIE)
+    return theme if theme in _THEMES else None
+
+
+def _rate(request: Request) -> float | None:
+    found = _RATE.fullmatch(request.cookies.get(RATE_COOKIE, ""))
+    rate = float(found[0]) if found else None
+    return rate if rate is not None and 0.25 <= rate <= 4 else None
+
+
+def _themed(body: bytes, theme: str | None) -> bytes:
+    if theme is None:
+        return body
+    return body.replace(HTML_TAG, b'<html lang="en" data-theme="%s">' % theme.encode(), 1)
+
+
+@functools.cache
+def _themed_asset(name: str, theme: str) -> Asset:
+    page = assets()[name]
+    body = _themed(page.body, theme)
+    return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
 async def library_page(request: Request) -> Response:
-    return _serve(request, "index.html")
+    theme = _theme(request)
+    if theme is None:
+        return _serve(request, "index.html")
+    return _answer(request, _themed_asset("index.html", theme), {})
 
 
 def _preload(url: str) -> str:
@@ -156,7 +194,7 @@ def _preload(url: str) -> str:
 # the one at the remembered position), where js/boot.js (the page's first script) finds
 # it and starts loading it at once; with the time into it to start at.
 BOOT_TAG = b'<script src="/static/js/boot.js"></script>'
-START = '<meta name="preread-start" content="{url}" data-time="{time}">\n'
+START = '<meta name="preread-start" content="{url}" data-time="{time}"{rate}>\n'
 # The remembered position, for the server: js/reader.js keeps it in localStorage, which a
 # script reads only at a cost (a synchronous load of the origin's storage, tens of ms on a
 # busy machine, before the chunk could be asked for), and in this cookie, scoped to the
@@ -171,9 +209,12 @@ INLINE_MAX = 64 * 1024
 
 # Rendered reader pages, the last PAGES_KEPT (each at most read.html + INLINE_MAX bytes),
 # keyed by what makes one: the document's manifest as read (its chunk folder, the file's
-# stamp, the journal read so far) and the chunk and time it starts at (from the cookie).
+# stamp, the journal read so far), the chunk and time it starts at (from the cookie), and
+# the theme and rate the person chose (their cookies).
 PAGES_KEPT = 32
-PageKey = tuple[str, tuple[int, int, int], int | None, int, tuple[str, float] | None]
+PageKey = tuple[
+    str, tuple[int, int, int], int | None, int, tuple[str, float] | None, str | None, float | None
+]
 _pages: OrderedDict[PageKey, tuple[Asset, dict[str, str]]] = OrderedDict()
 
 
@@ -191,14 +232,26 @@ async def reader_page(request: Request) -> Response:
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
     link = {"Link": _preload(f"/api/documents/{doc}")}
+    theme = _theme(request)
     if len(doc) != 64:  # a prefix: the script's fetch resolves it
-        return _serve(request, "read.html", **link)
+        if theme is None:
+            return _serve(request, "read.html", **link)
+        return _answer(request, _themed_asset("read.html", theme), link)
     state = state_of(request)
+    rate = _rate(request)
     cached = await _manifest(request, doc)
     first = key = None
     if cached is not None:
         first = _start_chunk(request, doc, cached)
-        key = (cached.chunks_dir, cached.stamp, cached.journal_inode, cached.journal_offset, first)
+        key = (
+            cached.chunks_dir,
+            cached.stamp,
+            cached.journal_inode,
+            cached.journal_offset,
+            first,
+            theme,
+            rate,
+        )
         kept = _pages.get(key)
         if kept is not None:
             _pages.move_to_end(key)
@@ -212,7 +265,10 @@ async def reader_page(request: Request) -> Response:
         link = {}
     else:
         data = None
-    page = assets()["read.html"] if first is None and data is None else _reader_html(first, data)
+    if first is not None or data is not None:
+        page = _reader_html(first, data, theme, rate)
+    else:
+        page = assets()["read.html"] if theme is None else _themed_asset("read.html", theme)
     if key is not None:
         _pages[key] = (page, link)
         while len(_pages) > PAGES_KEPT:
@@ -220,14 +276,18 @@ async def reader_page(request: Request) -> Response:
     return _answer(request, page, link)
 
 
-def _reader_html(first: tuple[str, float] | None, data: bytes | None) -> Asset:
-    """read.html with the starting chunk's URL and time and the document's JSON, when
-    given (its own ETag: the page differs by document and position)."""
+def _reader_html(
+    first: tuple[str, float] | None, data: bytes | None, theme: str | None, rate: float | None
+) -> Asset:
+    """read.html with the starting chunk's URL and time (and the remembered rate), the
+    document's JSON and the chosen theme, when given (its own ETag: the page differs by
+    document, position and choices)."""
     page = assets()["read.html"]
-    body = page.body
+    body = _themed(page.body, theme)
     if first is not None:
         url, time = first
-        meta = START.format(url=html.escape(url), time=f"{time:g}").encode()
+        at_rate = f' data-rate="{rate:g}"' if rate is not None else ""
+        meta = START.format(url=html.escape(url), time=f"{time:g}", rate=at_rate).encode()
         body = body.replace(BOOT_TAG, meta + BOOT_TAG, 1)
     if data is not None:  # "<" escaped: nothing in it can end the data block
         body = body.replace(b"</body>", DOC_DATA % data.replace(b"<", b"\\u003c"), 1)

@@ -178,6 +178,9 @@ export function h(tag, attrs = {}, ...children) {
 export function setupTheme() {
   const saved = localStorage.getItem("preread.theme");
   if (saved) document.documentElement.dataset.theme = saved;
+  // (the server puts the choice in its pages from this cookie: it holds from the first paint)
+  const remember = (theme) => { document.cookie = `preread-theme=${theme}; path=/; max-age=31536000; samesite=strict`; };
+  if (saved && !document.cookie.split("; ").includes(`preread-theme=${saved}`)) remember(saved);
   const button = document.getElementById("theme");
   if (!button) return;
   const label = () => {
@@ -192,6 +195,7 @@ export function setupTheme() {
     const dark = button.getAttribute("aria-pressed") === "true";
     document.documentElement.dataset.theme = dark ? "light" : "dark";
     localStorage.setItem("preread.theme", document.documentElement.dataset.theme);
+    remember(document.documentElement.dataset.theme);
     label();
   });
 }

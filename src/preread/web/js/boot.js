@@ -11,6 +11,10 @@
 // over (window.prereadBoot.release), Play and the space bar play that element; the
 // player (js/player.js) then adopts it, playing or not. Without one, 20 ms of silence is
 // loaded instead, so the audio output is set up early all the same.
+//
+// It also imports the reader's module (js/reader.js) once that first paint is on screen:
+// the page's modulepreload links fetch and compile it meanwhile, and run where a module
+// script would (after the body is parsed, just before the paint) it held the paint up.
 "use strict";
 
 (() => {
@@ -42,6 +46,23 @@
     requestAnimationFrame(frame);
   });
 
+  let imported = false;
+  const load = () => {
+    if (imported) return;
+    imported = true;
+    import("/static/js/reader.js").catch((err) => { console.error("preread: the reader did not load", err); });
+  };
+  boot.painted.then(() => setTimeout(() => {
+    // Play pressed the moment it showed: the module waits for the first sound (the audio
+    // pipeline needs this thread between its steps), at most 400 ms
+    if (boot.el && boot.requestedAt !== null && boot.playingAt === null) {
+      boot.el.addEventListener("playing", () => setTimeout(load, 0), { once: true });
+      setTimeout(load, 400);
+    } else load();
+  }, 0));
+  // (no frames, in a background tab, say: the first paint would never come)
+  addEventListener("DOMContentLoaded", () => setTimeout(load, 1000), { once: true });
+
   const meta = document.querySelector('meta[name="preread-start"]');
   if (!meta) {
     boot.warm = new Audio();
@@ -57,6 +78,9 @@
   performance.mark("boot: first chunk asked for");
   boot.el = el;
   boot.time = Number(meta.dataset.time) || 0;
+  // the remembered playback rate (the server read it from the preread-rate cookie)
+  const rate = Number(meta.dataset.rate);
+  if (rate >= 0.25 && rate <= 4) el.defaultPlaybackRate = el.playbackRate = rate;
   if (boot.time > 0) el.currentTime = boot.time; // (where it starts once loaded)
   el.addEventListener("playing", () => {
     if (boot.playingAt === null) boot.playingAt = performance.now();

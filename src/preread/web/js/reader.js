@@ -212,11 +212,17 @@ function setupControls() {
     if (chapter) goPage(chapter.page);
   });
   const rate = $("rate");
-  rate.value = localStorage.getItem("preread.rate") || "1";
+  // (the server gives js/boot.js the rate from this cookie: Play before the modules run)
+  const remember = () => { document.cookie = `preread-rate=${rate.value}; path=/; max-age=31536000; samesite=strict`; };
+  // (this browser's choice; else the cookie's, which js/boot.js gave the adopted element)
+  rate.value = localStorage.getItem("preread.rate") || String(p.rate || 1);
+  if (!rate.value) rate.value = "1"; // (a rate the menu does not have)
   p.setRate(Number(rate.value) || 1);
+  if (rate.value !== "1" && !document.cookie.split("; ").includes(`preread-rate=${rate.value}`)) remember();
   rate.addEventListener("change", () => {
     p.setRate(Number(rate.value));
     localStorage.setItem("preread.rate", rate.value);
+    remember();
   });
   p.addEventListener("state", () => {
     const playing = p.playing || (p.wantPlay && !p.el.ended);
