@@ -3,6 +3,8 @@ the pre-generation estimate, cancelling a job while keeping its audio."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import re
@@ -36,7 +38,14 @@ def test_library_and_reader_pages_are_html_with_a_strict_policy(client: TestClie
         html = response.text
         scripts = re.findall(r"<script\b[^>]*>", html)
         assert scripts and all('src="/static/' in s for s in scripts)  # no inline script
-        assert "<style" not in html
+        # inline style: only the reader's stylesheet, allowed by the policy by its hash
+        styles = re.findall(r"<style>(.*?)</style>", html, re.S)
+        assert html.count("<style") == len(styles) == (0 if url == "/" else 1), url
+        for style in styles:
+            assert style == (WEB_DIR / "app.css").read_text()
+            digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+            policy = response.headers["content-security-policy"]
+            assert f"style-src 'self' 'sha256-{digest}';" in policy
         assert not re.search(r"<[^>]*\s(on[a-z]+|style)=", html)  # no inline handler or style
         assert "http://" not in html and "https://" not in html  # no third-party origin
 
@@ -140,8 +149,9 @@ def test_reader_page_carries_the_document_and_its_stored_first_chunk(
         found = re.fullmatch(start, metas[0]) if metas else None
         # before boot.js, the page's first script, in the head
         head = response.text.split("</head>")[0]
-        boot = head.index('<script src="/static/js/boot.js"></script>')
-        assert head.index("<script") == boot and head.index('rel="stylesheet"') > boot
+        boot = head.index('<script src="/static/js/boot.js" async></script>')
+        assert head.index("<script") == boot and head.index("<style>") > boot
+        assert "modulepreload" not in head and 'rel="stylesheet"' not in head
         assert found is None or response.text.index(found[0]) < boot
         data = re.findall(r'<script type="application/json" id="doc-data">(.*?)</script>',
                           response.text, re.S)  # fmt: skip

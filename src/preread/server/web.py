@@ -2,13 +2,15 @@
 
 Static files shipped inside the package (``preread/web``): plain HTML, CSS and ES
 modules, no build step. Every answer here carries a strict content security policy
-(same origin only, no inline script or style) and the usual hardening headers.
+(same origin only, no inline script; inline style only the reader page's stylesheet,
+named by its hash) and the usual hardening headers.
 Pages and files revalidate (``no-cache`` with an ETag), so an upgrade shows at once;
 they are read once and served from memory.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import html
@@ -36,11 +38,17 @@ from preread.server.state import state_of
 
 WEB_DIR = Path(str(resources.files("preread") / "web"))
 
+# The reader page carries the stylesheet in a <style> (its one request before the first
+# paint is js/boot.js): the policy allows that one block by its hash, nothing else inline.
+STYLESHEET = "app.css"
+STYLESHEET_LINK = b'<link rel="stylesheet" href="/static/app.css">'
+INLINE_STYLE_HASH = base64.b64encode(hashlib.sha256((WEB_DIR / STYLESHEET).read_bytes()).digest())
+
 CSP = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        f"style-src 'self' 'sha256-{INLINE_STYLE_HASH.decode()}'",
         "img-src 'self' data:",
         "media-src 'self' blob:",
         "connect-src 'self'",
@@ -109,6 +117,10 @@ def assets() -> dict[str, Asset]:
         if path.suffix in TYPES and path.is_file()
     }
     files[SILENCE] = (silence_wav(), "audio/wav")
+    page, media = files["read.html"]
+    css = files[STYLESHEET][0]
+    if base64.b64encode(hashlib.sha256(css).digest()) == INLINE_STYLE_HASH:
+        files["read.html"] = (page.replace(STYLESHEET_LINK, b"<style>%s</style>" % css, 1), media)
     return {
         name: Asset(body, media, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
         for name, (body, media) in files.items()
@@ -193,7 +205,7 @@ def _preload(url: str) -> str:
 # A reader page names, in its head, the stored chunk its first audio plays (the first, or
 # the one at the remembered position), where js/boot.js (the page's first script) finds
 # it and starts loading it at once; with the time into it to start at.
-BOOT_TAG = b'<script src="/static/js/boot.js"></script>'
+BOOT_TAG = b'<script src="/static/js/boot.js" async></script>'
 START = '<meta name="preread-start" content="{url}" data-time="{time}"{rate}>\n'
 # The remembered position, for the server: js/reader.js keeps it in localStorage, which a
 # script reads only at a cost (a synchronous load of the origin's storage, tens of ms on a

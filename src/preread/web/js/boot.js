@@ -1,20 +1,21 @@
-// The reader's first moments, before its modules run: a classic script, the first in
-// the page's head (before the stylesheet, so it does not wait for it): it runs before the
-// body is parsed.
+// The reader's first moments, before its modules run: a classic script, loaded `async`
+// from the page's head, the page's only request before the first paint (the style rules
+// are in the page, js/reader.js is imported after that paint): the browser runs it once
+// the body is parsed, before or just after that paint.
 //
 // When the server names a stored chunk to start with (<meta name="preread-start">: the
 // first chunk, or the one at the remembered position, which the server knows from a
 // cookie js/reader.js sets: localStorage would cost a synchronous load of the origin's
 // storage here, before the chunk is asked for), it starts loading that chunk into an
-// <audio> at once: the browser fetches and decodes it while the rest of the page
-// arrives. From the first paint that shows the Play button until the reader module takes
-// over (window.prereadBoot.release), Play and the space bar play that element; the
-// player (js/player.js) then adopts it, playing or not. Without one, 20 ms of silence is
-// loaded instead, so the audio output is set up early all the same.
+// <audio> at once: the browser fetches and decodes it while the page is painted. From
+// the first paint that shows the Play button until the reader module takes over
+// (window.prereadBoot.release), Play and the space bar play that element; the player
+// (js/player.js) then adopts it, playing or not. Without one, 20 ms of silence is loaded
+// instead, so the audio output is set up early all the same.
 //
-// It also imports the reader's module (js/reader.js) once that first paint is on screen:
-// the page's modulepreload links fetch and compile it meanwhile, and run where a module
-// script would (after the body is parsed, just before the paint) it held the paint up.
+// It imports the reader's module (js/reader.js, and its imports, fetched together) once
+// that first paint is on screen: fetched, compiled and run before it (as a module script,
+// or preloaded) they held the paint, and the chunk, up.
 "use strict";
 
 (() => {
@@ -50,6 +51,12 @@
   const load = () => {
     if (imported) return;
     imported = true;
+    for (const name of ["api", "text", "player"]) { // (reader.js's imports: one round trip)
+      const link = document.createElement("link");
+      link.rel = "modulepreload";
+      link.href = `/static/js/${name}.js`;
+      document.head.append(link);
+    }
     import("/static/js/reader.js").catch((err) => { console.error("preread: the reader did not load", err); });
   };
   boot.painted.then(() => setTimeout(() => {
@@ -61,7 +68,8 @@
     } else load();
   }, 0));
   // (no frames, in a background tab, say: the first paint would never come)
-  addEventListener("DOMContentLoaded", () => setTimeout(load, 1000), { once: true });
+  if (document.readyState === "loading") addEventListener("DOMContentLoaded", () => setTimeout(load, 1000), { once: true });
+  else setTimeout(load, 1000);
 
   const meta = document.querySelector('meta[name="preread-start"]');
   if (!meta) {
