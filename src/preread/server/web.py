@@ -236,11 +236,12 @@ async def reader_page(request: Request) -> Response:
     is small, else its ``Link`` header has the browser fetch it while the scripts load;
     and when the chunk at the remembered position (POSITION_COOKIE; else the first) is
     stored, its URL (the one ``chunkUrl`` in js/api.js builds) in a ``<meta
-    name="preread-start">`` before the page's first script, js/boot.js, which loads it
-    into an ``<audio>`` before the body is parsed: the player plays that element.
+    name="preread-start">`` before the page's one script, js/boot.js, which loads it
+    into an ``<audio>``: the player plays that element. The chosen theme and rate (their
+    cookies) are in the page too.
 
-    A document with a manifest has its page rendered once per manifest state and start
-    (``_pages``): asked again, it is answered from memory, its manifest not read."""
+    A document with a manifest has its page rendered once per manifest state, start and
+    choices (``_pages``): asked again, it is answered from memory, its manifest not read."""
     doc = str(request.path_params["document_id"])
     check_id_or_prefix(doc)  # 400 for anything else: only hex digits reach the header
     link = {"Link": _preload(f"/api/documents/{doc}")}
