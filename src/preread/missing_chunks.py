@@ -9,6 +9,7 @@ its file back from the shared tier without synthesis (``restore_chunk``);
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -116,7 +117,8 @@ class MissingChunks:
 
         With a shared tier, a blob it has is fetched first (no synthesis); one neither
         has is made by one instance only (a claim in the tier; the others wait for its
-        blob), then shared.
+        blob, or, when a fallback voice spoke it, take the chunk the tier's manifest
+        records), then shared.
         """
         new_key = None
         claimed = False
@@ -128,23 +130,31 @@ class MissingChunks:
                 new_key = self.shared.fetch_missing(self.blobs, wanted.text, voice)
             if new_key is not None:
                 claimed = self.shared.claim(new_key)
-                if not claimed and self.shared.wait_for_blob(
-                    new_key, voice.format, self.shared.claim_ttl
-                ):
-                    new_key = None  # another instance made it: linked from its blob
+                if not claimed:
+                    if self.shared.wait_for_blob(new_key, voice.format, self.shared.claim_ttl):
+                        new_key = None  # another instance made it: linked from its blob
+                    else:
+                        made = self._made_elsewhere(document_id, index)
+                        if made is not None:  # by a fallback: its blob, linked here
+                            self.note_use(document_id)
+                            return made
         maker = self.engines.maker(voice.provider)
         entry: ChunkEntry | None = None
         try:
             entry = maker.make(document_id, index, voice, on_audio=on_audio)
         finally:
             if self.shared is not None and new_key is not None:
+                spoken = None
                 if manifest is not None and entry is not None and entry.spoken_by is not None:
-                    key = self.spoken_key(manifest, entry)  # a fallback's: its own key
-                    self.shared.push_blob(key, voice.format)
-                if claimed:
-                    self.shared.release(new_key, voice.format)
+                    with contextlib.suppress(PrereadError):  # (the claim is released anyway)
+                        spoken = self.spoken_key(manifest, entry)  # a fallback's: its own key
+                if claimed:  # (with the manifest when the waiters need it)
+                    shared = document_id if spoken is not None else None
+                    self.shared.release(new_key, voice.format, spoken=spoken, document_id=shared)
                 else:
-                    self.shared.push_blob(new_key, voice.format)
+                    for key in (new_key, spoken):
+                        if key is not None:
+                            self.shared.push_blob(key, voice.format)
         self.note_use(document_id)
         self.note_written(entry.bytes or 0)
         if self.shared is not None:
@@ -180,6 +190,21 @@ class MissingChunks:
         if restored:
             self.note_use(document_id)
         return restored
+
+    def _made_elsewhere(self, document_id: str, index: int) -> ChunkEntry | None:
+        """After another instance's claim on chunk ``index`` ended without a blob in the
+        asked voice: the chunk as the tier's manifest records it (a fallback spoke it),
+        linked here; None when it is not done there, or its blob is not the recorded one."""
+        assert self.shared is not None
+        self.shared.refresh_manifest(document_id)
+        manifest = self.store.read_manifest(document_id)
+        entry = manifest.chunk(index) if manifest is not None else None
+        if manifest is None or entry is None or entry.status != "done" or not entry.sha256:
+            return None
+        try:
+            return entry if self._link_done(manifest, entry) else None
+        except PrereadError:  # (the blob changed while it was linked): made here then
+            return None
 
     def _link_done(self, manifest: Manifest, entry: ChunkEntry) -> bool:
         """Link a done chunk's file to its blob, brought from the shared tier when this

@@ -245,13 +245,21 @@ class SharedTier(TierLink):
             return True
         return False
 
-    def release(self, key: str, fmt: str) -> None:
+    def release(
+        self, key: str, fmt: str, *, spoken: str | None = None, document_id: str | None = None
+    ) -> None:
         """After making blob ``key`` under a claim: put it now (waiters poll for it),
-        then drop the claim."""
-        names = self.blob_names(key, fmt)
-        for name in names:
-            if not self._put(name, False):
-                self._enqueue(name, False)
+        then drop the claim. ``spoken``: the key the audio was stored under instead (a
+        fallback voice spoke it), put now with ``document_id``'s manifest, from which
+        the waiters take the chunk."""
+        names = [(name, False) for name in self.blob_names(key, fmt)]
+        if spoken is not None:
+            names += [(name, False) for name in self.blob_names(spoken, fmt)]
+        if document_id is not None:
+            names.append((self._name(self.store.manifest_path(document_id)), True))
+        for name, replace in names:
+            if not self._put(name, replace):
+                self._enqueue(name, replace)
         with contextlib.suppress(TierUnavailable):
             self.tier.delete(f"claims/{key}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from liveserver import running_server, wait
 from openai_server import SpeechServer
 from preread.blobs import BlobStore, blob_key
 from preread.library import Library
+from preread.manifest import ChunkEntry
 from preread.settings import Settings
 from preread.tts.fake import FakeProvider
 from preread.voice import ResolvedVoice
@@ -129,6 +131,41 @@ def test_a_live_chunk_a_fallback_spoke_is_restored_by_b(
     assert b.restore_chunk(DOC_ID, index=1, page=None, block=None)
     data = b.chunk_path(DOC_ID, made).read_bytes()
     assert hashlib.sha256(data).hexdigest() == made.sha256 and _fake(b).calls == []
+
+
+def test_a_live_chunk_asked_of_both_is_spoken_once_by_the_fallback(
+    tmp_path: Path, s3: S3Server, speech: SpeechServer
+) -> None:
+    """One instance claims the chunk, its primary fails, its fallback speaks it (slowly);
+    the other waits, then takes the chunk from the bucket: one synthesis in all."""
+    env = {**_env(s3, speech), "PREREAD_FAKE_DELAY": "0.3"}
+    libraries = [_library(tmp_path, name, env) for name in ("a", "b")]
+    for library in libraries:  # a claim left by a delete the loaded bucket timed out: 20 s
+        assert library.shared is not None
+        library.shared.claim_ttl = 20.0
+    libraries[0].register(_document())
+    assert libraries[0].flush_shared(10.0)
+    made: dict[int, ChunkEntry] = {}
+
+    def ask(number: int) -> None:
+        library = libraries[number]
+        target, voice = library.chunk_target(
+            DOC_ID, library.manifest(DOC_ID), index=1, page=None, block=None
+        )
+        made[number] = library.ensure_chunk(DOC_ID, target.index, voice)
+
+    threads = [threading.Thread(target=ask, args=(number,)) for number in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert made[0].sha256 == made[1].sha256 and made[0].spoken_by == made[1].spoken_by
+    assert [_fake(lib).calls for lib in libraries].count([FALLBACK_TEXTS[0]]) == 1
+    assert sum(len(_fake(lib).calls) for lib in libraries) == 1
+    assert len(speech.requests) == 1  # the primary was asked once, by the claimer
+    for library in libraries:
+        data = library.chunk_path(DOC_ID, made[0]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == made[0].sha256
 
 
 def test_a_blob_of_other_bytes_is_never_taken_for_the_manifests(
