@@ -12,7 +12,7 @@ import boto3
 import httpx
 from moto.server import ThreadedMotoServer
 
-from liveserver import free_port
+from liveserver import free_port, wait
 
 BUCKET = "preread-test"
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
@@ -72,3 +72,21 @@ def running_s3() -> Iterator[S3Server]:
         yield running
     finally:
         running.stop()
+
+
+def export_mp3(base: str, doc: str) -> bytes:
+    """A document's MP3 export from a running ``preread serve``: the job started, waited
+    for, and its file downloaded (asserting each step went well)."""
+    started = httpx.post(f"{base}/api/exports", json={"documentId": doc, "format": "mp3"})
+    assert started.status_code in (200, 202), started.text
+    url = f"{base}/api/exports/{started.json()['jobId']}"
+
+    def ended() -> dict[str, Any] | None:
+        status: dict[str, Any] = httpx.get(url).json()
+        return status if status["state"] not in ("queued", "running") else None
+
+    status = wait("the export", ended, timeout=60)
+    assert status["state"] == "done", status
+    got = httpx.get(f"{url}/file", timeout=30)
+    assert got.status_code == 200
+    return got.content

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from s3kit import BUCKET, S3Server
+from s3kit import BUCKET, S3Server, export_mp3
 
 from liveserver import running_server, wait
 from openai_server import SpeechServer
@@ -207,20 +207,6 @@ def _pregenerate(base: str, doc: str) -> None:
     wait("the bucket writes", lambda: tier()["pendingWrites"] == 0, timeout=30)
 
 
-def _export(base: str, doc: str) -> httpx.Response:
-    started = httpx.post(f"{base}/api/exports", json={"documentId": doc, "format": "mp3"})
-    assert started.status_code in (200, 202), started.text
-    url = f"{base}/api/exports/{started.json()['jobId']}"
-
-    def ended() -> dict[str, Any] | None:
-        status: dict[str, Any] = httpx.get(url).json()
-        return status if status["state"] not in ("queued", "running") else None
-
-    status = wait("the export", ended, timeout=60)
-    assert status["state"] == "done", status
-    return httpx.get(f"{url}/file", timeout=30)
-
-
 @pytest.mark.slow
 def test_two_servers_share_a_fallbacks_chunks(
     tmp_path: Path, s3: S3Server, speech: SpeechServer
@@ -247,5 +233,5 @@ def test_two_servers_share_a_fallbacks_chunks(
             got = httpx.get(f"{b}/api/tts/chunk?documentId={doc}&index={chunk['index']}")
             assert got.status_code == 200 and got.headers["x-cache"] == "HIT"
             assert hashlib.sha256(got.content).hexdigest() == chunk["sha256"]
-        assert _export(b, doc).content == _export(a, doc).content
+        assert export_mp3(b, doc) == export_mp3(a, doc)
         assert len(speech.requests) == asked

@@ -9,15 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from s3kit import S3Server
+from s3kit import S3Server, export_mp3
 
 from liveserver import running_server, wait
 
 pytestmark = pytest.mark.slow
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample.pdf"
-
-
 
 
 def _tier(base: str) -> dict[str, Any]:
@@ -123,22 +121,6 @@ def test_one_missing_chunk_asked_of_both_instances_is_synthesized_once(
         assert stored[0] == stored[1]
 
 
-def _export(base: str, doc: str) -> bytes:
-    started = httpx.post(f"{base}/api/exports", json={"documentId": doc, "format": "mp3"})
-    assert started.status_code in (200, 202), started.text
-    url = f"{base}/api/exports/{started.json()['jobId']}"
-
-    def ended() -> dict[str, Any] | None:
-        status: dict[str, Any] = httpx.get(url).json()
-        return status if status["state"] not in ("queued", "running") else None
-
-    status = wait("the export", ended, timeout=60)
-    assert status["state"] == "done", status
-    got = httpx.get(f"{url}/file", timeout=30)
-    assert got.status_code == 200
-    return got.content
-
-
 def test_b_exports_what_a_pregenerated_from_the_bucket(tmp_path: Path, s3: S3Server) -> None:
     """B's disk has none of the chunks: the export brings them from the bucket (no
     synthesis, no 409) and is byte for byte A's export of the same audio."""
@@ -149,8 +131,8 @@ def test_b_exports_what_a_pregenerated_from_the_bucket(tmp_path: Path, s3: S3Ser
     ):
         doc = _pregenerate(a)
         chunks = httpx.get(f"{a}/api/documents/{doc}").json()["chunks"]
-        from_b = _export(b, doc)
-        assert from_b == _export(a, doc)
+        from_b = export_mp3(b, doc)
+        assert from_b == export_mp3(a, doc)
         assert _tier(b)["fetched"] >= len(chunks)
         for chunk in chunks:  # now on B's disk: served as stored chunks
             got = httpx.get(f"{b}/api/tts/chunk?documentId={doc}&index={chunk['index']}")
