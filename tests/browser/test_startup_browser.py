@@ -129,7 +129,8 @@ def position_elsewhere(browser: Any, base: str, doc: dict[str, Any]) -> None:
     page.goto(f"{base}/read/{DOC}")
     page.wait_for_selector("body[data-ready]")
     page.evaluate("() => window.prereadReader.player.start(3, 0.5)")
-    wait_js(page, "window.prereadReader.player.playing && window.prereadReader.player.time > 0.5")
+    # (past 0.8 s: the cookie keeps tenths, and a pause at 0.52 s would be saved as 0.5)
+    wait_js(page, "window.prereadReader.player.playing && window.prereadReader.player.time > 0.8")
     page.click("#play")  # pause: the position is saved
     wait_js(page, "!window.prereadReader.player.playing")
     (cookie,) = [c for c in context.cookies() if c["name"] == "preread-at"]
