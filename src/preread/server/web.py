@@ -106,6 +106,12 @@ class Asset:
     media_type: str
     etag: str
 
+    @classmethod
+    def of(cls, body: bytes, media_type: str) -> Asset:
+        """``body`` with its ETag: a digest of the bytes (a page rendered per request
+        gets its own)."""
+        return cls(body, media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
 
 @functools.cache
 def assets() -> dict[str, Asset]:
@@ -121,10 +127,7 @@ def assets() -> dict[str, Asset]:
     css = files[STYLESHEET][0]
     if base64.b64encode(hashlib.sha256(css).digest()) == INLINE_STYLE_HASH:
         files["read.html"] = (page.replace(STYLESHEET_LINK, b"<style>%s</style>" % css, 1), media)
-    return {
-        name: Asset(body, media, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-        for name, (body, media) in files.items()
-    }
+    return {name: Asset.of(body, media) for name, (body, media) in files.items()}
 
 
 def _serve(request: Request, name: str, **headers: str) -> Response:
@@ -185,17 +188,14 @@ def _themed(body: bytes, theme: str | None) -> bytes:
 
 
 @functools.cache
-def _themed_asset(name: str, theme: str) -> Asset:
+def _page(name: str, theme: str | None) -> Asset:
+    """A page of the web reader as shipped, in the chosen theme when there is one."""
     page = assets()[name]
-    body = _themed(page.body, theme)
-    return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    return page if theme is None else Asset.of(_themed(page.body, theme), page.media_type)
 
 
 async def library_page(request: Request) -> Response:
-    theme = _theme(request)
-    if theme is None:
-        return _serve(request, "index.html")
-    return _answer(request, _themed_asset("index.html", theme), {})
+    return _answer(request, _page("index.html", _theme(request)), {})
 
 
 def _preload(url: str) -> str:
@@ -247,9 +247,7 @@ async def reader_page(request: Request) -> Response:
     link = {"Link": _preload(f"/api/documents/{doc}")}
     theme = _theme(request)
     if len(doc) != 64:  # a prefix: the script's fetch resolves it
-        if theme is None:
-            return _serve(request, "read.html", **link)
-        return _answer(request, _themed_asset("read.html", theme), link)
+        return _answer(request, _page("read.html", theme), link)
     state = state_of(request)
     rate = _rate(request)
     cached = await _manifest(request, doc)
@@ -281,7 +279,7 @@ async def reader_page(request: Request) -> Response:
     if first is not None or data is not None:
         page = _reader_html(first, data, theme, rate)
     else:
-        page = assets()["read.html"] if theme is None else _themed_asset("read.html", theme)
+        page = _page("read.html", theme)
     if key is not None:
         _pages[key] = (page, link)
         while len(_pages) > PAGES_KEPT:
@@ -295,8 +293,8 @@ def _reader_html(
     """read.html with the starting chunk's URL and time (and the remembered rate), the
     document's JSON and the chosen theme, when given (its own ETag: the page differs by
     document, position and choices)."""
-    page = assets()["read.html"]
-    body = _themed(page.body, theme)
+    page = _page("read.html", theme)
+    body = page.body
     if first is not None:
         url, time = first
         at_rate = f' data-rate="{rate:g}"' if rate is not None else ""
@@ -304,7 +302,7 @@ def _reader_html(
         body = body.replace(BOOT_TAG, meta + BOOT_TAG, 1)
     if data is not None:  # "<" escaped: nothing in it can end the data block
         body = body.replace(b"</body>", DOC_DATA % data.replace(b"<", b"\\u003c"), 1)
-    return Asset(body, page.media_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    return Asset.of(body, page.media_type)
 
 
 async def _manifest(request: Request, doc: str) -> CachedManifest | None:
