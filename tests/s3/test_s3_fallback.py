@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from s3kit import BUCKET, S3Server, export_mp3
+from s3kit import BUCKET, S3Server, export_mp3, pregenerate, upload_sample
 
-from liveserver import running_server, wait
+from liveserver import running_server
 from openai_server import SpeechServer
 from preread.blobs import BlobStore, blob_key
 from preread.library import Library
@@ -195,18 +195,6 @@ def test_a_blob_of_other_bytes_is_never_taken_for_the_manifests(
     assert BlobStore(b.store).read(other, "mp3") is None
 
 
-def _pregenerate(base: str, doc: str) -> None:
-    assert httpx.post(f"{base}/api/tts/preprocess", json={"documentId": doc}).status_code == 202
-
-    def complete() -> bool:
-        status = httpx.get(f"{base}/api/tts/preprocess/status?documentId={doc}").json()
-        return bool(status["state"] == "complete")
-
-    wait("the job", complete, timeout=30)
-    tier = lambda: httpx.get(f"{base}/healthz").json()["sharedTier"]  # noqa: E731
-    wait("the bucket writes", lambda: tier()["pendingWrites"] == 0, timeout=30)
-
-
 @pytest.mark.slow
 def test_two_servers_share_a_fallbacks_chunks(
     tmp_path: Path, s3: S3Server, speech: SpeechServer
@@ -215,17 +203,13 @@ def test_two_servers_share_a_fallbacks_chunks(
     B serves half of them (restored from the bucket), then exports the whole document
     (the other half brought by the export), as A exports it; nothing is synthesized."""
     speech.default = "500"
-    source = Path(__file__).resolve().parents[2] / "examples" / "sample.pdf"
     env = _env(s3, speech)
     with (
         running_server(tmp_path / "a", **env) as (a, _),
         running_server(tmp_path / "b", **env) as (b, _),
     ):
-        created = httpx.post(
-            f"{a}/api/documents?name=s.pdf", content=source.read_bytes(), timeout=60
-        )
-        doc = created.json()["documentId"]
-        _pregenerate(a, doc)
+        doc = upload_sample(a)
+        pregenerate(a, doc)
         chunks = httpx.get(f"{a}/api/documents/{doc}").json()["chunks"]
         assert all(c["spokenBy"]["provider"] == "fake" for c in chunks)
         asked = len(speech.requests)

@@ -5,40 +5,14 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from s3kit import S3Server, export_mp3
+from s3kit import S3Server, export_mp3, pregenerate, shared_tier, upload_sample
 
 from liveserver import running_server, wait
 
 pytestmark = pytest.mark.slow
-
-SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample.pdf"
-
-
-def _tier(base: str) -> dict[str, Any]:
-    tier: dict[str, Any] = httpx.get(f"{base}/healthz").json()["sharedTier"]
-    return tier
-
-
-def _pregenerate(base: str) -> str:
-    created = httpx.post(
-        f"{base}/api/documents?name=sample.pdf", content=SAMPLE.read_bytes(), timeout=60
-    )  # the first upload loads the text pipeline: seconds on a loaded machine
-    assert created.status_code == 201
-    doc: str = created.json()["documentId"]
-    started = httpx.post(f"{base}/api/tts/preprocess", json={"documentId": doc})
-    assert started.status_code == 202
-
-    def complete() -> bool:
-        status = httpx.get(f"{base}/api/tts/preprocess/status?documentId={doc}").json()
-        return bool(status["state"] == "complete")
-
-    wait("the job", complete, timeout=30)
-    wait("the bucket writes", lambda: _tier(base)["pendingWrites"] == 0, timeout=30)
-    return doc
 
 
 def test_b_serves_what_a_pregenerated_without_synthesis(tmp_path: Path, s3: S3Server) -> None:
@@ -47,7 +21,8 @@ def test_b_serves_what_a_pregenerated_without_synthesis(tmp_path: Path, s3: S3Se
         running_server(tmp_path / "a", **env) as (a, _),
         running_server(tmp_path / "b", **env) as (b, _),
     ):
-        doc = _pregenerate(a)
+        doc = upload_sample(a)
+        pregenerate(a, doc)
         manifest = httpx.get(f"{a}/api/documents/{doc}").json()
         assert any(k.endswith(f"{doc}/tts.meta.json") for k in s3.object_keys())
         for chunk in manifest["chunks"]:
@@ -56,7 +31,7 @@ def test_b_serves_what_a_pregenerated_without_synthesis(tmp_path: Path, s3: S3Se
             assert got.status_code == 200
             assert got.headers["x-cache"] == "HIT"  # from B's disk, fetched, not synthesized
             assert hashlib.sha256(got.content).hexdigest() == chunk["sha256"]
-        tier = _tier(b)
+        tier = shared_tier(b)
         assert tier["state"] == "ok" and tier["fetched"] >= len(manifest["chunks"])
         # B's manifest is A's: B never saw the document, yet knows it
         assert httpx.get(f"{b}/api/documents/{doc}").json()["chunks"] == manifest["chunks"]
@@ -68,7 +43,8 @@ def test_a_stopped_bucket_never_stops_serving_from_disk(tmp_path: Path, s3: S3Se
         running_server(tmp_path / "a", **env) as (a, _),
         running_server(tmp_path / "b", **env) as (b, _),
     ):
-        doc = _pregenerate(a)
+        doc = upload_sample(a)
+        pregenerate(a, doc)
         s3.stop()
         for index in range(3):
             got = httpx.get(f"{a}/api/tts/chunk?documentId={doc}&index={index}", timeout=10)
@@ -77,7 +53,7 @@ def test_a_stopped_bucket_never_stops_serving_from_disk(tmp_path: Path, s3: S3Se
         made = httpx.post(f"{a}/v1/audio/speech", json=speech, timeout=20)
         assert made.status_code == 200 and made.headers["x-cache"] == "MISS"
         tier = wait(
-            "A to notice", lambda: (t := _tier(a))["state"] == "unreachable" and t, timeout=30
+            "A to notice", lambda: (t := shared_tier(a))["state"] == "unreachable" and t, timeout=30
         )
         assert tier["pendingWrites"] > 0 and tier["lastError"]
         assert httpx.get(f"{a}/healthz").json()["status"] == "ok"
@@ -88,9 +64,9 @@ def test_a_stopped_bucket_never_stops_serving_from_disk(tmp_path: Path, s3: S3Se
         own = {**speech, "input": "B speaks while the bucket is down."}
         assert httpx.post(f"{b}/v1/audio/speech", json=own, timeout=20).status_code == 200
         s3.restart()
-        wait("writes to catch up", lambda: _tier(a)["pendingWrites"] == 0, timeout=60)
-        wait("B's writes too", lambda: _tier(b)["pendingWrites"] == 0, timeout=60)
-        wait("B to ask the bucket again", lambda: _tier(b)["state"] == "ok", timeout=30)
+        wait("writes to catch up", lambda: shared_tier(a)["pendingWrites"] == 0, timeout=60)
+        wait("B's writes too", lambda: shared_tier(b)["pendingWrites"] == 0, timeout=60)
+        wait("B to ask the bucket again", lambda: shared_tier(b)["state"] == "ok", timeout=30)
         again = httpx.post(f"{b}/v1/audio/speech", json=speech, timeout=20)
         assert again.status_code == 200 and again.headers["x-cache"] == "HIT"
         assert again.content == made.content
@@ -104,18 +80,15 @@ def test_one_missing_chunk_asked_of_both_instances_is_synthesized_once(
         running_server(tmp_path / "a", **env) as (a, _),
         running_server(tmp_path / "b", **env) as (b, _),
     ):
-        created = httpx.post(
-            f"{a}/api/documents?name=s.pdf", content=SAMPLE.read_bytes(), timeout=60
-        )
-        doc = created.json()["documentId"]
-        wait("the registration", lambda: _tier(a)["pendingWrites"] == 0, timeout=30)
+        doc = upload_sample(a)
+        wait("the registration", lambda: shared_tier(a)["pendingWrites"] == 0, timeout=30)
         assert httpx.get(f"{b}/api/documents/{doc}").status_code == 200  # b adopts it
-        before = {base: _tier(base)["fetched"] for base in (a, b)}
+        before = {base: shared_tier(base)["fetched"] for base in (a, b)}
         url = "/api/tts/chunk?documentId=" + doc + "&index=0"
         with ThreadPoolExecutor(2) as pool:
             answers = list(pool.map(lambda base: httpx.get(base + url, timeout=60), (a, b)))
         assert [r.status_code for r in answers] == [200, 200]
-        fetched = sum(_tier(base)["fetched"] - before[base] for base in (a, b))
+        fetched = sum(shared_tier(base)["fetched"] - before[base] for base in (a, b))
         assert fetched == 1  # the other instance waited for the blob: one synthesis
         stored = [httpx.get(base + url).content for base in (a, b)]
         assert stored[0] == stored[1]
@@ -129,11 +102,12 @@ def test_b_exports_what_a_pregenerated_from_the_bucket(tmp_path: Path, s3: S3Ser
         running_server(tmp_path / "a", **env) as (a, _),
         running_server(tmp_path / "b", **env) as (b, _),
     ):
-        doc = _pregenerate(a)
+        doc = upload_sample(a)
+        pregenerate(a, doc)
         chunks = httpx.get(f"{a}/api/documents/{doc}").json()["chunks"]
         from_b = export_mp3(b, doc)
         assert from_b == export_mp3(a, doc)
-        assert _tier(b)["fetched"] >= len(chunks)
+        assert shared_tier(b)["fetched"] >= len(chunks)
         for chunk in chunks:  # now on B's disk: served as stored chunks
             got = httpx.get(f"{b}/api/tts/chunk?documentId={doc}&index={chunk['index']}")
             assert got.headers["x-cache"] == "HIT"
